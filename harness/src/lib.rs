@@ -1,0 +1,6 @@
+//! proclab: trace a submission's process tree and grade what its processes really did.
+//!
+//! Data flows one way: [`trace`] runs a command under ptrace and records a [`ledger`];
+//! `exercise` checks read the ledger; `report` renders verdicts.
+
+pub mod ledger;

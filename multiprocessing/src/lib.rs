@@ -1,0 +1,1 @@
+//! Python's `multiprocessing.Process` for Rust (Linux).
