@@ -1,0 +1,38 @@
+# proclab's tasks. `just --list` shows them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Grade the bundled example submissions (the main job, on built-in defaults).
+demo: build
+    ./demo.sh
+
+# Build every binary (scenarios, fixtures, proclab) in release mode.
+build:
+    cargo build --workspace --bins --release --quiet
+
+# Format check, clippy with warnings as errors, and every test in the workspace.
+test:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets --quiet -- -D warnings
+    cargo build --workspace --bins --quiet
+    cargo test --workspace --quiet
+
+# The slow tests too: determinism under load (both cores saturated).
+test-slow: test
+    PROCLAB_SLOW_TESTS=1 cargo test --workspace --quiet -- --test-threads 1
+
+# Grade one run: `just grade start-target -- python3 my.py`.
+grade *ARGS:
+    cargo run --release --quiet -p proclab -- grade {{ARGS}}
+
+# Trace one run: `just trace -- python3 my.py`.
+trace *ARGS:
+    cargo run --release --quiet -p proclab -- trace {{ARGS}}
+
+# Every benchmark (under 15 minutes on 2 cores).
+bench:
+    cargo bench --workspace
+
+# A quick pass over every benchmark (under 2 minutes).
+bench-quick:
+    PROCLAB_BENCH_QUICK=1 cargo bench --workspace
