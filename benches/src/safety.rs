@@ -1,0 +1,85 @@
+//! A safety net for benches that fork many processes or touch much memory: this process
+//! (and so everything it starts) moves into fresh cgroup-v1 `pids` and `memory` groups
+//! with limits, and back out when the guard drops. Without writable cgroups it falls back
+//! to checking free memory.
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+
+const PIDS_ROOT: &str = "/sys/fs/cgroup/pids";
+const MEMORY_ROOT: &str = "/sys/fs/cgroup/memory";
+
+/// Keeps this process in its limited cgroups until dropped.
+#[derive(Debug)]
+pub struct SafetyNet {
+    groups: Vec<PathBuf>,
+}
+
+impl SafetyNet {
+    /// Enters cgroups capping this process tree at `pids_max` tasks and `memory_max`
+    /// bytes. If cgroups cannot be used, requires `memory_max` bytes of `MemAvailable`
+    /// instead, and errors when there is less.
+    pub fn enter(name: &str, pids_max: u64, memory_max: u64) -> Result<SafetyNet> {
+        let leaf = format!("proclab-bench-{name}-{}", std::process::id());
+        let mut net = SafetyNet { groups: Vec::new() };
+        let entered = (|| -> Result<()> {
+            net.join(Path::new(PIDS_ROOT), &leaf, "pids.max", pids_max)?;
+            net.join(
+                Path::new(MEMORY_ROOT),
+                &leaf,
+                "memory.limit_in_bytes",
+                memory_max,
+            )?;
+            Ok(())
+        })();
+        if let Err(e) = entered {
+            eprintln!("safety net: no cgroups ({e:#}); checking free memory instead");
+            let avail = mem_available()?;
+            if avail < memory_max {
+                bail!("only {avail} bytes of memory available, this bench needs {memory_max}");
+            }
+        }
+        Ok(net)
+    }
+
+    fn join(&mut self, root: &Path, leaf: &str, limit_file: &str, limit: u64) -> Result<()> {
+        if !root.join("cgroup.procs").exists() {
+            bail!("{} is not a cgroup-v1 hierarchy", root.display());
+        }
+        let dir = root.join(leaf);
+        std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        self.groups.push(dir.clone());
+        write(&dir.join(limit_file), &limit.to_string())?;
+        write(&dir.join("cgroup.procs"), &std::process::id().to_string())
+    }
+}
+
+impl Drop for SafetyNet {
+    fn drop(&mut self) {
+        // Back to each hierarchy's root (every thread: cgroup.procs moves the process),
+        // then the now-empty group can be removed.
+        for dir in self.groups.drain(..).rev() {
+            if let Some(root) = dir.parent() {
+                let _ = write(&root.join("cgroup.procs"), &std::process::id().to_string());
+            }
+            if let Err(e) = std::fs::remove_dir(&dir) {
+                eprintln!("safety net: cannot remove {}: {e}", dir.display());
+            }
+        }
+    }
+}
+
+fn write(path: &Path, value: &str) -> Result<()> {
+    std::fs::write(path, value)
+        .with_context(|| format!("cannot write {value} to {}", path.display()))
+}
+
+/// `MemAvailable` from `/proc/meminfo`, in bytes.
+pub fn mem_available() -> Result<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").context("cannot read /proc/meminfo")?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .map(|kib| kib * 1024)
+        .context("no MemAvailable in /proc/meminfo")
+}
