@@ -1,0 +1,221 @@
+//! What a child runs: a local closure (fork only) or a `fn` plus serializable arguments
+//! (any start method), and how the latter crosses an `exec`.
+//!
+//! A spawned child is a fresh exec of the same binary, so code addresses differ by the ASLR
+//! slide only: a function is sent as its offset from [`anchor`], and the child adds its own
+//! `anchor` address back. The offset of a second known function is sent as a check that both
+//! sides run the same binary layout.
+
+use std::any::TypeId;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Run;
+
+/// What a body produces: the serialized return value, or why it could not run.
+pub(crate) type Produced = Result<Vec<u8>, String>;
+
+/// A trampoline, monomorphized per argument/return type, that decodes the arguments, calls
+/// the target at the given address, and encodes its value.
+pub(crate) type Trampoline = fn(usize, &[u8]) -> Produced;
+
+/// Serializes a return value; `()` is sent as nothing at all.
+pub(crate) fn encode_value<R: Serialize + 'static>(value: &R) -> Produced {
+    if TypeId::of::<R>() == TypeId::of::<()>() {
+        return Ok(Vec::new());
+    }
+    serde_json::to_vec(value).map_err(|e| format!("cannot encode the return value: {e}"))
+}
+
+/// A body that can be sent to another process image.
+pub(crate) trait Portable: Send {
+    /// Runs the body in this address space (fork).
+    fn call(self: Box<Self>) -> Produced;
+    /// The trampoline and target addresses.
+    fn entry(&self) -> (Trampoline, usize);
+    /// The serialized arguments (or object).
+    fn args(&self) -> Result<Vec<u8>, String>;
+}
+
+/// `fn(A) -> R` plus its arguments.
+pub(crate) struct FnArgs<A, R> {
+    pub(crate) target: fn(A) -> R,
+    pub(crate) args: A,
+}
+
+fn call_fn<A: DeserializeOwned, R: Serialize + 'static>(target: usize, args: &[u8]) -> Produced {
+    // SAFETY: `target` was produced from a `fn(A) -> R` of this same binary (checked by the
+    // layout check in `Payload::decode`) and relocated by this process's ASLR slide.
+    let f = unsafe { std::mem::transmute::<usize, fn(A) -> R>(target) };
+    let a: A = serde_json::from_slice(args).map_err(|e| format!("cannot decode the arguments: {e}"))?;
+    encode_value(&f(a))
+}
+
+impl<A, R> Portable for FnArgs<A, R>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + 'static,
+{
+    fn call(self: Box<Self>) -> Produced {
+        encode_value(&(self.target)(self.args))
+    }
+    fn entry(&self) -> (Trampoline, usize) {
+        (call_fn::<A, R>, self.target as usize)
+    }
+    fn args(&self) -> Result<Vec<u8>, String> {
+        serde_json::to_vec(&self.args).map_err(|e| e.to_string())
+    }
+}
+
+/// A [`Run`] object that is itself serializable.
+pub(crate) struct RunObject<T>(pub(crate) T);
+
+fn call_run<T: Run + DeserializeOwned>(_: usize, args: &[u8]) -> Produced {
+    let mut obj: T =
+        serde_json::from_slice(args).map_err(|e| format!("cannot decode the object: {e}"))?;
+    obj.run();
+    Ok(Vec::new())
+}
+
+impl<T> Portable for RunObject<T>
+where
+    T: Run + Serialize + DeserializeOwned + Send + 'static,
+{
+    fn call(mut self: Box<Self>) -> Produced {
+        self.0.run();
+        Ok(Vec::new())
+    }
+    fn entry(&self) -> (Trampoline, usize) {
+        (call_run::<T>, 0)
+    }
+    fn args(&self) -> Result<Vec<u8>, String> {
+        serde_json::to_vec(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// The body a [`Process`](crate::Process) carries until it starts.
+pub(crate) enum Body {
+    Local(Box<dyn FnOnce() -> Produced + Send>),
+    Portable(Box<dyn Portable>),
+}
+
+impl Body {
+    pub(crate) fn run(self) -> Produced {
+        match self {
+            Body::Local(f) => f(),
+            Body::Portable(p) => p.call(),
+        }
+    }
+}
+
+/// The address every offset is relative to.
+#[inline(never)]
+fn anchor() {}
+
+/// A second function whose offset both sides must agree on.
+#[inline(never)]
+fn layout_check() {}
+
+fn offset(addr: usize) -> u64 {
+    addr.wrapping_sub(anchor as fn() as usize) as u64
+}
+
+fn address(off: u64) -> usize {
+    (anchor as fn() as usize).wrapping_add(off as usize)
+}
+
+/// Everything a spawned or forkserver child needs to become the process.
+pub(crate) struct Payload {
+    pub(crate) trampoline: Trampoline,
+    pub(crate) target: usize,
+    pub(crate) daemon: bool,
+    pub(crate) name: String,
+    pub(crate) identity: String,
+    pub(crate) args: Vec<u8>,
+}
+
+const MAGIC: &[u8; 4] = b"MPv1";
+
+fn put(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+impl Payload {
+    /// Length-prefixed encoding, ready to write.
+    pub(crate) fn encode(
+        portable: &dyn Portable,
+        daemon: bool,
+        name: &str,
+        identity: &str,
+    ) -> Result<Vec<u8>, String> {
+        let (trampoline, target) = portable.entry();
+        let args = portable.args()?;
+        let mut out = Vec::with_capacity(64 + name.len() + identity.len() + args.len());
+        out.extend_from_slice(&[0; 4]); // total length, filled below
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&offset(layout_check as fn() as usize).to_le_bytes());
+        out.extend_from_slice(&offset(trampoline as usize).to_le_bytes());
+        out.extend_from_slice(&offset(target).to_le_bytes());
+        out.push(u8::from(daemon));
+        put(&mut out, name.as_bytes());
+        put(&mut out, identity.as_bytes());
+        put(&mut out, &args);
+        let total = (out.len() - 4) as u32;
+        out[..4].copy_from_slice(&total.to_le_bytes());
+        Ok(out)
+    }
+
+    /// Decodes what `encode` wrote (without its length prefix).
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Payload, String> {
+        let mut r = Reader(bytes);
+        if r.take(4)? != MAGIC {
+            return Err("bad payload magic".into());
+        }
+        if r.u64()? != offset(layout_check as fn() as usize) {
+            return Err("the spawned program is not the same binary as its parent".into());
+        }
+        let trampoline_off = r.u64()?;
+        let target = address(r.u64()?);
+        let daemon = r.take(1)?[0] != 0;
+        let name = String::from_utf8_lossy(r.field()?).into_owned();
+        let identity = String::from_utf8_lossy(r.field()?).into_owned();
+        let args = r.field()?.to_vec();
+        // SAFETY: the offset was computed from a `Trampoline` in the same binary (layout
+        // checked above), so the relocated address is that function.
+        let trampoline =
+            unsafe { std::mem::transmute::<usize, Trampoline>(address(trampoline_off)) };
+        Ok(Payload {
+            trampoline,
+            target,
+            daemon,
+            name,
+            identity,
+            args,
+        })
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let (head, tail) = self
+            .0
+            .split_at_checked(n)
+            .ok_or_else(|| "truncated payload".to_string())?;
+        self.0 = tail;
+        Ok(head)
+    }
+    fn u64(&mut self) -> Result<u64, String> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(b))
+    }
+    fn field(&mut self) -> Result<&'a [u8], String> {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(self.take(4)?);
+        self.take(u32::from_le_bytes(b) as usize)
+    }
+}

@@ -1,0 +1,135 @@
+//! The forkserver start method, parent side: one zygote per process, started on first use
+//! by executing this program again; each child is requested by passing the child's end of a
+//! fresh socket pair over the zygote's control socket (`SCM_RIGHTS`); the zygote answers
+//! with the child's pid.
+//!
+//! The child is the zygote's child, so the zygote reaps it and appends its exit status to
+//! the child's socket. The parent signals the child by pid; like Python's forkserver, a pid
+//! could be reused in the short window between the zygote's reap and our reading the
+//! status, which is why `terminate` is a no-op once the status has arrived.
+
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::{Mutex, MutexGuard};
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, recv, sendmsg, socketpair,
+};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+use crate::body::{Payload, Portable};
+use crate::error::{Context, Error, Result};
+use crate::spawn::{channel_pair, exec_self, take_env};
+use crate::start_method::{Spec, Started};
+use crate::{guard, sys, zygote};
+
+const ENV: &str = "MULTIPROCESSING_FORKSERVER";
+
+struct Zygote {
+    pid: Pid,
+    control: OwnedFd,
+}
+
+static ZYGOTE: Mutex<Option<Zygote>> = Mutex::new(None);
+
+fn lock() -> MutexGuard<'static, Option<Zygote>> {
+    ZYGOTE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn launch() -> Result<Zygote> {
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .ctx("socketpair")?;
+    let value = format!("{}:{}", theirs.as_raw_fd(), nix::unistd::getpid());
+    let pid = exec_self(&theirs, ENV, &value)?;
+    Ok(Zygote { pid, control: ours })
+}
+
+/// Asks the zygote for a child; returns its pid.
+fn request(zygote: &Zygote, child_end: &OwnedFd) -> Result<Pid> {
+    let fds = [child_end.as_raw_fd()];
+    let iov = [IoSlice::new(&[1u8])];
+    let control = zygote.control.as_raw_fd();
+    sendmsg::<()>(control, &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
+        .ctx("sendmsg(forkserver)")?;
+    let mut reply = [0u8; 4];
+    let n = loop {
+        match recv(control, &mut reply, MsgFlags::empty()) {
+            Err(Errno::EINTR) => {}
+            other => break other.ctx("recv(forkserver)")?,
+        }
+    };
+    if n != 4 || i32::from_le_bytes(reply) <= 0 {
+        return Err(Error::Sys {
+            call: "recv(forkserver)",
+            errno: Errno::EPIPE,
+        });
+    }
+    Ok(Pid::from_raw(i32::from_le_bytes(reply)))
+}
+
+/// Starts a child through the zygote (launching the zygote first if needed).
+pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started> {
+    if !guard::initialized() {
+        return Err(Error::NotInitialized {
+            method: "forkserver",
+        });
+    }
+    let payload = Payload::encode(portable, spec.daemon, spec.name, &spec.child_identity())
+        .map_err(Error::Serialize)?;
+    let (ours, theirs) = channel_pair()?;
+    let mut slot = lock();
+    if slot.is_none() {
+        *slot = Some(launch()?);
+    }
+    let Some(zygote) = slot.as_ref() else {
+        unreachable!("the zygote was launched just above")
+    };
+    let pid = match request(zygote, &theirs) {
+        Ok(pid) => pid,
+        Err(e) => {
+            // The zygote is gone or broken: forget it, the next start launches a new one.
+            if let Some(z) = slot.take() {
+                drop(z.control);
+                let _ = waitpid(z.pid, None);
+            }
+            return Err(e);
+        }
+    };
+    drop(slot);
+    drop(theirs);
+    let _ = sys::write_all(ours.as_fd(), &payload);
+    Ok(Started {
+        pid,
+        channel: ours,
+        relayed: true,
+    })
+}
+
+/// Closes the control socket (the zygote then waits for its children and exits) and reaps
+/// the zygote.
+pub(crate) fn stop() {
+    if let Some(z) = lock().take() {
+        drop(z.control);
+        while let Err(Errno::EINTR) = waitpid(z.pid, None) {}
+    }
+}
+
+/// In a new child: the parent's zygote is not ours; close our copy of its socket.
+pub(crate) fn forget_inherited() {
+    if let Ok(mut slot) = ZYGOTE.try_lock() {
+        slot.take();
+    }
+}
+
+pub(crate) fn run_if_zygote() {
+    if let Some((control, parent)) = take_env(ENV) {
+        zygote::serve(control, parent)
+    }
+}

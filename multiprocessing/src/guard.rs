@@ -1,0 +1,109 @@
+//! The end of the program: `init()`, the [`Guard`] it returns, and the list of children
+//! that the guard terminates (daemons) or joins (the others), as Python's `atexit` hook does.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+static INITIALIZED: AtomicBool = AtomicBool::new(false);
+
+#[derive(Clone, Copy)]
+struct Entry {
+    pid: Pid,
+    daemon: bool,
+    /// A forkserver child: the zygote, not us, reaps it.
+    relayed: bool,
+}
+
+static CHILDREN: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+fn children() -> std::sync::MutexGuard<'static, Vec<Entry>> {
+    CHILDREN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn register(pid: Pid, daemon: bool, relayed: bool) {
+    children().push(Entry {
+        pid,
+        daemon,
+        relayed,
+    });
+}
+
+pub(crate) fn unregister(pid: Pid) {
+    let mut list = children();
+    if let Some(i) = list.iter().position(|e| e.pid == pid) {
+        list.swap_remove(i);
+    }
+}
+
+/// Pids of the children started here and not yet joined (Python's `active_children`).
+pub(crate) fn active() -> Vec<Pid> {
+    children().iter().map(|e| e.pid).collect()
+}
+
+/// In a new child: the parent's children and zygote are not ours.
+pub(crate) fn forget_inherited() {
+    if let Ok(mut list) = CHILDREN.try_lock() {
+        list.clear();
+    }
+    crate::forkserver::forget_inherited();
+}
+
+/// Terminates daemonic children, then waits for the others and stops the zygote.
+pub(crate) fn shutdown() {
+    let list = std::mem::take(&mut *children());
+    for e in list.iter().filter(|e| e.daemon) {
+        let _ = kill(e.pid, Signal::SIGTERM);
+    }
+    for e in list.iter().filter(|e| !e.relayed) {
+        while let Err(Errno::EINTR) = waitpid(e.pid, None) {}
+    }
+    crate::forkserver::stop();
+}
+
+pub(crate) fn initialized() -> bool {
+    INITIALIZED.load(Ordering::Relaxed)
+}
+
+/// Call this first thing in `main`; keep the returned guard alive until `main` returns.
+///
+/// It plays the part of Python's `if __name__ == '__main__':` guard. The `spawn` and
+/// `forkserver` start methods start a child by executing this same program again; in that
+/// fresh process, `init()` recognises that it is a child, runs the target and exits, so the
+/// child never runs the rest of `main` (which would start processes again, forever). Call it
+/// before anything with side effects (printing, parsing arguments, opening sockets, starting
+/// threads), since a spawned child executes all of that up to `init()`.
+///
+/// Dropping the guard at the end of `main` does what Python does at interpreter exit:
+/// daemonic children are terminated, the others are joined. (`std::process::exit` skips
+/// destructors; use [`exit`](crate::exit) instead.)
+///
+/// ```
+/// fn main() {
+///     let _guard = multiprocessing::init();
+///     // … the program …
+/// }
+/// ```
+#[must_use = "dropping the guard at once would run the end-of-program cleanup at once"]
+pub fn init() -> Guard {
+    INITIALIZED.store(true, Ordering::Relaxed);
+    crate::spawn::run_if_spawned();
+    crate::forkserver::run_if_zygote();
+    Guard { _private: () }
+}
+
+/// Returned by [`init`]; when dropped, terminates daemonic children and joins the others.
+#[derive(Debug)]
+pub struct Guard {
+    _private: (),
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        shutdown();
+    }
+}

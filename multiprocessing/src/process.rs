@@ -1,0 +1,417 @@
+//! [`Process`]: construction, settings, `start`, signals, `close` and results.
+//! Waiting (`join`, `join_timeout`, `is_alive`, `exitcode`) lives in `wait.rs`.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::body::{Body, FnArgs, RunObject, encode_value};
+use crate::error::{Context, Error, Result};
+use crate::report::{self, Inbox, PanicReport};
+use crate::start_method::{Spec, StartMethod, fork};
+use crate::{Run, child, forkserver, guard, spawn};
+
+/// Python's `_process_counter`: advanced by every construction, reset in each child.
+static COUNTER: AtomicUsize = AtomicUsize::new(1);
+
+pub(crate) fn reset_counter() {
+    COUNTER.store(1, Ordering::Relaxed);
+}
+
+/// Markers telling, at compile time, which start methods a [`Process`] can use.
+pub mod kind {
+    mod sealed {
+        pub trait Sealed {}
+    }
+    /// Implemented by [`Portable`] and [`ForkOnly`].
+    pub trait Kind: sealed::Sealed {}
+    /// A `fn` with serializable arguments, or a serializable [`Run`](crate::Run) object:
+    /// any start method.
+    #[derive(Debug)]
+    pub enum Portable {}
+    /// A closure, or a [`Run`](crate::Run) object that is not serializable: it can only be
+    /// forked, so a `ForkOnly` process has no `set_start_method`.
+    #[derive(Debug)]
+    pub enum ForkOnly {}
+    impl sealed::Sealed for Portable {}
+    impl sealed::Sealed for ForkOnly {}
+    impl Kind for Portable {}
+    impl Kind for ForkOnly {}
+}
+
+use kind::{ForkOnly, Kind, Portable};
+
+/// A child process, as Python's `multiprocessing.Process`.
+///
+/// Create it with [`Process::new`] (a closure), [`Process::with_args`] (a `fn` and its
+/// arguments) or [`Process::from_run`] (a [`Run`] object, the "subclass" way); then
+/// [`start`](Process::start) it and [`join`](Process::join) it.
+///
+/// The lesson's first program, with a `fn` and its argument:
+///
+/// ```
+/// use multiprocessing::Process;
+///
+/// fn piao(name: String) {
+///     println!("{name} piaoing");
+///     std::thread::sleep(std::time::Duration::from_millis(10));
+///     println!("{name} piao end");
+/// }
+///
+/// # fn main() -> Result<(), multiprocessing::Error> {
+/// let _guard = multiprocessing::init();
+/// let mut p1 = Process::with_args(piao, "egon".to_string());
+/// let mut p2 = Process::with_args(piao, "alex".to_string());
+/// p1.start()?;
+/// p2.start()?;
+/// println!("主");
+/// p1.join()?;
+/// p2.join()?;
+/// # Ok(()) }
+/// ```
+pub struct Process<K: Kind = Portable> {
+    pub(crate) name: String,
+    pub(crate) ident: usize,
+    pub(crate) daemon: bool,
+    pub(crate) method: StartMethod,
+    pub(crate) allow_threads: bool,
+    pub(crate) body: Option<Body>,
+    pub(crate) started: bool,
+    pub(crate) closed: bool,
+    pub(crate) pid: Option<Pid>,
+    /// The child is the zygote's: its status arrives on the channel.
+    pub(crate) relayed: bool,
+    pub(crate) inbox: Option<Inbox>,
+    pub(crate) pidfd: Option<OwnedFd>,
+    pub(crate) exitcode: Option<i32>,
+    _kind: PhantomData<fn() -> K>,
+}
+
+fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
+}
+
+impl<K: Kind> Process<K> {
+    fn build(prefix: &str, body: Body) -> Self {
+        let ident = COUNTER.fetch_add(1, Ordering::Relaxed);
+        Process {
+            name: format!("{prefix}-{}{ident}", child::identity()),
+            ident,
+            daemon: false,
+            method: StartMethod::Fork,
+            allow_threads: false,
+            body: Some(body),
+            started: false,
+            closed: false,
+            pid: None,
+            relayed: false,
+            inbox: None,
+            pidfd: None,
+            exitcode: None,
+            _kind: PhantomData,
+        }
+    }
+
+    /// The name: `Process-N` (or `TypeName-N` for a [`Run`] object) unless set.
+    /// In a child, names carry the parent's number too: `Process-1:1`, as in Python.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Sets the name (Python: `p.name = ...`); allowed at any time, as in Python.
+    pub fn set_name(&mut self, name: impl Into<String>) {
+        self.name = name.into();
+    }
+
+    /// Builder form of [`set_name`](Process::set_name).
+    #[must_use]
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Whether the process is daemonic (default `false`).
+    pub fn daemon(&self) -> bool {
+        self.daemon
+    }
+
+    /// Makes the process daemonic or not; only before `start` ("process has already
+    /// started" after). A daemon is terminated when the program ends (see
+    /// [`init`](crate::init)), dies if its parent is killed, and may not start children.
+    pub fn set_daemon(&mut self, daemon: bool) -> Result<()> {
+        if self.started || self.closed {
+            return Err(Error::AlreadyStarted);
+        }
+        self.daemon = daemon;
+        Ok(())
+    }
+
+    /// The child's pid; `None` before `start`.
+    pub fn pid(&self) -> Option<Pid> {
+        self.pid
+    }
+
+    /// The start method this process uses (always `Fork` for a [`ForkOnly`] process).
+    pub fn start_method(&self) -> StartMethod {
+        self.method
+    }
+
+    /// Allows the fork start method in a multi-threaded process. Off by default, because
+    /// after such a fork only async-signal-safe work is sound in the child (no allocation,
+    /// no locking, no printing through std's locked stdout).
+    pub fn set_allow_threads(&mut self, allow: bool) {
+        self.allow_threads = allow;
+    }
+
+    /// Starts the child, which runs the target (Python: `p.start()`).
+    ///
+    /// Errors: started twice ("cannot start a process twice"), closed, called in a daemonic
+    /// process ("daemonic processes are not allowed to have children"), fork in a
+    /// multi-threaded process ([`Error::Threads`]), spawn/forkserver without
+    /// [`init`](crate::init), arguments that fail to serialize, or a failing system call.
+    pub fn start(&mut self) -> Result<()> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
+        if self.started {
+            return Err(Error::StartedTwice);
+        }
+        if child::is_daemon() {
+            return Err(Error::DaemonChildren);
+        }
+        let spec = Spec {
+            name: &self.name,
+            ident: self.ident,
+            daemon: self.daemon,
+            allow_threads: self.allow_threads,
+        };
+        let started = match (self.method, &mut self.body) {
+            (StartMethod::Spawn, Some(Body::Portable(p))) => spawn::start(&**p, &spec)?,
+            (StartMethod::ForkServer, Some(Body::Portable(p))) => forkserver::start(&**p, &spec)?,
+            (_, body) => fork::start(body, &spec)?,
+        };
+        self.body = None;
+        guard::register(started.pid, self.daemon, started.relayed);
+        self.started = true;
+        self.pid = Some(started.pid);
+        self.relayed = started.relayed;
+        self.inbox = Some(Inbox::new(started.channel));
+        Ok(())
+    }
+
+    /// Sends `signal` to the running child; a no-op once it has ended.
+    pub fn send_signal(&mut self, signal: Signal) -> Result<()> {
+        self.signal_as(signal, "signal")
+    }
+
+    fn signal_as(&mut self, signal: Signal, action: &'static str) -> Result<()> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
+        let pid = self.pid.ok_or(Error::NotStarted { action })?;
+        // Not yet reaped means the pid is still ours (a zombie at worst), never reused.
+        if self.exitcode.is_some() {
+            return Ok(());
+        }
+        match kill(pid, signal) {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(errno) => Err(Error::Sys { call: "kill", errno }),
+        }
+    }
+
+    /// Sends SIGTERM (Python: `p.terminate()`); the child, unless it handles SIGTERM, dies
+    /// without any cleanup and `exitcode` becomes `-15`. Returns at once: `join` to wait.
+    pub fn terminate(&mut self) -> Result<()> {
+        self.signal_as(Signal::SIGTERM, "terminate")
+    }
+
+    /// Sends SIGKILL (Python: `p.kill()`); `exitcode` becomes `-9`.
+    pub fn kill(&mut self) -> Result<()> {
+        self.signal_as(Signal::SIGKILL, "kill")
+    }
+
+    /// Sends SIGINT (Python 3.14: `p.interrupt()`); `exitcode` becomes `-2` unless handled.
+    pub fn interrupt(&mut self) -> Result<()> {
+        self.signal_as(Signal::SIGINT, "interrupt")
+    }
+
+    /// Releases the process's resources (Python: `p.close()`). Refused while the child
+    /// runs; afterwards every other use returns [`Error::Closed`].
+    pub fn close(&mut self) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        if self.started && self.exitcode.is_none() && self.is_alive() {
+            return Err(Error::CloseRunning);
+        }
+        self.closed = true;
+        self.body = None;
+        self.inbox = None;
+        self.pidfd = None;
+        Ok(())
+    }
+
+    /// The panic that ended the child, if it panicked (its exit code is then 1, like an
+    /// uncaught exception in Python, but this tells the two apart).
+    pub fn panic_report(&self) -> Option<PanicReport> {
+        let (tag, data) = self.inbox.as_ref()?.outcome()?;
+        (tag == report::PANICKED)
+            .then(|| serde_json::from_slice(data).ok())
+            .flatten()
+    }
+
+    /// The target's return value, once the child has been joined.
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let mut p = Process::with_args(|n: u64| n * n, 12);
+    /// p.start()?;
+    /// p.join()?;
+    /// assert_eq!(p.result::<u64>()?, 144);
+    /// # Ok(()) }
+    /// ```
+    pub fn result<T: DeserializeOwned>(&self) -> Result<T> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
+        let exitcode = self.exitcode.ok_or(Error::NotFinished)?;
+        let outcome = self.inbox.as_ref().and_then(Inbox::outcome);
+        match outcome {
+            Some((report::RETURNED, data)) => {
+                let data = if data.is_empty() { &b"null"[..] } else { data };
+                serde_json::from_slice(data).map_err(|e| Error::Decode(e.to_string()))
+            }
+            Some((report::PANICKED, _)) => match self.panic_report() {
+                Some(p) => Err(Error::Panicked(p)),
+                None => Err(Error::Child("undecodable panic report".into())),
+            },
+            Some((report::FAILED, why)) => Err(Error::Child(String::from_utf8_lossy(why).into())),
+            _ => Err(Error::NoResult { exitcode }),
+        }
+    }
+}
+
+impl Process<ForkOnly> {
+    /// A process running a closure (Python: `Process(target=f, args=(…))`, the args
+    /// captured). Closures cannot cross an `exec`, so this process always forks.
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let name = "egon";
+    /// let mut p = Process::new(move || println!("{name} piaoing"));
+    /// p.start()?;
+    /// assert_eq!(p.join()?, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn new<F, R>(target: F) -> Self
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Serialize + 'static,
+    {
+        Self::build("Process", Body::Local(Box::new(move || encode_value(&target()))))
+    }
+
+    /// A process running a [`Run`] object that is not serializable (fork only); the default
+    /// name is `TypeName-N`. See [`Process::from_run`] for the portable form.
+    pub fn from_run_local<T: Run + Send + 'static>(mut obj: T) -> Self {
+        let body = Body::Local(Box::new(move || {
+            obj.run();
+            Ok(Vec::new())
+        }));
+        Self::build(short_type_name::<T>(), body)
+    }
+}
+
+impl Process<Portable> {
+    /// A process running `target(args)`, with any start method. `target` is a `fn` (or a
+    /// closure that captures nothing) and `args` is serializable, so both can reach a
+    /// spawned child; several arguments go in a tuple.
+    pub fn with_args<A, R>(target: fn(A) -> R, args: A) -> Self
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + 'static,
+    {
+        Self::build("Process", Body::Portable(Box::new(FnArgs { target, args })))
+    }
+
+    /// The "subclass" way: a process whose body is `obj.run()`, default name `TypeName-N`.
+    ///
+    /// ```
+    /// use multiprocessing::{Process, Run};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Serialize, Deserialize)]
+    /// struct Piao {
+    ///     name: String,
+    /// }
+    ///
+    /// impl Run for Piao {
+    ///     fn run(&mut self) {
+    ///         println!("{} piaoing", self.name);
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let mut p = Process::from_run(Piao { name: "egon".into() });
+    /// assert!(p.name().starts_with("Piao-"));
+    /// p.start()?; // start calls run in the child
+    /// p.join()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_run<T>(obj: T) -> Self
+    where
+        T: Run + Serialize + DeserializeOwned + Send + 'static,
+    {
+        Self::build(short_type_name::<T>(), Body::Portable(Box::new(RunObject(obj))))
+    }
+
+    /// Chooses the start method; only before `start`.
+    pub fn set_start_method(&mut self, method: StartMethod) -> Result<()> {
+        if self.started || self.closed {
+            return Err(Error::AlreadyStarted);
+        }
+        self.method = method;
+        Ok(())
+    }
+
+    /// Builder form of [`set_start_method`](Process::set_start_method).
+    #[must_use]
+    pub fn with_start_method(mut self, method: StartMethod) -> Self {
+        self.method = method;
+        self
+    }
+}
+
+impl<K: Kind> fmt::Debug for Process<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Process")
+            .field("name", &self.name)
+            .field("pid", &self.pid)
+            .field("daemon", &self.daemon)
+            .field("start_method", &self.method)
+            .field("exitcode", &self.exitcode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps `waitpid` errors to the crate's errors.
+pub(crate) fn wait_error(errno: Errno) -> Error {
+    match errno {
+        Errno::ECHILD => Error::NotAChild,
+        errno => Err::<(), _>(errno).ctx("waitpid").unwrap_err(),
+    }
+}

@@ -1,0 +1,183 @@
+//! The child→parent channel: a pipe or socket carrying frames (`tag`, `u32` length, bytes).
+//!
+//! The child writes one final frame (returned value, panic, `exit()` call, or failure) just
+//! before `_exit`; under the forkserver the zygote appends a `STATUS` frame (the child is its
+//! child, not ours, so it reports the wait status). The parent reads into a small inline
+//! buffer, so a unit-returning child costs no allocation.
+
+use std::fmt;
+use std::os::fd::{AsFd, OwnedFd};
+
+use serde::{Deserialize, Serialize};
+
+use crate::sys;
+
+pub(crate) const RETURNED: u8 = 1;
+pub(crate) const PANICKED: u8 = 2;
+pub(crate) const EXITED: u8 = 3;
+pub(crate) const STATUS: u8 = 4;
+pub(crate) const FAILED: u8 = 5;
+
+const HEADER: usize = 5;
+const INLINE: usize = 48;
+
+/// A panic in a child process: its message and where it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PanicReport {
+    /// The panic message (`"boom"` for `panic!("boom")`).
+    pub message: String,
+    /// `file:line:column` of the panic, when known.
+    pub location: Option<String>,
+}
+
+impl fmt::Display for PanicReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Some(at) => write!(f, "'{}' at {at}", self.message),
+            None => write!(f, "'{}'", self.message),
+        }
+    }
+}
+
+/// Encodes one frame (child side; allocation there does not matter).
+pub(crate) fn frame(tag: u8, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + data.len());
+    out.push(tag);
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// Encodes a `STATUS` frame without allocating (the zygote sends these).
+pub(crate) fn status_frame(exitcode: i32) -> [u8; HEADER + 4] {
+    let mut out = [0u8; HEADER + 4];
+    out[0] = STATUS;
+    out[1..5].copy_from_slice(&4u32.to_le_bytes());
+    out[5..].copy_from_slice(&exitcode.to_le_bytes());
+    out
+}
+
+/// Parent side of the channel: the fd and what arrived on it so far.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    fd: Option<OwnedFd>,
+    small: [u8; INLINE],
+    small_len: usize,
+    big: Vec<u8>,
+}
+
+impl Inbox {
+    pub(crate) fn new(fd: OwnedFd) -> Self {
+        Inbox {
+            fd: Some(fd),
+            small: [0; INLINE],
+            small_len: 0,
+            big: Vec::new(),
+        }
+    }
+
+    pub(crate) fn fd(&self) -> Option<&OwnedFd> {
+        self.fd.as_ref()
+    }
+
+    pub(crate) fn at_eof(&self) -> bool {
+        self.fd.is_none()
+    }
+
+    /// Drops the fd (EOF seen, or the process is closed).
+    pub(crate) fn close(&mut self) {
+        self.fd = None;
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.big.is_empty() {
+            &self.small[..self.small_len]
+        } else {
+            &self.big
+        }
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        if self.big.is_empty() && self.small_len + data.len() <= INLINE {
+            self.small[self.small_len..self.small_len + data.len()].copy_from_slice(data);
+            self.small_len += data.len();
+        } else {
+            if self.big.is_empty() {
+                self.big.extend_from_slice(&self.small[..self.small_len]);
+            }
+            self.big.extend_from_slice(data);
+        }
+    }
+
+    /// One `read`: blocks when `block`, otherwise only reads what is ready. Returns whether
+    /// anything happened (data or EOF). Read errors count as EOF: nothing more will come.
+    pub(crate) fn pump(&mut self, block: bool) -> bool {
+        let Some(fd) = &self.fd else { return false };
+        if !block && !sys::readable(fd, 0).unwrap_or(true) {
+            return false;
+        }
+        let mut chunk = [0u8; 4096];
+        match sys::read(fd.as_fd(), &mut chunk) {
+            Ok(0) | Err(_) => {
+                self.close();
+                true
+            }
+            Ok(n) => {
+                self.push(&chunk[..n]);
+                true
+            }
+        }
+    }
+
+    /// Reads everything that is ready without blocking.
+    pub(crate) fn drain(&mut self) {
+        while self.pump(false) {}
+    }
+
+    /// Blocks until the child's final frame (or EOF) arrived.
+    pub(crate) fn wait_final(&mut self) {
+        while self.last(|t| t != STATUS).is_none() && self.pump(true) {}
+    }
+
+    /// Blocks until the zygote's status frame (or EOF) arrived.
+    pub(crate) fn wait_status(&mut self) -> Option<i32> {
+        loop {
+            if let Some(code) = self.status() {
+                return Some(code);
+            }
+            if !self.pump(true) {
+                return None;
+            }
+        }
+    }
+
+    /// The complete frames received so far.
+    fn frames(&self) -> impl Iterator<Item = (u8, &[u8])> {
+        let mut rest = self.bytes();
+        std::iter::from_fn(move || {
+            if rest.len() < HEADER {
+                return None;
+            }
+            let len = u32::from_le_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+            let body = rest.get(HEADER..HEADER + len)?;
+            let tag = rest[0];
+            rest = &rest[HEADER + len..];
+            Some((tag, body))
+        })
+    }
+
+    fn last(&self, want: impl Fn(u8) -> bool) -> Option<(u8, &[u8])> {
+        self.frames().filter(|(t, _)| want(*t)).last()
+    }
+
+    /// The zygote's report of the child's exit code.
+    pub(crate) fn status(&self) -> Option<i32> {
+        let (_, body) = self.last(|t| t == STATUS)?;
+        Some(i32::from_le_bytes(body.try_into().ok()?))
+    }
+
+    /// The child's final frame: tag and bytes.
+    pub(crate) fn outcome(&self) -> Option<(u8, &[u8])> {
+        self.last(|t| t != STATUS)
+    }
+}

@@ -1,0 +1,121 @@
+//! The spawn start method: execute this program again and hand the child its payload.
+//!
+//! The child end of a socket pair survives the exec (its `FD_CLOEXEC` is cleared between
+//! fork and exec); its number and the parent's pid travel in an environment variable that
+//! [`init`](crate::init) looks for. The parent writes the payload, the child writes its
+//! final frame back on the same socket.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use nix::fcntl::{F_SETFD, FdFlag, fcntl};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+use nix::unistd::Pid;
+
+use crate::body::{Payload, Portable};
+use crate::child::{self, Becoming};
+use crate::error::{Context, Error, Result};
+use crate::start_method::{Spec, Started};
+use crate::{guard, sys};
+
+const ENV: &str = "MULTIPROCESSING_SPAWN";
+
+/// A connected pair of close-on-exec Unix stream sockets.
+pub(crate) fn channel_pair() -> Result<(OwnedFd, OwnedFd)> {
+    socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .ctx("socketpair")
+}
+
+/// Starts a spawned child.
+pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started> {
+    if !guard::initialized() {
+        return Err(Error::NotInitialized { method: "spawn" });
+    }
+    let payload = Payload::encode(portable, spec.daemon, spec.name, &spec.child_identity())
+        .map_err(Error::Serialize)?;
+    let (ours, theirs) = channel_pair()?;
+    let value = format!("{}:{}", theirs.as_raw_fd(), nix::unistd::getpid());
+    let pid = exec_self(&theirs, ENV, &value)?;
+    drop(theirs);
+    // If the child died already, it reports nothing and `join` shows how it ended.
+    let _ = sys::write_all(ours.as_fd(), &payload);
+    Ok(Started {
+        pid,
+        channel: ours,
+        relayed: false,
+    })
+}
+
+/// Executes `/proc/self/exe` (this very binary, even if its file was replaced) with `fd`
+/// inherited and `env=value` set; returns the child's pid. The child is reaped by `waitpid`
+/// on that pid, never through std's `Child`.
+pub(crate) fn exec_self(fd: &OwnedFd, env: &str, value: &str) -> Result<Pid> {
+    sys::flush_stdio();
+    let raw = fd.as_raw_fd();
+    let mut cmd = Command::new("/proc/self/exe");
+    if let Some(arg0) = std::env::args_os().next() {
+        cmd.arg0(arg0);
+    }
+    cmd.env(env, value);
+    // SAFETY: the closure only calls fcntl, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || sys::clear_cloexec(BorrowedFd::borrow_raw(raw)));
+    }
+    let child = cmd.spawn().ctx("exec(/proc/self/exe)")?;
+    Ok(Pid::from_raw(child.id() as i32))
+}
+
+/// Reads `fd:pid` from `env`, if this process was started to be a child (or the zygote).
+pub(crate) fn take_env(env: &str) -> Option<(OwnedFd, Pid)> {
+    let value = std::env::var(env).ok()?;
+    // SAFETY: init() runs first in main, before any other thread could read the environment.
+    unsafe { std::env::remove_var(env) };
+    let (fd, pid) = value.split_once(':')?;
+    let fd: i32 = fd.parse().ok()?;
+    let pid: i32 = pid.parse().ok()?;
+    // SAFETY: the parent passed us this fd number; it is open and nobody else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Keep it from leaking into programs this child may exec.
+    let _ = fcntl(fd.as_fd(), F_SETFD(FdFlag::FD_CLOEXEC));
+    Some((fd, Pid::from_raw(pid)))
+}
+
+pub(crate) fn run_if_spawned() {
+    if let Some((fd, parent)) = take_env(ENV) {
+        run_child(fd, parent)
+    }
+}
+
+fn read_payload(fd: &OwnedFd) -> std::result::Result<Payload, String> {
+    let mut len = [0u8; 4];
+    sys::read_exact(fd.as_fd(), &mut len).map_err(|e| format!("reading the payload: {e}"))?;
+    let mut bytes = vec![0u8; u32::from_le_bytes(len) as usize];
+    sys::read_exact(fd.as_fd(), &mut bytes).map_err(|e| format!("reading the payload: {e}"))?;
+    Payload::decode(&bytes)
+}
+
+/// Becomes the child described by the payload on `channel`, runs it and exits.
+pub(crate) fn run_child(channel: OwnedFd, parent: Pid) -> ! {
+    let payload = read_payload(&channel);
+    let (name, identity, daemon) = match &payload {
+        Ok(p) => (p.name.as_str(), p.identity.clone(), p.daemon),
+        Err(_) => ("Process-?", String::new(), false),
+    };
+    child::become_child(Becoming {
+        name,
+        identity,
+        daemon,
+        parent,
+        report_fd: channel.into_raw_fd(),
+    });
+    child::execute(move || {
+        let p = payload?;
+        (p.trampoline)(p.target, &p.args)
+    })
+}

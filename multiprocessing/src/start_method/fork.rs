@@ -1,0 +1,56 @@
+//! The fork start method.
+
+use std::os::fd::IntoRawFd;
+
+use nix::fcntl::OFlag;
+use nix::unistd::{ForkResult, fork, getpid, pipe2};
+
+use super::{Spec, Started};
+use crate::body::Body;
+use crate::child::{self, Becoming};
+use crate::error::{Context, Error, Result};
+use crate::sys;
+
+/// Forks; the child runs `body` and never returns from here.
+///
+/// Refused in a multi-threaded process unless allowed: the child would hold copies of locks
+/// (the allocator's, stdout's) that other threads may have held at the fork.
+pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started> {
+    if !spec.allow_threads {
+        let count = sys::thread_count()?;
+        if count > 1 {
+            return Err(Error::Threads { count });
+        }
+    }
+    sys::flush_stdio();
+    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).ctx("pipe2")?;
+    let parent = getpid();
+    // SAFETY: the process is single-threaded (checked above) or the caller explicitly
+    // allowed fork with threads, taking responsibility for the child's work.
+    match unsafe { fork() }.ctx("fork")? {
+        ForkResult::Child => {
+            drop(read_end);
+            child::become_child(Becoming {
+                name: spec.name,
+                identity: spec.child_identity(),
+                daemon: spec.daemon,
+                parent,
+                report_fd: write_end.into_raw_fd(),
+            });
+            let body = body.take();
+            child::execute(move || match body {
+                Some(b) => b.run(),
+                None => Err("the process has no target".to_string()),
+            })
+        }
+        ForkResult::Parent { child } => {
+            drop(write_end);
+            *body = None;
+            Ok(Started {
+                pid: child,
+                channel: read_end,
+                relayed: false,
+            })
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Small system helpers: thread count, stdio flushing, EINTR-safe I/O, pidfd.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::sys::wait::WaitStatus;
+use nix::unistd::Pid;
+
+use crate::error::{Context, Result};
+
+/// Number of threads of the calling process: field 20 of `/proc/self/stat`.
+///
+/// Read into a stack buffer (no allocation); the field list starts after the last `)` because
+/// the command name in field 2 may itself contain spaces and parentheses.
+pub(crate) fn thread_count() -> Result<usize> {
+    let mut file = std::fs::File::open("/proc/self/stat").ctx("open(/proc/self/stat)")?;
+    let mut buf = [0u8; 1024];
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).ctx("read(/proc/self/stat)"),
+        }
+    }
+    let text = &buf[..len];
+    let after = text.iter().rposition(|&b| b == b')').map_or(0, |i| i + 1);
+    // Fields after the command name start at field 3 (state); num_threads is field 20.
+    text[after..]
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty())
+        .nth(17)
+        .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok())
+        .ok_or(crate::Error::Sys {
+            call: "parse(/proc/self/stat)",
+            errno: Errno::EINVAL,
+        })
+}
+
+/// Flushes Rust's stdout/stderr so no buffered line is printed twice (by parent and child).
+pub(crate) fn flush_stdio() {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+}
+
+/// `read` retried on EINTR.
+pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<usize> {
+    loop {
+        match nix::unistd::read(fd, buf) {
+            Err(Errno::EINTR) => {}
+            other => return other,
+        }
+    }
+}
+
+/// Writes the whole buffer, retrying on EINTR and short writes.
+pub(crate) fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> nix::Result<()> {
+    while !buf.is_empty() {
+        match nix::unistd::write(fd, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Reads exactly `buf.len()` bytes; `UnexpectedEof` is reported as `EPIPE`.
+pub(crate) fn read_exact(fd: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        match read(fd, &mut buf[done..])? {
+            0 => return Err(Errno::EPIPE),
+            n => done += n,
+        }
+    }
+    Ok(())
+}
+
+/// Python's `exitcode` for a wait status: the exit code, or `-N` for death by signal N.
+pub(crate) fn exitcode_of(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(-(sig as i32)),
+        _ => None,
+    }
+}
+
+/// `pidfd_open(2)`. nix 0.31 has no wrapper, hence the raw syscall; `None` on kernels
+/// without it (before 5.3), and the caller falls back to polling with `WNOHANG`.
+pub(crate) fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the kernel just returned this fd to us, nobody else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Clears `FD_CLOEXEC` so the fd survives `exec` (used in `pre_exec`, async-signal-safe).
+pub(crate) fn clear_cloexec(fd: BorrowedFd<'_>) -> std::io::Result<()> {
+    use nix::fcntl::{F_SETFD, FdFlag, fcntl};
+    fcntl(fd, F_SETFD(FdFlag::empty()))
+        .map(drop)
+        .map_err(std::io::Error::from)
+}
+
+/// Is `fd` readable within `timeout_ms` (`-1` waits forever)? EINTR counts as "not yet".
+pub(crate) fn readable(fd: impl AsFd, timeout_ms: i32) -> nix::Result<bool> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    let timeout = PollTimeout::try_from(timeout_ms).unwrap_or(PollTimeout::NONE);
+    match poll(&mut fds, timeout) {
+        Ok(n) => Ok(n > 0),
+        Err(Errno::EINTR) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `_exit(2)`: leaves at once, without atexit handlers or destructors (which, after a
+/// fork, belong to the parent's state). nix 0.31 has no wrapper.
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is always safe to call; it does not return.
+    unsafe { libc::_exit(code) }
+}

@@ -1,0 +1,178 @@
+//! Waiting for a child: `join`, `join_timeout`, `is_alive`, `exitcode`.
+//!
+//! A direct child (fork, spawn) is waited for with `waitpid`; `join` first reads the child's
+//! final frame (so a large return value never blocks the child on a full pipe), then reaps.
+//! `join_timeout` polls a pidfd and the channel together. A forkserver child's exit status
+//! arrives on its channel from the zygote.
+
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use std::os::fd::AsFd;
+
+use crate::error::{Error, Result};
+use crate::process::{Process, kind::Kind, wait_error};
+use crate::{guard, sys};
+
+impl<K: Kind> Process<K> {
+    fn finished(&mut self, code: i32) -> i32 {
+        self.exitcode = Some(code);
+        if let Some(pid) = self.pid {
+            guard::unregister(pid);
+        }
+        self.pidfd = None;
+        if let Some(inbox) = &mut self.inbox {
+            inbox.close();
+        }
+        code
+    }
+
+    fn started_pid(&self, action: &'static str) -> Result<nix::unistd::Pid> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
+        self.pid.ok_or(Error::NotStarted { action })
+    }
+
+    /// Waits until the child ends and returns its exit code (Python: `p.join()`); `-N`
+    /// if a signal N killed it. Joining again returns the same code.
+    ///
+    /// Errors: "can only join a started process" before `start`; "can only join a child
+    /// process" when the object was inherited from a parent; closed.
+    pub fn join(&mut self) -> Result<i32> {
+        let pid = self.started_pid("join")?;
+        if let Some(code) = self.exitcode {
+            return Ok(code);
+        }
+        if self.relayed {
+            let status = self.inbox.as_mut().and_then(|i| i.wait_status());
+            let code = status.ok_or(Error::Child(
+                "the forkserver ended before reporting the child's exit status".into(),
+            ))?;
+            return Ok(self.finished(code));
+        }
+        if let Some(inbox) = &mut self.inbox {
+            inbox.wait_final();
+        }
+        loop {
+            match waitpid(pid, None) {
+                Err(Errno::EINTR) => {}
+                Err(errno) => return Err(wait_error(errno)),
+                Ok(status) => {
+                    if let Some(code) = sys::exitcode_of(status) {
+                        return Ok(self.finished(code));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits at most `timeout` (Python: `p.join(timeout)`); returns the exit code if the
+    /// child ended in time, `None` otherwise. It never signals the child.
+    pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<i32>> {
+        self.started_pid("join")?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if !self.is_alive_checked()? {
+                return Ok(self.exitcode);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            self.wait_event(left);
+        }
+    }
+
+    /// Blocks until the child may have changed state or `left` passed, reading whatever
+    /// the channel delivers meanwhile.
+    fn wait_event(&mut self, left: Duration) {
+        // Round up, so a sub-millisecond remainder does not become a busy loop.
+        let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+        let timeout = PollTimeout::try_from(ms).unwrap_or(PollTimeout::NONE);
+        if !self.relayed && self.pidfd.is_none() {
+            self.pidfd = self.pid.and_then(sys::pidfd_open);
+        }
+        // Without a pidfd (kernel < 5.3) nothing signals a direct child's death: poll in
+        // short slices and let `waitpid(WNOHANG)` tell.
+        let slice = if self.pidfd.is_none() && !self.relayed {
+            PollTimeout::try_from(ms.min(10)).unwrap_or(timeout)
+        } else {
+            timeout
+        };
+        let inbox_fd = self.inbox.as_ref().and_then(|i| i.fd()).map(|f| f.as_fd());
+        let pid_fd = self.pidfd.as_ref().map(|f| f.as_fd());
+        let polled = match (pid_fd, inbox_fd) {
+            (Some(a), Some(b)) => poll(
+                &mut [PollFd::new(a, PollFlags::POLLIN), PollFd::new(b, PollFlags::POLLIN)],
+                slice,
+            ),
+            (Some(a), None) | (None, Some(a)) => poll(&mut [PollFd::new(a, PollFlags::POLLIN)], slice),
+            (None, None) => {
+                std::thread::sleep(left.min(Duration::from_millis(10)));
+                Ok(0)
+            }
+        };
+        let _ = polled;
+        if let Some(inbox) = &mut self.inbox {
+            inbox.pump(false);
+        }
+    }
+
+    /// Python: `p.is_alive()`; false before `start`, after the child ended, and after
+    /// `close`. Reaps the child when it has ended.
+    pub fn is_alive(&mut self) -> bool {
+        self.is_alive_checked().unwrap_or(false)
+    }
+
+    fn is_alive_checked(&mut self) -> Result<bool> {
+        if self.closed || self.pid.is_none() || self.exitcode.is_some() {
+            return Ok(false);
+        }
+        let pid = self.started_pid("join")?;
+        if self.relayed {
+            let Some(inbox) = &mut self.inbox else {
+                return Ok(false);
+            };
+            inbox.drain();
+            return match inbox.status() {
+                Some(code) => {
+                    self.finished(code);
+                    Ok(false)
+                }
+                None if inbox.at_eof() => Err(Error::Child(
+                    "the forkserver ended before reporting the child's exit status".into(),
+                )),
+                None => Ok(true),
+            };
+        }
+        loop {
+            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                Err(Errno::EINTR) => {}
+                Err(errno) => return Err(wait_error(errno)),
+                Ok(WaitStatus::StillAlive) => return Ok(true),
+                Ok(status) => {
+                    if let Some(code) = sys::exitcode_of(status) {
+                        // Dead, so everything it wrote is already in the channel.
+                        if let Some(inbox) = &mut self.inbox {
+                            inbox.drain();
+                        }
+                        self.finished(code);
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Python: `p.exitcode`; `None` while the child runs (or before `start`), the exit
+    /// code once it ended, `-N` if signal N killed it.
+    pub fn exitcode(&mut self) -> Option<i32> {
+        if self.exitcode.is_none() {
+            self.is_alive();
+        }
+        self.exitcode
+    }
+}

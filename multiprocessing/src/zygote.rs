@@ -1,0 +1,126 @@
+//! The zygote's loop. It runs in a fresh exec of the program, single-threaded, so every
+//! fork it makes is sound. It forks on request, reaps its children on `SIGCHLD` and sends
+//! each child's exit status on that child's socket; when the parent closes the control
+//! socket it waits for the remaining children and exits.
+
+use std::io::IoSliceMut;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigHandler, SigSet, Signal, signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, send};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
+
+use crate::{report, spawn, sys};
+
+/// Serves fork requests until the parent closes `control`; never returns.
+pub(crate) fn serve(control: OwnedFd, parent: Pid) -> ! {
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    if getppid() != parent {
+        sys::exit_now(0);
+    }
+    // SAFETY: setting SIGPIPE to ignored installs no handler code.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    let sigfd = match mask
+        .thread_block()
+        .and_then(|()| SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK))
+    {
+        Ok(fd) => fd,
+        Err(_) => sys::exit_now(1),
+    };
+    let me = getpid();
+    let mut kids: Vec<(Pid, OwnedFd)> = Vec::new();
+    loop {
+        let mut fds = [
+            PollFd::new(control.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => break,
+        }
+        let request = fds[0].any().unwrap_or(false);
+        let reaped = fds[1].any().unwrap_or(false);
+        if reaped {
+            while let Ok(Some(_)) = sigfd.read_signal() {}
+            reap(&mut kids, WaitPidFlag::WNOHANG);
+        }
+        if request {
+            let Some(child_end) = receive(control.as_raw_fd()) else {
+                break; // EOF: the parent is done
+            };
+            // SAFETY: the zygote is single-threaded.
+            match unsafe { fork() } {
+                Ok(ForkResult::Child) => {
+                    let _ = mask.thread_unblock();
+                    drop(sigfd);
+                    drop(control);
+                    drop(kids);
+                    spawn::run_child(child_end, me)
+                }
+                Ok(ForkResult::Parent { child }) => {
+                    kids.push((child, child_end));
+                    let _ = send(control.as_raw_fd(), &child.as_raw().to_le_bytes(), MsgFlags::empty());
+                }
+                Err(_) => {
+                    // Answer with pid 0: the parent reads it as a failure of the child.
+                    let _ = send(control.as_raw_fd(), &0i32.to_le_bytes(), MsgFlags::empty());
+                }
+            }
+        }
+    }
+    while !kids.is_empty() && reap(&mut kids, WaitPidFlag::empty()) {}
+    sys::exit_now(0)
+}
+
+/// One request: a byte and the child's socket. `None` at EOF or on error.
+fn receive(control: RawFd) -> Option<OwnedFd> {
+    let mut byte = [0u8; 1];
+    let mut iov = [IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = loop {
+        match recvmsg::<()>(control, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+            Err(Errno::EINTR) => {}
+            other => break other.ok()?,
+        }
+    };
+    if msg.bytes == 0 {
+        return None;
+    }
+    for cmsg in msg.cmsgs().ok()? {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            // SAFETY: SCM_RIGHTS just installed these fds in our table.
+            let mut owned = fds.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+            return owned.next();
+        }
+    }
+    None
+}
+
+/// Reaps finished children and sends each one's status on its socket. With blocking
+/// `flags`, reaps one; returns false when there is no child left to wait for.
+fn reap(kids: &mut Vec<(Pid, OwnedFd)>, flags: WaitPidFlag) -> bool {
+    loop {
+        let status = match waitpid(Pid::from_raw(-1), Some(flags)) {
+            Err(Errno::EINTR) => continue,
+            Ok(WaitStatus::StillAlive) => return true,
+            Err(_) => return false,
+            Ok(status) => status,
+        };
+        let (Some(pid), Some(code)) = (status.pid(), sys::exitcode_of(status)) else {
+            continue;
+        };
+        if let Some(i) = kids.iter().position(|(p, _)| *p == pid) {
+            let (_, fd) = kids.swap_remove(i);
+            let _ = sys::write_all(fd.as_fd(), &report::status_frame(code));
+        }
+        if flags.is_empty() {
+            return true;
+        }
+    }
+}
