@@ -3,4 +3,6 @@
 //! Data flows one way: [`trace`] runs a command under ptrace and records a [`ledger`];
 //! `exercise` checks read the ledger; `report` renders verdicts.
 
+pub mod class;
 pub mod ledger;
+pub mod report;

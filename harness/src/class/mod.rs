@@ -1,0 +1,16 @@
+//! Grading a whole class: discovery of students and submissions, a parallel job pool,
+//! a resume cache keyed by content, shards, and the gradebook with its reports.
+//!
+//! Knows nothing of ptrace: each submission is graded by a worker process running the
+//! ordinary grader.
+
+pub mod build;
+pub mod child;
+pub mod config;
+pub mod discover;
+pub mod hash;
+pub mod job;
+pub mod outcome;
+pub mod pool;
+pub mod shard;
+pub mod store;

@@ -1,0 +1,492 @@
+//! The timeline: an inline SVG with one lane per process (time flows down), fork arrows
+//! from parent to child, each output line on the lane of the process that wrote it, exits,
+//! reaps (arrow from the reaper to the reaped), signals and connections.
+//!
+//! Rows are in ledger order (one row per fact, so labels never overlap); a pause longer
+//! than [`GAP_NS`] between two rows adds space and its duration, so "slept 1 s" shows.
+
+use std::fmt::Write as _;
+
+use super::escape::{escape, fit};
+use crate::ledger::{EventKind, ExitStatus, Ledger, ProcId, ProcessTree, Stream, lines};
+
+const TIME_W: f64 = 70.0;
+const HEADER_H: f64 = 62.0;
+const ROW_H: f64 = 22.0;
+const GAP_H: f64 = 18.0;
+const GAP_NS: u64 = 100_000_000;
+/// The lifeline's offset from the lane's left edge; labels start right of it.
+const LIFE_X: f64 = 12.0;
+const MAX_LANES: usize = 32;
+const MAX_ROWS: usize = 600;
+
+/// What a row shows.
+enum Mark {
+    Start {
+        lane: usize,
+        parent: Option<usize>,
+        pid: i32,
+    },
+    Exec {
+        lane: usize,
+        text: String,
+    },
+    Line {
+        lane: usize,
+        stream: Stream,
+        text: String,
+        main: bool,
+    },
+    Exit {
+        lane: usize,
+        text: String,
+        ok: bool,
+    },
+    Reap {
+        reaper: usize,
+        reaped: usize,
+    },
+    Signal {
+        from: usize,
+        to: Option<usize>,
+        text: String,
+    },
+    Net {
+        lane: usize,
+        text: String,
+    },
+    Limit {
+        text: String,
+    },
+}
+
+struct Row {
+    seq: u64,
+    t_ns: u64,
+    mark: Mark,
+}
+
+/// Lane order: depth-first from the root, children in creation order.
+fn lane_order(tree: &ProcessTree) -> Vec<ProcId> {
+    let mut order = Vec::new();
+    let mut stack: Vec<ProcId> = tree.root.into_iter().collect();
+    while let Some(id) = stack.pop() {
+        order.push(id);
+        stack.extend(tree.processes[id].children.iter().rev());
+    }
+    for process in &tree.processes {
+        if !order.contains(&process.id) {
+            order.push(process.id);
+        }
+    }
+    order
+}
+
+/// A signal's name (`SIGTERM`), or its number.
+pub(super) fn signal_name(signal: i32) -> String {
+    nix::sys::signal::Signal::try_from(signal)
+        .map_or_else(|_| format!("signal {signal}"), |s| s.as_str().to_string())
+}
+
+/// `exit 0`, `killed by SIGTERM`, `killed at the end`.
+pub(super) fn exit_text(status: ExitStatus) -> (String, bool) {
+    match status {
+        ExitStatus::Code { code } => (format!("exit {code}"), code == 0),
+        ExitStatus::Signal { signal, core } => (
+            format!(
+                "killed by {}{}",
+                signal_name(signal),
+                if core { " (core)" } else { "" }
+            ),
+            false,
+        ),
+        ExitStatus::Killed => ("killed by containment".into(), false),
+    }
+}
+
+fn rows(ledger: &Ledger, tree: &ProcessTree, lane_of: &[Option<usize>]) -> Vec<Row> {
+    let lane = |id: ProcId| lane_of.get(id).copied().flatten();
+    let mut rows = Vec::new();
+    for p in &tree.processes {
+        let Some(l) = lane(p.id) else { continue };
+        rows.push(Row {
+            seq: p.started.seq,
+            t_ns: p.started.t_ns,
+            mark: Mark::Start {
+                lane: l,
+                parent: p.parent.and_then(lane),
+                pid: p.pid,
+            },
+        });
+        for exec in &p.execs {
+            let t_ns = event_time(ledger, exec.seq);
+            rows.push(Row {
+                seq: exec.seq,
+                t_ns,
+                mark: Mark::Exec {
+                    lane: l,
+                    text: format!("exec {}", exec.argv.join(" ")),
+                },
+            });
+        }
+        if let Some((at, status)) = p.exited {
+            let (text, ok) = exit_text(status);
+            rows.push(Row {
+                seq: at.seq,
+                t_ns: at.t_ns,
+                mark: Mark::Exit { lane: l, text, ok },
+            });
+        }
+        if let Some((reaper, at)) = p.reaped_by
+            && let Some(r) = lane(reaper)
+        {
+            rows.push(Row {
+                seq: at.seq,
+                t_ns: at.t_ns,
+                mark: Mark::Reap {
+                    reaper: r,
+                    reaped: l,
+                },
+            });
+        }
+    }
+    for line in lines(&ledger.events, tree) {
+        if let Some(l) = lane(line.process) {
+            let main = tree.main == Some(line.process);
+            rows.push(Row {
+                seq: line.at.seq,
+                t_ns: line.at.t_ns,
+                mark: Mark::Line {
+                    lane: l,
+                    stream: line.stream,
+                    text: line.text,
+                    main,
+                },
+            });
+        }
+    }
+    for event in &ledger.events {
+        let at = |pid| tree.at(pid, event.seq).and_then(lane);
+        let mark = match &event.kind {
+            EventKind::Signal { from, to, signal } => at(*from).map(|from| Mark::Signal {
+                from,
+                to: if *to > 0 { at(*to) } else { None },
+                text: if *to > 0 {
+                    signal_name(*signal)
+                } else {
+                    format!("{} to group {}", signal_name(*signal), -to)
+                },
+            }),
+            EventKind::Listen { pid, addr } => at(*pid).map(|lane| Mark::Net {
+                lane,
+                text: format!("listen {addr}"),
+            }),
+            EventKind::Accept { pid, peer, .. } => at(*pid).map(|lane| Mark::Net {
+                lane,
+                text: format!("accept {peer}"),
+            }),
+            EventKind::Limit { limit, detail } => Some(Mark::Limit {
+                text: format!("{limit}: {detail}"),
+            }),
+            _ => None,
+        };
+        if let Some(mark) = mark {
+            rows.push(Row {
+                seq: event.seq,
+                t_ns: event.t_ns,
+                mark,
+            });
+        }
+    }
+    // Stable: at one seq, a start comes before what the new process does.
+    rows.sort_by_key(|r| r.seq);
+    rows
+}
+
+fn event_time(ledger: &Ledger, seq: u64) -> u64 {
+    ledger
+        .events
+        .binary_search_by_key(&seq, |e| e.seq)
+        .map_or(0, |i| ledger.events[i].t_ns)
+}
+
+/// The timeline as an SVG inside a scrolling `div`.
+pub fn svg(ledger: &Ledger) -> String {
+    let tree = ProcessTree::from_ledger(ledger);
+    let order = lane_order(&tree);
+    let shown = order.len().min(MAX_LANES);
+    let mut lane_of = vec![None; tree.processes.len()];
+    for (lane, &id) in order.iter().take(shown).enumerate() {
+        lane_of[id] = Some(lane);
+    }
+    let mut rows = rows(ledger, &tree, &lane_of);
+    let hidden_rows = rows.len().saturating_sub(MAX_ROWS);
+    rows.truncate(MAX_ROWS);
+
+    let lane_w = (980.0 / shown.max(1) as f64).clamp(170.0, 260.0);
+    let lane_x = |lane: usize| TIME_W + lane as f64 * lane_w;
+    let life_x = |lane: usize| lane_x(lane) + LIFE_X;
+    let text_w = lane_w - LIFE_X - 14.0;
+
+    // y of every row, with extra space for pauses.
+    let mut ys = Vec::with_capacity(rows.len());
+    let mut body = String::new();
+    let mut y = HEADER_H + ROW_H;
+    let mut prev_t = 0u64;
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 && row.t_ns.saturating_sub(prev_t) > GAP_NS {
+            let _ = write!(
+                body,
+                "<text class=\"gap\" x=\"6\" y=\"{:.1}\">⋮ +{:.2} s</text>",
+                y - 4.0,
+                (row.t_ns - prev_t) as f64 / 1e9
+            );
+            y += GAP_H;
+        }
+        ys.push(y);
+        prev_t = row.t_ns;
+        y += ROW_H;
+    }
+    let bottom = y;
+    let width = TIME_W + shown as f64 * lane_w + 10.0;
+
+    // Lanes: header and lifeline (solid while alive, dashed while a zombie).
+    let row_y =
+        |pred: &dyn Fn(&Mark) -> bool| rows.iter().position(|r| pred(&r.mark)).map(|i| ys[i]);
+    let mut lanes = String::new();
+    for (lane, &id) in order.iter().take(shown).enumerate() {
+        let p = &tree.processes[id];
+        let role = if tree.main == Some(id) {
+            "main".to_string()
+        } else {
+            p.role.to_string()
+        };
+        let argv = p.argv(&tree).join(" ");
+        let start = row_y(&|m| matches!(m, Mark::Start { lane: l, .. } if *l == lane))
+            .unwrap_or(HEADER_H + ROW_H);
+        let exit = row_y(&|m| matches!(m, Mark::Exit { lane: l, .. } if *l == lane));
+        let reap = row_y(&|m| matches!(m, Mark::Reap { reaped, .. } if *reaped == lane));
+        let x = lane_x(lane);
+        let lx = life_x(lane);
+        let _ = write!(
+            lanes,
+            "<g class=\"lane role-{role}\" data-pid=\"{pid}\" data-role=\"{role}\">\
+             <title>pid {pid} ({role}): {title}</title>\
+             <rect class=\"lane-bg\" x=\"{x:.1}\" y=\"0\" width=\"{w:.1}\" height=\"{h:.1}\"/>\
+             <text class=\"lane-pid\" x=\"{tx:.1}\" y=\"18\">pid {pid}</text>\
+             <text class=\"lane-role\" x=\"{tx:.1}\" y=\"34\">{role}</text>\
+             <text class=\"lane-argv\" x=\"{tx:.1}\" y=\"50\">{argv}</text>\
+             <line class=\"life\" x1=\"{lx:.1}\" y1=\"{start:.1}\" x2=\"{lx:.1}\" y2=\"{end:.1}\"/>",
+            pid = p.pid,
+            title = escape(&argv),
+            w = lane_w - 4.0,
+            h = bottom,
+            tx = x + 6.0,
+            argv = escape(&fit(&argv, lane_w - 12.0)),
+            end = exit.unwrap_or(bottom - ROW_H / 2.0),
+        );
+        if let (Some(exit), Some(reap)) = (exit, reap)
+            && reap > exit
+        {
+            let _ = write!(
+                lanes,
+                "<line class=\"zombie\" x1=\"{lx:.1}\" y1=\"{exit:.1}\" x2=\"{lx:.1}\" y2=\"{reap:.1}\"><title>exited, not yet waited for (zombie)</title></line>"
+            );
+        }
+        lanes.push_str("</g>");
+    }
+
+    let mut marks = String::new();
+    for (row, &y) in rows.iter().zip(&ys) {
+        let _ = write!(
+            marks,
+            "<text class=\"time\" x=\"6\" y=\"{:.1}\">{:.3}s</text>",
+            y + 4.0,
+            row.t_ns as f64 / 1e9
+        );
+        mark(&mut marks, &row.mark, y, &life_x, text_w, width);
+    }
+
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<div class=\"scroll\"><svg xmlns=\"http://www.w3.org/2000/svg\" class=\"timeline\" \
+         width=\"{width:.0}\" height=\"{bottom:.0}\" viewBox=\"0 0 {width:.0} {bottom:.0}\" \
+         role=\"img\" aria-label=\"process timeline\">{}{lanes}{body}{marks}</svg></div>",
+        DEFS
+    );
+    if order.len() > shown {
+        let _ = write!(
+            svg,
+            "<p class=\"hint\">{} more processes are not drawn; see the process tree.</p>",
+            order.len() - shown
+        );
+    }
+    if hidden_rows > 0 {
+        let _ = write!(
+            svg,
+            "<p class=\"hint\">{hidden_rows} later events are not drawn.</p>"
+        );
+    }
+    svg
+}
+
+const DEFS: &str = "<defs>\
+<marker id=\"ah-fork\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" class=\"ah-fork\"/></marker>\
+<marker id=\"ah-reap\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" class=\"ah-reap\"/></marker>\
+<marker id=\"ah-signal\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" class=\"ah-signal\"/></marker>\
+</defs>";
+
+/// An arrow between two lifelines at height `y`, labelled near its middle.
+fn arrow(
+    out: &mut String,
+    class: &str,
+    marker: &str,
+    x1: f64,
+    x2: f64,
+    y: f64,
+    label: &str,
+    title: &str,
+) {
+    let _ = write!(
+        out,
+        "<g class=\"{class}\"><title>{title}</title><line x1=\"{x1:.1}\" y1=\"{y:.1}\" x2=\"{x2:.1}\" y2=\"{y:.1}\" marker-end=\"url(#{marker})\"/>\
+         <text x=\"{:.1}\" y=\"{:.1}\">{label}</text></g>",
+        (x1 + x2) / 2.0 - 12.0,
+        y - 4.0,
+        title = escape(title),
+        label = escape(label),
+    );
+}
+
+fn mark(
+    out: &mut String,
+    mark: &Mark,
+    y: f64,
+    life_x: &dyn Fn(usize) -> f64,
+    text_w: f64,
+    width: f64,
+) {
+    let label = |out: &mut String, lane: usize, class: &str, text: &str| {
+        let _ = write!(
+            out,
+            "<text class=\"{class}\" x=\"{:.1}\" y=\"{:.1}\"><title>{}</title>{}</text>",
+            life_x(lane) + 8.0,
+            y + 4.0,
+            escape(text),
+            escape(&fit(text, text_w)),
+        );
+    };
+    match mark {
+        Mark::Start {
+            lane,
+            parent: Some(parent),
+            pid,
+        } => {
+            let x = life_x(*lane);
+            let from = life_x(*parent);
+            arrow(
+                out,
+                "fork-arrow",
+                "ah-fork",
+                from,
+                x - 4.0,
+                y,
+                "fork",
+                &format!("started pid {pid}"),
+            );
+            let _ = write!(
+                out,
+                "<circle class=\"start\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\"/>"
+            );
+        }
+        Mark::Start {
+            lane,
+            parent: None,
+            pid,
+        } => {
+            let x = life_x(*lane);
+            let _ = write!(
+                out,
+                "<circle class=\"start\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\"/>"
+            );
+            label(out, *lane, "exec", &format!("pid {pid} starts"));
+        }
+        Mark::Exec { lane, text } => label(out, *lane, "exec", text),
+        Mark::Line {
+            lane,
+            stream,
+            text,
+            main,
+        } => {
+            if *main {
+                let _ = write!(
+                    out,
+                    "<line class=\"main-guide\" x1=\"{TIME_W:.1}\" y1=\"{y:.1}\" x2=\"{width:.1}\" y2=\"{y:.1}\"/>"
+                );
+            }
+            let x = life_x(*lane);
+            let _ = write!(
+                out,
+                "<circle class=\"dot\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"2.5\"/>"
+            );
+            let class = match stream {
+                Stream::Stdout => "out-line stdout",
+                Stream::Stderr => "out-line stderr",
+            };
+            label(out, *lane, class, text);
+        }
+        Mark::Exit { lane, text, ok } => {
+            let x = life_x(*lane);
+            let class = if *ok { "exit ok" } else { "exit bad" };
+            let _ = write!(
+                out,
+                "<rect class=\"{class}\" x=\"{:.1}\" y=\"{:.1}\" width=\"8\" height=\"8\"/>",
+                x - 4.0,
+                y - 4.0
+            );
+            label(out, *lane, class, text);
+        }
+        Mark::Reap { reaper, reaped } => {
+            arrow(
+                out,
+                "reap-arrow",
+                "ah-reap",
+                life_x(*reaper),
+                life_x(*reaped) + if reaper < reaped { -4.0 } else { 4.0 },
+                y,
+                "wait",
+                "collected the exit status",
+            );
+        }
+        Mark::Signal {
+            from,
+            to: Some(to),
+            text,
+        } if from != to => {
+            arrow(
+                out,
+                "signal-arrow",
+                "ah-signal",
+                life_x(*from),
+                life_x(*to) + if from < to { -4.0 } else { 4.0 },
+                y,
+                text,
+                text,
+            );
+        }
+        Mark::Signal { from, text, .. } => {
+            label(out, *from, "signal-text", &format!("sends {text}"))
+        }
+        Mark::Net { lane, text } => label(out, *lane, "net", text),
+        Mark::Limit { text } => {
+            let _ = write!(
+                out,
+                "<text class=\"limit-text\" x=\"{:.1}\" y=\"{:.1}\">⚠ {}</text>",
+                TIME_W + 6.0,
+                y + 4.0,
+                escape(text)
+            );
+        }
+    }
+}
