@@ -1,8 +1,10 @@
 //! Building a student's Cargo crate before grading it.
 //!
-//! The build runs in the crate's folder with its own `CARGO_TARGET_DIR` under the output
-//! folder (students never share or pollute each other's build), and the executable is
-//! taken from Cargo's JSON messages rather than guessed from the package name.
+//! The crate's sources are first copied to a staging folder under the output folder, so a
+//! build never writes into the class folder (a `Cargo.lock` appearing there would change
+//! the submission's content key). The build runs there with its own `CARGO_TARGET_DIR`
+//! (students never share or pollute each other's build), and the executable is taken
+//! from Cargo's JSON messages rather than guessed from the package name.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,6 +12,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::child::{End, Target, supervise, tail};
+use super::hash::crate_files;
 
 /// Why a crate produced no executable.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +29,22 @@ pub enum BuildError {
         program: String,
         source: std::io::Error,
     },
+}
+
+/// Copy the crate's source files (see [`crate_files`]) to `staging`, replacing what was there.
+pub fn stage(crate_dir: &Path, staging: &Path) -> std::io::Result<()> {
+    if staging.exists() {
+        std::fs::remove_dir_all(staging)?;
+    }
+    for file in crate_files(crate_dir) {
+        let relative = file.strip_prefix(crate_dir).unwrap_or(&file);
+        let to = staging.join(relative);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::copy(&file, &to)?;
+    }
+    Ok(())
 }
 
 /// Build `crate_dir` with `command` (argv) into `target_dir`; the path of the binary built.

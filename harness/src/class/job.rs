@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::build::{BuildError, build};
+use super::build::{BuildError, build, stage};
 use super::child::{End, Target, supervise, tail};
 use super::config::ClassConfig;
 use super::discover::{Submission, SubmissionKind};
@@ -77,12 +77,18 @@ pub fn run(sub: &Submission, key: &str, ctx: &JobContext<'_>) -> JobResult {
         SubmissionKind::Script { argv, .. } => argv.clone(),
         SubmissionKind::Executable { file } => vec![file.to_string_lossy().into_owned()],
         SubmissionKind::Crate { dir } => {
-            let target = ctx
+            let work = ctx
                 .store
                 .work_dir()
                 .join("build")
                 .join(&sub.student)
                 .join(&sub.exercise);
+            let staging = work.join("src");
+            if let Err(e) = stage(dir, &staging) {
+                let msg = format!("cannot copy the crate to {}: {e}", staging.display());
+                return JobResult::Done(error(sub, key, msg, started));
+            }
+            let target = work.join("target");
             let timeout = Duration::from_secs(ctx.config.build_timeout_secs);
             match build(
                 dir,
