@@ -52,13 +52,20 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
     })
 }
 
-/// Executes `/proc/self/exe` (this very binary, even if its file was replaced) with `fd`
-/// inherited and `env=value` set; returns the child's pid. The child is reaped by `waitpid`
-/// on that pid, never through std's `Child`.
+/// Executes this program again with `fd` inherited and `env=value` set; returns the
+/// child's pid. The child is reaped by `waitpid` on that pid, never through std's `Child`.
+///
+/// The program's path (so the child's command name is the program's, not `exe`), or
+/// `/proc/self/exe` when the file is gone; were it replaced by another build, the payload's
+/// layout check makes the child fail cleanly.
 pub(crate) fn exec_self(fd: &OwnedFd, env: &str, value: &str) -> Result<Pid> {
     sys::flush_stdio();
     let raw = fd.as_raw_fd();
-    let mut cmd = Command::new("/proc/self/exe");
+    let exe = std::env::current_exe()
+        .ok()
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| "/proc/self/exe".into());
+    let mut cmd = Command::new(exe);
     if let Some(arg0) = std::env::args_os().next() {
         cmd.arg0(arg0);
     }
