@@ -30,7 +30,10 @@ const METHODS: [&str; 3] = ["fork", "spawn", "forkserver"];
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     // <target>/<profile>/deps/scenarios-<hash>
-    exe.parent().and_then(|d| d.parent()).expect("target layout").to_path_buf()
+    exe.parent()
+        .and_then(|d| d.parent())
+        .expect("target layout")
+        .to_path_buf()
 }
 
 /// Path of a scenario binary, built on first use.
@@ -75,7 +78,10 @@ fn run(name: &str, args: &[&str]) -> Output {
 }
 
 fn lines(out: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 /// `[<pid>] text` lines as (pid, text).
@@ -102,7 +108,7 @@ fn position(lines: &[(u32, String)], text: &str) -> usize {
 /// Checks the start-target family: each name's two lines from one child, distinct children,
 /// `主` from the parent; returns the lines.
 fn check_piao(name: &str, method: &str, extra: &[&str]) -> Vec<(u32, String)> {
-    let mut args = vec!["--sleep-ms", "300", "--verbose", "--start-method", method];
+    let mut args = vec!["--sleep-ms", "600", "--verbose", "--start-method", method];
     args.extend_from_slice(extra);
     let out = run(name, &args);
     let got = verbose_lines(&out);
@@ -127,8 +133,14 @@ fn start_target_and_subclass_start_four_children_and_do_not_wait() {
         for m in METHODS {
             let got = check_piao(name, m, &[]);
             let main = position(&got, "主");
-            let first_end = got.iter().position(|(_, t)| t.ends_with("piao end")).unwrap();
-            assert!(main < first_end, "{name}/{m}: 主 after a child ended: {got:?}");
+            let first_end = got
+                .iter()
+                .position(|(_, t)| t.ends_with("piao end"))
+                .unwrap();
+            assert!(
+                main < first_end,
+                "{name}/{m}: 主 after a child ended: {got:?}"
+            );
         }
     }
 }
@@ -137,10 +149,20 @@ fn start_target_and_subclass_start_four_children_and_do_not_wait() {
 fn join_order_prints_main_last() {
     for m in METHODS {
         let got = check_piao("join-order", m, &[]);
-        assert_eq!(got.last().map(|(_, t)| t.as_str()), Some("主"), "{m}: {got:?}");
+        assert_eq!(
+            got.last().map(|(_, t)| t.as_str()),
+            Some("主"),
+            "{m}: {got:?}"
+        );
         // All four started before the first ended: they ran at the same time.
-        let last_start = got.iter().rposition(|(_, t)| t.ends_with("piaoing")).unwrap();
-        let first_end = got.iter().position(|(_, t)| t.ends_with("piao end")).unwrap();
+        let last_start = got
+            .iter()
+            .rposition(|(_, t)| t.ends_with("piaoing"))
+            .unwrap();
+        let first_end = got
+            .iter()
+            .position(|(_, t)| t.ends_with("piao end"))
+            .unwrap();
         assert!(last_start < first_end, "{m}: {got:?}");
     }
 }
@@ -149,8 +171,9 @@ fn join_order_prints_main_last() {
 fn names_flag_and_plain_output() {
     let out = run("start-target", &["--names", "a,b", "--sleep-ms", "50"]);
     let got: BTreeSet<String> = lines(&out).into_iter().collect();
-    let want: BTreeSet<String> =
-        ["a piaoing", "a piao end", "b piaoing", "b piao end", "主"].map(String::from).into();
+    let want: BTreeSet<String> = ["a piaoing", "a piao end", "b piaoing", "b piao end", "主"]
+        .map(String::from)
+        .into();
     assert_eq!(got, want);
 }
 
@@ -177,7 +200,9 @@ fn gone(pid: u32) -> bool {
     // Gone, or a zombie whose parent (init in a container) has not reaped it yet.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
-        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
     }
 }
 
@@ -185,9 +210,20 @@ fn gone(pid: u32) -> bool {
 fn daemon_is_terminated_at_exit_and_normal_child_completes() {
     for m in METHODS {
         let t0 = Instant::now();
-        let args = ["--sleep-ms", "300", "--daemon-sleep-ms", "20000", "--verbose", "--start-method", m];
+        let args = [
+            "--sleep-ms",
+            "300",
+            "--daemon-sleep-ms",
+            "20000",
+            "--verbose",
+            "--start-method",
+            m,
+        ];
         let got = verbose_lines(&run("daemon", &args));
-        assert!(t0.elapsed() < Duration::from_secs(10), "{m}: waited for the daemon");
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{m}: waited for the daemon"
+        );
         let texts: Vec<&str> = got.iter().map(|(_, t)| t.as_str()).collect();
         assert!(!texts.contains(&"daemon end"), "{m}: {texts:?}");
         let start = position(&got, "normal start");
@@ -208,7 +244,10 @@ fn terminate_prints_alive_then_dead_then_minus_15() {
         let got = lines(&out);
         assert_eq!(got.len(), 3, "{got:?}");
         // Right after SIGTERM the child may or may not have died yet (as in Python).
-        assert!(got[0] == "p.is_alive(): True" || got[0] == "p.is_alive(): False", "{got:?}");
+        assert!(
+            got[0] == "p.is_alive(): True" || got[0] == "p.is_alive(): False",
+            "{got:?}"
+        );
         assert_eq!(got[1..], ["p.is_alive(): False", "p.exitcode: -15"], "{m}");
     }
 }
@@ -238,7 +277,9 @@ impl Server {
             .spawn()
             .expect("starting the server");
         let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
         let addr = first
             .trim()
             .strip_prefix("listening on ")
@@ -252,7 +293,10 @@ impl Server {
         let me = self.child.id();
         let path = format!("/proc/{me}/task/{me}/children");
         match std::fs::read_to_string(path) {
-            Ok(s) => s.split_whitespace().filter_map(|p| p.parse().ok()).collect(),
+            Ok(s) => s
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect(),
             Err(_) => BTreeSet::new(),
         }
     }
@@ -330,7 +374,10 @@ fn socket_server_serves_concurrent_clients_each_in_its_own_process() {
     assert!(server.children().is_empty());
     let conns = wave(&server.addr, 5, "first");
     // All five are connected at once: five serving children.
-    assert!(poll_until(Duration::from_secs(5), || server.children().len() == 5));
+    assert!(poll_until(Duration::from_secs(5), || server
+        .children()
+        .len()
+        == 5));
     drop(conns);
     // Finished children are reaped: no zombies pile up.
     assert!(
@@ -368,9 +415,15 @@ fn pool_server_serves_more_clients_than_workers_without_new_processes() {
             .args(["--addr", &server.addr, "--message", "xyz"])
             .output()
             .unwrap();
-        *counts.entry(String::from_utf8_lossy(&out.stdout).to_string()).or_insert(0) += 1;
+        *counts
+            .entry(String::from_utf8_lossy(&out.stdout).to_string())
+            .or_insert(0) += 1;
     }
     assert_eq!(counts.get("XYZ\n"), Some(&7));
-    assert_eq!(server.children(), workers, "a process was created while serving");
+    assert_eq!(
+        server.children(),
+        workers,
+        "a process was created while serving"
+    );
     server.stop();
 }

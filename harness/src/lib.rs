@@ -4,5 +4,7 @@
 //! `exercise` checks read the ledger; `report` renders verdicts.
 
 pub mod class;
+pub mod cli_trace;
 pub mod ledger;
 pub mod report;
+pub mod trace;

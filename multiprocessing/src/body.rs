@@ -48,7 +48,8 @@ fn call_fn<A: DeserializeOwned, R: Serialize + 'static>(target: usize, args: &[u
     // SAFETY: `target` was produced from a `fn(A) -> R` of this same binary (checked by the
     // layout check in `Payload::decode`) and relocated by this process's ASLR slide.
     let f = unsafe { std::mem::transmute::<usize, fn(A) -> R>(target) };
-    let a: A = serde_json::from_slice(args).map_err(|e| format!("cannot decode the arguments: {e}"))?;
+    let a: A =
+        serde_json::from_slice(args).map_err(|e| format!("cannot decode the arguments: {e}"))?;
     encode_value(&f(a))
 }
 

@@ -29,7 +29,9 @@ pub(crate) fn is_daemon() -> bool {
 
 /// The calling process's name (`MainProcess` outside children).
 pub(crate) fn name() -> String {
-    lock(&NAME).clone().unwrap_or_else(|| "MainProcess".to_string())
+    lock(&NAME)
+        .clone()
+        .unwrap_or_else(|| "MainProcess".to_string())
 }
 
 /// The identity prefix for names of processes created here.

@@ -56,8 +56,14 @@ fn request(zygote: &Zygote, child_end: &OwnedFd) -> Result<Pid> {
     let fds = [child_end.as_raw_fd()];
     let iov = [IoSlice::new(&[1u8])];
     let control = zygote.control.as_raw_fd();
-    sendmsg::<()>(control, &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
-        .ctx("sendmsg(forkserver)")?;
+    sendmsg::<()>(
+        control,
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .ctx("sendmsg(forkserver)")?;
     let mut reply = [0u8; 4];
     let n = loop {
         match recv(control, &mut reply, MsgFlags::empty()) {

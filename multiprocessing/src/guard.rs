@@ -83,10 +83,9 @@ pub(crate) fn initialized() -> bool {
 /// destructors; use [`exit`](crate::exit) instead.)
 ///
 /// ```
-/// fn main() {
-///     let _guard = multiprocessing::init();
-///     // … the program …
-/// }
+/// // first line of main:
+/// let _guard = multiprocessing::init();
+/// // … the program; the guard is dropped when main returns
 /// ```
 #[must_use = "dropping the guard at once would run the end-of-program cleanup at once"]
 pub fn init() -> Guard {

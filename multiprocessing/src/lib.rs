@@ -73,9 +73,14 @@ pub trait Run {
 ///
 /// ```
 /// use multiprocessing::Process;
+///
+/// fn work(code: i32) {
+///     multiprocessing::exit(code) // sys.exit(code)
+/// }
+///
 /// # fn main() -> Result<(), multiprocessing::Error> {
 /// let _guard = multiprocessing::init();
-/// let mut p = Process::new(|| multiprocessing::exit(3));
+/// let mut p = Process::with_args(work, 3);
 /// p.start()?;
 /// assert_eq!(p.join()?, 3);
 /// # Ok(()) }

@@ -37,7 +37,15 @@ pub mod kind {
     #[derive(Debug)]
     pub enum Portable {}
     /// A closure, or a [`Run`](crate::Run) object that is not serializable: it can only be
-    /// forked, so a `ForkOnly` process has no `set_start_method`.
+    /// forked, so a `ForkOnly` process has no `set_start_method`. Asking for spawn does
+    /// not compile:
+    ///
+    /// ```compile_fail
+    /// use multiprocessing::{Process, StartMethod};
+    /// let name = String::from("egon");
+    /// let mut p = Process::new(move || println!("{name}"));
+    /// p.set_start_method(StartMethod::Spawn); // no such method: a closure cannot cross exec
+    /// ```
     #[derive(Debug)]
     pub enum ForkOnly {}
     impl sealed::Sealed for Portable {}
@@ -224,7 +232,10 @@ impl<K: Kind> Process<K> {
         }
         match kill(pid, signal) {
             Ok(()) | Err(Errno::ESRCH) => Ok(()),
-            Err(errno) => Err(Error::Sys { call: "kill", errno }),
+            Err(errno) => Err(Error::Sys {
+                call: "kill",
+                errno,
+            }),
         }
     }
 
@@ -321,7 +332,10 @@ impl Process<ForkOnly> {
         F: FnOnce() -> R + Send + 'static,
         R: Serialize + 'static,
     {
-        Self::build("Process", Body::Local(Box::new(move || encode_value(&target()))))
+        Self::build(
+            "Process",
+            Body::Local(Box::new(move || encode_value(&target()))),
+        )
     }
 
     /// A process running a [`Run`] object that is not serializable (fork only); the default
@@ -376,7 +390,10 @@ impl Process<Portable> {
     where
         T: Run + Serialize + DeserializeOwned + Send + 'static,
     {
-        Self::build(short_type_name::<T>(), Body::Portable(Box::new(RunObject(obj))))
+        Self::build(
+            short_type_name::<T>(),
+            Body::Portable(Box::new(RunObject(obj))),
+        )
     }
 
     /// Chooses the start method; only before `start`.

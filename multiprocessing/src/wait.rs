@@ -106,10 +106,15 @@ impl<K: Kind> Process<K> {
         let pid_fd = self.pidfd.as_ref().map(|f| f.as_fd());
         let polled = match (pid_fd, inbox_fd) {
             (Some(a), Some(b)) => poll(
-                &mut [PollFd::new(a, PollFlags::POLLIN), PollFd::new(b, PollFlags::POLLIN)],
+                &mut [
+                    PollFd::new(a, PollFlags::POLLIN),
+                    PollFd::new(b, PollFlags::POLLIN),
+                ],
                 slice,
             ),
-            (Some(a), None) | (None, Some(a)) => poll(&mut [PollFd::new(a, PollFlags::POLLIN)], slice),
+            (Some(a), None) | (None, Some(a)) => {
+                poll(&mut [PollFd::new(a, PollFlags::POLLIN)], slice)
+            }
             (None, None) => {
                 std::thread::sleep(left.min(Duration::from_millis(10)));
                 Ok(0)

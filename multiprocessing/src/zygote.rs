@@ -65,7 +65,11 @@ pub(crate) fn serve(control: OwnedFd, parent: Pid) -> ! {
                 }
                 Ok(ForkResult::Parent { child }) => {
                     kids.push((child, child_end));
-                    let _ = send(control.as_raw_fd(), &child.as_raw().to_le_bytes(), MsgFlags::empty());
+                    let _ = send(
+                        control.as_raw_fd(),
+                        &child.as_raw().to_le_bytes(),
+                        MsgFlags::empty(),
+                    );
                 }
                 Err(_) => {
                     // Answer with pid 0: the parent reads it as a failure of the child.
@@ -84,7 +88,12 @@ fn receive(control: RawFd) -> Option<OwnedFd> {
     let mut iov = [IoSliceMut::new(&mut byte)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
     let msg = loop {
-        match recvmsg::<()>(control, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+        match recvmsg::<()>(
+            control,
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
             Err(Errno::EINTR) => {}
             other => break other.ok()?,
         }
@@ -95,7 +104,9 @@ fn receive(control: RawFd) -> Option<OwnedFd> {
     for cmsg in msg.cmsgs().ok()? {
         if let ControlMessageOwned::ScmRights(fds) = cmsg {
             // SAFETY: SCM_RIGHTS just installed these fds in our table.
-            let mut owned = fds.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+            let mut owned = fds
+                .into_iter()
+                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
             return owned.next();
         }
     }

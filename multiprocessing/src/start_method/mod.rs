@@ -39,7 +39,11 @@ impl StartMethod {
     }
 
     /// All three methods.
-    pub const ALL: [StartMethod; 3] = [StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer];
+    pub const ALL: [StartMethod; 3] = [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::ForkServer,
+    ];
 }
 
 impl fmt::Display for StartMethod {

@@ -45,7 +45,10 @@ fn main() -> anyhow::Result<()> {
     N.store(cli.initial, Ordering::SeqCst);
     let mut p = Process::with_args(work, cli.verbose).with_start_method(cli.start_method);
     p.start()?;
-    say(cli.verbose, &format!("主进程内:  {}", N.load(Ordering::SeqCst)));
+    say(
+        cli.verbose,
+        &format!("主进程内:  {}", N.load(Ordering::SeqCst)),
+    );
     p.join()?;
     Ok(())
 }

@@ -14,7 +14,11 @@ use serde::{Deserialize, Serialize};
 #[command(about = "Start four processes defined as a type with `run` (the lesson's way two)")]
 struct Cli {
     /// The children's names.
-    #[arg(long, value_delimiter = ',', default_value = "egon,alex,wupeiqi,yuanhao")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "egon,alex,wupeiqi,yuanhao"
+    )]
     names: Vec<String>,
     /// How long each child sleeps; random 1000..=4000 ms (whole seconds) when absent.
     #[arg(long)]
@@ -57,10 +61,20 @@ fn main() -> anyhow::Result<()> {
     let mut rng = rand::rng();
     let mut children = Vec::new();
     for name in cli.names {
-        let sleep_ms = cli.sleep_ms.unwrap_or_else(|| rng.random_range(1..=4) * 1000);
-        let piao = Piao { name: name.clone(), sleep_ms, verbose: cli.verbose };
+        let sleep_ms = cli
+            .sleep_ms
+            .unwrap_or_else(|| rng.random_range(1..=4) * 1000);
+        let piao = Piao {
+            name: name.clone(),
+            sleep_ms,
+            verbose: cli.verbose,
+        };
         // super().__init__(); self.name = name
-        children.push(Process::from_run(piao).named(name).with_start_method(cli.start_method));
+        children.push(
+            Process::from_run(piao)
+                .named(name)
+                .with_start_method(cli.start_method),
+        );
     }
     for p in &mut children {
         p.start()?; // start calls run in the child

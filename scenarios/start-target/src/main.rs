@@ -18,7 +18,11 @@ use serde::{Deserialize, Serialize};
 #[command(about = "Start four processes with a target function (the lesson's way one)")]
 struct Cli {
     /// The children's names.
-    #[arg(long, value_delimiter = ',', default_value = "egon,alex,wupeiqi,yuanhao")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "egon,alex,wupeiqi,yuanhao"
+    )]
     names: Vec<String>,
     /// How long each child sleeps; random 1000..=4000 ms (whole seconds) when absent.
     #[arg(long)]
@@ -59,8 +63,14 @@ fn main() -> anyhow::Result<()> {
     let mut rng = rand::rng();
     let mut children = Vec::new();
     for name in cli.names {
-        let sleep_ms = cli.sleep_ms.unwrap_or_else(|| rng.random_range(1..=4) * 1000);
-        let args = Piao { name, sleep_ms, verbose: cli.verbose };
+        let sleep_ms = cli
+            .sleep_ms
+            .unwrap_or_else(|| rng.random_range(1..=4) * 1000);
+        let args = Piao {
+            name,
+            sleep_ms,
+            verbose: cli.verbose,
+        };
         children.push(Process::with_args(piao, args).with_start_method(cli.start_method));
     }
     for p in &mut children {

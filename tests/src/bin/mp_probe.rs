@@ -91,7 +91,9 @@ fn whoami(index: usize) -> (usize, i32) {
 
 fn write_global((initial, writes): (i64, Vec<i64>)) -> i64 {
     // Under spawn/forkserver the child starts from fresh globals: begin where fork would.
-    if multiprocessing::current_process().name != "MainProcess" && GLOBAL.load(Ordering::SeqCst) == 0 {
+    if multiprocessing::current_process().name != "MainProcess"
+        && GLOBAL.load(Ordering::SeqCst) == 0
+    {
         GLOBAL.store(initial, Ordering::SeqCst);
     }
     for w in writes {
@@ -114,7 +116,10 @@ fn start_grandchild(_: ()) -> String {
 
 fn names_in_child(_: ()) -> (String, String) {
     let p = Process::with_args(sleep_ms, 1);
-    (multiprocessing::current_process().name, p.name().to_string())
+    (
+        multiprocessing::current_process().name,
+        p.name().to_string(),
+    )
 }
 
 fn big(bytes: usize) -> String {
@@ -144,11 +149,17 @@ fn errors(m: StartMethod) -> anyhow::Result<Value> {
     out.insert("terminate_before_start".into(), err(p.terminate()));
     out.insert("exitcode_before_start".into(), json!(p.exitcode()));
     out.insert("is_alive_before_start".into(), json!(p.is_alive()));
-    out.insert("pid_before_start".into(), json!(p.pid().map(|p| p.as_raw())));
+    out.insert(
+        "pid_before_start".into(),
+        json!(p.pid().map(|p| p.as_raw())),
+    );
     p.start()?;
     out.insert("start_twice".into(), err(p.start()));
     out.insert("set_daemon_after_start".into(), err(p.set_daemon(true)));
-    out.insert("set_start_method_after_start".into(), err(p.set_start_method(m)));
+    out.insert(
+        "set_start_method_after_start".into(),
+        err(p.set_start_method(m)),
+    );
     out.insert("exitcode_while_running".into(), json!(p.exitcode()));
     out.insert("result_while_running".into(), err(p.result::<()>()));
     out.insert("close_running".into(), err(p.close()));
@@ -172,7 +183,10 @@ fn errors(m: StartMethod) -> anyhow::Result<Value> {
     f.start()?;
     out.insert("threads_allowed_exitcode".into(), json!(f.join()?));
     let mut other = Process::with_args(sleep_ms, 1).with_start_method(m);
-    out.insert("threads_other_method".into(), err(other.start().and_then(|()| other.join())));
+    out.insert(
+        "threads_other_method".into(),
+        err(other.start().and_then(|()| other.join())),
+    );
     parked.thread().unpark();
     let _ = parked.join();
     Ok(Value::Object(out))
@@ -197,7 +211,10 @@ fn main() -> anyhow::Result<()> {
             p.send_signal(sig)?;
             json!({"exitcode": p.join()?})
         }
-        Command::Timeout { child_ms, timeout_ms } => {
+        Command::Timeout {
+            child_ms,
+            timeout_ms,
+        } => {
             let mut p = Process::with_args(sleeper, child_ms).with_start_method(m);
             p.start()?;
             let t0 = Instant::now();
@@ -209,8 +226,9 @@ fn main() -> anyhow::Result<()> {
                    "exitcode": exitcode, "result": p.result::<u64>()?})
         }
         Command::Many { n } => {
-            let mut ps: Vec<_> =
-                (0..n).map(|i| Process::with_args(whoami, i).with_start_method(m)).collect();
+            let mut ps: Vec<_> = (0..n)
+                .map(|i| Process::with_args(whoami, i).with_start_method(m))
+                .collect();
             for p in &mut ps {
                 p.start()?;
             }
@@ -256,7 +274,9 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Names => {
             let a = Process::with_args(sleep_ms, 1);
-            let b = Process::from_run(Piao { name: "egon".into() });
+            let b = Process::from_run(Piao {
+                name: "egon".into(),
+            });
             let c = Process::new(|| ());
             let mut d = Process::with_args(names_in_child, ()).with_start_method(m);
             d.start()?;

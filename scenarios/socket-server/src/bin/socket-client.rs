@@ -30,7 +30,8 @@ struct Cli {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let mut conn = TcpStream::connect(&cli.addr).with_context(|| format!("connecting to {}", cli.addr))?;
+    let mut conn =
+        TcpStream::connect(&cli.addr).with_context(|| format!("connecting to {}", cli.addr))?;
     conn.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reply = vec![0u8; cli.message.len()];
     for i in 0..cli.count {

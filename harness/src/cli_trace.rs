@@ -1,0 +1,197 @@
+//! `proclab trace [options] -- COMMAND [ARGS…]`: run a command under the tracer and
+//! print its process tree and timeline (or the ledger as JSON).
+//!
+//! Exit status: 0 when the command was traced (whatever its own exit status, which is
+//! printed), 2 when it could not be (missing or non-executable command, bad option),
+//! 130 when the grader was interrupted (the run is still torn down and printed).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::ledger::Limits;
+use crate::trace::{self, CgroupMode, DEFAULT_LIMITS, NetnsMode, RunAs, TraceOptions};
+
+/// Output format of `proclab trace`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum TraceFormat {
+    /// Process tree and timeline, for people.
+    #[default]
+    Text,
+    /// The full ledger (versioned schema, see `ledger::event`).
+    Json,
+}
+
+/// Arguments of `proclab trace`.
+#[derive(Debug, Clone, Args)]
+pub struct TraceArgs {
+    /// Wall-clock limit (e.g. 30s, 500ms, 2m).
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub time_limit: Duration,
+    /// Most live processes (threads excluded).
+    #[arg(long, default_value_t = DEFAULT_LIMITS.max_processes)]
+    pub max_procs: u32,
+    /// Memory cap for the whole tree (e.g. 512M, 1G).
+    #[arg(long, value_parser = parse_size, default_value = "512M")]
+    pub memory: u64,
+    /// Cap on captured output (e.g. 8M).
+    #[arg(long, value_parser = parse_size, default_value = "8M")]
+    pub max_output: u64,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TraceFormat,
+    /// Use the host's network instead of a private namespace.
+    #[arg(long)]
+    pub no_netns: bool,
+    /// No cgroups (process cap through ptrace only, no memory cap).
+    #[arg(long)]
+    pub no_cgroup: bool,
+    /// Run the command as this user when proclab runs as root (default: nobody, if the
+    /// command is within its reach). `--user root` keeps root.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Working directory of the command.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Do not pin the tracer and the traced tree to one CPU.
+    #[arg(long)]
+    pub no_pin_cpu: bool,
+    /// Write the raw bytes of the command's stdout/stderr to DIR/stdout, DIR/stderr.
+    #[arg(long, value_name = "DIR")]
+    pub capture: Option<PathBuf>,
+    /// How long the run may go on after the root process exited.
+    #[arg(long, value_parser = parse_duration, default_value = "250ms")]
+    pub linger: Duration,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, num_args = 1..)]
+    pub command: Vec<String>,
+}
+
+/// "30s", "500ms", "2m", "1.5s", or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let value: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a duration: {s:?}"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" | "min" => value * 60.0,
+        _ => return Err(format!("unknown unit in {s:?} (use ms, s or m)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {s:?}"))
+}
+
+/// "512M", "8M", "1G", "64K", or plain bytes (binary multiples).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map_or((s, ""), |i| s.split_at(i));
+    let value: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a size: {s:?}"))?;
+    let mult: u64 = match unit
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return Err(format!("unknown unit in {s:?} (use K, M or G)")),
+    };
+    value
+        .checked_mul(mult)
+        .ok_or_else(|| format!("too large: {s:?}"))
+}
+
+impl TraceArgs {
+    /// The tracer options these arguments ask for.
+    pub fn options(&self) -> TraceOptions {
+        let mut opts = TraceOptions::new(self.command.clone());
+        opts.limits = Limits {
+            time_ms: u64::try_from(self.time_limit.as_millis()).unwrap_or(u64::MAX),
+            max_processes: self.max_procs,
+            memory_bytes: self.memory,
+            output_bytes: self.max_output,
+        };
+        opts.netns = if self.no_netns {
+            NetnsMode::Off
+        } else {
+            NetnsMode::Auto
+        };
+        opts.cgroup = if self.no_cgroup {
+            CgroupMode::Off
+        } else {
+            CgroupMode::Auto
+        };
+        opts.run_as = match self.user.as_deref() {
+            None => RunAs::Auto,
+            Some("root") if nix::unistd::Uid::effective().is_root() => RunAs::Current,
+            Some(user) => RunAs::User(user.to_string()),
+        };
+        opts.cwd = self.cwd.clone();
+        opts.pin_cpu = !self.no_pin_cpu;
+        opts.capture_dir = self.capture.clone();
+        opts.linger = self.linger;
+        opts
+    }
+}
+
+/// Run `proclab trace`.
+pub fn run(args: TraceArgs) -> ExitCode {
+    let running = match trace::start(args.options()) {
+        Ok(running) => running,
+        Err(e) => {
+            eprintln!("proclab trace: {e}");
+            return ExitCode::from(if e.is_bad_input() { 2 } else { 1 });
+        }
+    };
+    // Ctrl-C / SIGTERM to proclab: end the run cleanly (kill, reap, print the ledger).
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopper = running.stop_handle();
+    let flag = std::sync::Arc::clone(&interrupted);
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]) {
+        std::thread::spawn(move || {
+            if signals.forever().next().is_some() {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                stopper.interrupt();
+            }
+        });
+    }
+    let ledger = match running.wait() {
+        Ok(ledger) => ledger,
+        Err(e) => {
+            eprintln!("proclab trace: {e}");
+            return ExitCode::from(if e.is_bad_input() { 2 } else { 1 });
+        }
+    };
+    let text = match args.format {
+        TraceFormat::Text => crate::report::trace_text::render(&ledger),
+        TraceFormat::Json => match serde_json::to_string_pretty(&ledger) {
+            Ok(json) => json + "\n",
+            Err(e) => {
+                eprintln!("proclab trace: cannot serialize the ledger: {e}");
+                return ExitCode::from(1);
+            }
+        },
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

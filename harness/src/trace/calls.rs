@@ -1,0 +1,256 @@
+//! Syscalls of interest: their seccomp stop (entry) and, when the result matters, their
+//! exit stop. After a seccomp stop the tracee is resumed with PTRACE_SYSCALL only when
+//! the result is needed, so it stops once more at that syscall's exit and then goes on
+//! with PTRACE_CONT (seccomp(2), "SECCOMP_RET_TRACE"; ptrace(2), "Syscall-stops").
+
+use nix::unistd::Pid;
+
+use super::fds::{self, FdKind};
+use super::memory;
+use super::sockets;
+use super::stops;
+use super::syscalls::{self, Call, SignalTarget};
+use super::tracer_loop::Tracer;
+use crate::ledger::{EventKind, IoDir, LimitKind, Stream};
+
+/// What to do at a task's next syscall-exit stop.
+#[derive(Debug)]
+pub(crate) enum ExitWait {
+    /// A write to our stdout/stderr pipe, bytes read at entry; committed with the
+    /// return value (a partial write commits only what was written).
+    Write {
+        stream: Stream,
+        bytes: Vec<u8>,
+    },
+    SocketIo {
+        inode: u64,
+        dir: IoDir,
+    },
+    Reap {
+        waitid_info: Option<u64>,
+    },
+    Listen {
+        inode: u64,
+    },
+    Accept,
+}
+
+/// Most iovecs a gathered write is read from (IOV_MAX).
+const MAX_IOV: usize = 1024;
+
+impl Tracer {
+    /// PTRACE_EVENT_SECCOMP: one of the filtered syscalls is about to run.
+    pub(crate) fn on_seccomp(&mut self, tid: Pid) {
+        let info = match nix::sys::ptrace::syscall_info(tid) {
+            Ok(info) if info.op == libc::PTRACE_SYSCALL_INFO_SECCOMP => info,
+            _ => return stops::resume(tid, 0),
+        };
+        // SAFETY: `op` says the seccomp member of the union is the valid one.
+        let (nr, args) = unsafe { (info.u.seccomp.nr, info.u.seccomp.args) };
+        let call = syscalls::decode(nr, args);
+        if self.stopping {
+            return stops::resume(tid, 0);
+        }
+        let tgid = self.tasks.get(&tid).map_or(tid, |t| t.tgid);
+        match call {
+            Call::Write { fd, .. } | Call::Writev { fd, .. } => {
+                match fds::classify(tid, fd, &self.pipes) {
+                    FdKind::Stream(stream) => {
+                        if self.gates.enter(stream, tid, call) {
+                            self.start_write(tid, stream, call);
+                        }
+                        // else: held at this stop until the write in flight returns.
+                    }
+                    FdKind::Socket(inode) => self.sample_io(tid, tgid, inode, IoDir::Write),
+                    FdKind::Other => stops::resume(tid, 0),
+                }
+            }
+            Call::Io { fd, dir } => match fds::classify(tid, fd, &self.pipes) {
+                FdKind::Socket(inode) => self.sample_io(tid, tgid, inode, dir),
+                _ => stops::resume(tid, 0),
+            },
+            Call::Signal { target, signal } => {
+                let to = match target {
+                    SignalTarget::Process(pid) => Some(pid),
+                    SignalTarget::Thread(t) => Some(
+                        self.tasks
+                            .get(&Pid::from_raw(t))
+                            .map_or(t, |task| task.tgid.as_raw()),
+                    ),
+                    SignalTarget::Pidfd(fd) => syscalls::pidfd_target(tid, fd),
+                };
+                // Recorded at entry, so it precedes the target's death in the ledger.
+                if let Some(to) = to.filter(|_| signal != 0) {
+                    self.rec.push(EventKind::Signal {
+                        from: tgid.as_raw(),
+                        to,
+                        signal,
+                    });
+                    self.check_event_cap();
+                }
+                stops::resume(tid, 0);
+            }
+            Call::Wait { waitid_info } => {
+                self.wait_exit(tid, super::calls::ExitWait::Reap { waitid_info })
+            }
+            Call::Listen { fd } => match fds::classify(tid, fd, &self.pipes) {
+                FdKind::Socket(inode) => self.wait_exit(tid, ExitWait::Listen { inode }),
+                _ => stops::resume(tid, 0),
+            },
+            Call::Accept { .. } => self.wait_exit(tid, ExitWait::Accept),
+            Call::Peek | Call::Other => stops::resume(tid, 0),
+        }
+    }
+
+    fn wait_exit(&mut self, tid: Pid, wait: ExitWait) {
+        if let Some(task) = self.tasks.get_mut(&tid) {
+            task.exit_wait = Some(wait);
+            stops::resume_to_exit(tid);
+        } else {
+            stops::resume(tid, 0);
+        }
+    }
+
+    /// First use of a connection by a process in a direction: catch the result.
+    fn sample_io(&mut self, tid: Pid, tgid: Pid, inode: u64, dir: IoDir) {
+        if self.sockets.unsampled(tgid.as_raw(), inode, dir).is_some() {
+            self.wait_exit(tid, ExitWait::SocketIo { inode, dir });
+        } else {
+            stops::resume(tid, 0);
+        }
+    }
+
+    /// The writer `tid` holds the gate of `stream`: read its bytes and let it write.
+    pub(crate) fn start_write(&mut self, tid: Pid, stream: Stream, call: Call) {
+        let room = self.limits.output_bytes.saturating_sub(self.output_bytes) as usize;
+        let bytes = match call {
+            Call::Write { buf, count, .. } => {
+                memory::read_bytes(tid, buf, (count as usize).min(room))
+            }
+            Call::Writev { iov, iovcnt, .. } => {
+                let iov = memory::read_iovecs(tid, iov, iovcnt, MAX_IOV);
+                memory::gather(tid, &iov, room)
+            }
+            _ => Vec::new(),
+        };
+        match self.tasks.get_mut(&tid) {
+            Some(task) if !self.stopping => {
+                task.exit_wait = Some(ExitWait::Write { stream, bytes });
+                stops::resume_to_exit(tid);
+            }
+            _ => {
+                self.gates.forget(tid);
+                stops::resume(tid, 0);
+            }
+        }
+    }
+
+    /// A syscall-exit stop we asked for.
+    pub(crate) fn on_syscall_exit(&mut self, tid: Pid) {
+        let Some(task) = self.tasks.get_mut(&tid) else {
+            return stops::resume(tid, 0);
+        };
+        let tgid = task.tgid;
+        let wait = task.exit_wait.take();
+        let ret = match nix::sys::ptrace::syscall_info(tid) {
+            // SAFETY: `op` says the exit member of the union is the valid one.
+            Ok(info) if info.op == libc::PTRACE_SYSCALL_INFO_EXIT => unsafe { info.u.exit.sval },
+            _ => -1,
+        };
+        match wait {
+            Some(ExitWait::Write { stream, bytes }) => {
+                if ret > 0 && !self.stopping {
+                    self.commit_write(tid, tgid, stream, bytes, ret as usize);
+                }
+                let next = self.gates.leave(stream, tid);
+                stops::resume(tid, 0);
+                if let Some(next) = next {
+                    self.start_write(next.tid, stream, next.call);
+                }
+                return;
+            }
+            Some(ExitWait::SocketIo { inode, dir }) if ret > 0 => {
+                if let Some(conn) = self.sockets.unsampled(tgid.as_raw(), inode, dir) {
+                    let peer = conn.peer.clone();
+                    self.sockets.mark_sampled(tgid.as_raw(), inode, dir);
+                    self.rec.push(EventKind::SocketIo {
+                        pid: tgid.as_raw(),
+                        peer,
+                        dir,
+                        len: ret as usize,
+                    });
+                }
+            }
+            Some(ExitWait::Reap { waitid_info }) => {
+                let reaped = match waitid_info {
+                    None => ret,
+                    Some(info) if ret == 0 => {
+                        memory::read_u32(tid, info + syscalls::SIGINFO_PID_OFFSET)
+                            .map_or(0, |p| p as i32 as i64)
+                    }
+                    Some(_) => 0,
+                };
+                if reaped > 0 {
+                    self.rec.push(EventKind::Reap {
+                        reaper: tgid.as_raw(),
+                        reaped: reaped as i32,
+                    });
+                }
+            }
+            Some(ExitWait::Listen { inode }) if ret == 0 => {
+                if let Some((local, _)) = sockets::tcp_endpoints(tgid.as_raw(), inode) {
+                    self.rec.push(EventKind::Listen {
+                        pid: tgid.as_raw(),
+                        addr: local.to_string(),
+                    });
+                }
+            }
+            Some(ExitWait::Accept) if ret >= 0 => {
+                if let FdKind::Socket(inode) = fds::classify(tid, ret as u64, &self.pipes)
+                    && let Some((local, peer)) = sockets::tcp_endpoints(tgid.as_raw(), inode)
+                {
+                    self.sockets.add_conn(inode, peer.to_string());
+                    self.rec.push(EventKind::Accept {
+                        pid: tgid.as_raw(),
+                        local: local.to_string(),
+                        peer: peer.to_string(),
+                    });
+                }
+            }
+            _ => {}
+        }
+        stops::resume(tid, 0);
+        self.check_event_cap();
+    }
+
+    fn commit_write(
+        &mut self,
+        tid: Pid,
+        tgid: Pid,
+        stream: Stream,
+        mut bytes: Vec<u8>,
+        written: usize,
+    ) {
+        bytes.truncate(written);
+        let room = self.limits.output_bytes.saturating_sub(self.output_bytes) as usize;
+        let over = written > room;
+        bytes.truncate(room);
+        self.output_bytes += bytes.len() as u64;
+        if !bytes.is_empty() {
+            self.rec.push(EventKind::Write {
+                pid: tgid.as_raw(),
+                tid: tid.as_raw(),
+                stream,
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+                len: written,
+            });
+        }
+        if over {
+            self.output_truncated = true;
+            let detail = format!("more than {} bytes of output", self.limits.output_bytes);
+            self.limit(LimitKind::Output, detail);
+        } else {
+            self.check_event_cap();
+        }
+    }
+}

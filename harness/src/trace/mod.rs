@@ -1,0 +1,216 @@
+//! The tracer: runs a command under ptrace and records what its processes did as a
+//! [`Ledger`](crate::ledger::Ledger), inside containment (time, process, memory and
+//! output limits; cgroups; a private network namespace; an unprivileged user).
+//!
+//! ```no_run
+//! use proclab::trace::{self, TraceOptions};
+//! let ledger = trace::run(TraceOptions::new(["python3", "server.py"])).unwrap();
+//! ```
+//!
+//! For servers, [`start`] returns a [`RunningTrace`]: the grader waits for the `Listen`
+//! event, connects clients inside the run's namespace with
+//! [`RunningTrace::connect_tcp`], then ends the run with [`RunningTrace::terminate`].
+//!
+//! How it works (facts measured on the target machine are in `TRACING.md`):
+//! ptrace options report fork/vfork/clone/exec/exit without syscall stops; a seccomp
+//! filter stops only the syscalls of interest (`seccomp.rs`); writes to one stream are
+//! serialised so the ledger's byte order is the pipe's (`writes.rs`).
+
+mod calls;
+mod cgroup;
+mod drain;
+mod error;
+mod fds;
+mod memory;
+mod netns;
+mod options;
+mod privileges;
+mod recorder;
+mod seccomp;
+mod session;
+mod sockets;
+mod spawn;
+mod stops;
+mod syscalls;
+mod teardown;
+mod tracer_loop;
+mod watchdog;
+mod writes;
+
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use error::TraceError;
+pub use options::{CgroupMode, DEFAULT_LIMITS, NetnsMode, RunAs, TraceOptions};
+pub use teardown::StopHandle;
+
+use crate::ledger::{Event, Ledger, Pid, SCHEMA_VERSION};
+use netns::Netns;
+use recorder::{Shared, StopReason};
+use session::Outcome;
+
+/// Run `opts.command` to completion (or a limit) and return its ledger.
+pub fn run(opts: TraceOptions) -> Result<Ledger, TraceError> {
+    start(opts)?.wait()
+}
+
+/// Start tracing `opts.command` in the background. Returns once the command's process
+/// exists (setup errors, such as a missing command, are returned here).
+pub fn start(opts: TraceOptions) -> Result<RunningTrace, TraceError> {
+    let command = opts.command.clone();
+    let limits = opts.limits.clone();
+    let prepared = session::prepare(opts)?;
+    let netns = prepared.netns.clone();
+    let shared = Arc::new(Shared::default());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread_shared = Arc::clone(&shared);
+    // ptrace requests must come from the thread that seized the tracee, so this thread
+    // forks the child and does all tracing.
+    let thread = std::thread::Builder::new()
+        .name("proclab-tracer".into())
+        .spawn(move || session::tracer_main(prepared, thread_shared, tx))
+        .map_err(TraceError::setup("starting the tracer thread"))?;
+    match rx.recv() {
+        Ok(Ok(started)) => Ok(RunningTrace {
+            shared,
+            thread: Some(thread),
+            netns,
+            stopper: started.stopper,
+            root: started.root.as_raw(),
+            command,
+            limits,
+        }),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => Err(match thread.join() {
+            Ok(Err(e)) => e,
+            _ => TraceError::TracerPanicked,
+        }),
+    }
+}
+
+/// A run in progress. Dropping it ends the run (everything is killed).
+pub struct RunningTrace {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<Result<Outcome, TraceError>>>,
+    netns: Option<Arc<Netns>>,
+    stopper: StopHandle,
+    root: Pid,
+    command: Vec<String>,
+    limits: crate::ledger::Limits,
+}
+
+impl RunningTrace {
+    /// Pid of the root process.
+    pub fn root(&self) -> Pid {
+        self.root
+    }
+
+    /// The events recorded so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.shared.lock().events.clone()
+    }
+
+    /// Wait until `pred(events so far)` holds (true) or `timeout` passes or the run ends
+    /// without it holding (false). Woken by each new event; no polling.
+    pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&[Event]) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.shared.lock();
+        loop {
+            if pred(&state.events) {
+                return true;
+            }
+            let now = Instant::now();
+            if state.finished || now >= deadline {
+                return false;
+            }
+            state.waiters += 1;
+            state = self
+                .shared
+                .events_cv
+                .wait_timeout(state, deadline - now)
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|e| e.into_inner().0);
+            state.waiters -= 1;
+        }
+    }
+
+    /// Connect to `addr` from inside the run's network namespace (or the host's, when
+    /// the run has none), so a server that bound 127.0.0.1:8080 privately is reachable.
+    pub fn connect_tcp(&self, addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        match &self.netns {
+            Some(ns) => ns.connect_tcp(addr, timeout),
+            None => TcpStream::connect_timeout(&addr, timeout),
+        }
+    }
+
+    /// Has the run ended (every process gone)?
+    pub fn is_finished(&self) -> bool {
+        self.shared.lock().finished
+    }
+
+    /// A handle that ends the run from any thread (e.g. a signal handler thread).
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stopper.clone()
+    }
+
+    /// Wait until the root exits (or a limit fires), let the remaining processes end on
+    /// their own for `linger`, kill what is left, and return the ledger.
+    pub fn wait(mut self) -> Result<Ledger, TraceError> {
+        self.finish()
+    }
+
+    /// End the run now: SIGTERM to every process of the command, up to `grace` for them
+    /// to exit, then SIGKILL to everything; returns the ledger.
+    pub fn terminate(mut self, grace: Duration) -> Result<Ledger, TraceError> {
+        self.stopper.signal_all(nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + grace;
+        let mut state = self.shared.lock();
+        while !state.finished && Instant::now() < deadline {
+            state.waiters += 1;
+            state = self
+                .shared
+                .events_cv
+                .wait_timeout(state, deadline.saturating_duration_since(Instant::now()))
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|e| e.into_inner().0);
+            state.waiters -= 1;
+        }
+        drop(state);
+        self.stopper.stop(StopReason::Terminate);
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Result<Ledger, TraceError> {
+        let thread = self.thread.take().ok_or(TraceError::TracerPanicked)?;
+        let outcome = thread.join().map_err(|_| TraceError::TracerPanicked)??;
+        let events = std::mem::take(&mut self.shared.lock().events);
+        Ok(Ledger {
+            schema_version: SCHEMA_VERSION,
+            command: self.command.clone(),
+            root: outcome.root,
+            limits: self.limits.clone(),
+            layers: outcome.layers,
+            events,
+            root_status: outcome.root_status,
+            limit_hit: outcome.limit_hit,
+            output_truncated: outcome.output_truncated,
+            wall_ns: outcome.wall_ns,
+            leftovers: outcome.leftovers,
+        })
+    }
+}
+
+impl Drop for RunningTrace {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.stopper.stop(StopReason::Terminate);
+            let _ = thread.join();
+        }
+    }
+}

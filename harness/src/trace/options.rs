@@ -1,0 +1,99 @@
+//! What a traced run is given: the command, its limits and its containment choices.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::ledger::Limits;
+
+/// Whether the run gets a private network namespace (only loopback, brought up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NetnsMode {
+    /// A private namespace when the tracer may create one (root), else the host's.
+    #[default]
+    Auto,
+    /// A private namespace, or fail the run if one cannot be made.
+    On,
+    /// The host's network namespace.
+    Off,
+}
+
+/// Whether the run is put in cgroups of its own (pids, memory, kill).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CgroupMode {
+    /// Every controller that is mounted and writable; the others fall back to ptrace.
+    #[default]
+    Auto,
+    /// No cgroups: the process cap is enforced through ptrace only, memory is not capped.
+    Off,
+}
+
+/// Which user the command runs as when the tracer runs as root.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RunAs {
+    /// As root: `nobody` in a private working directory, unless the command's file is
+    /// out of `nobody`'s reach (e.g. an interpreter installed under `/root`), in which
+    /// case the run stays root and the `uid` layer says why. Not root: the current user.
+    #[default]
+    Auto,
+    /// This user (name or numeric uid); fail if the command is out of its reach.
+    User(String),
+    /// The tracer's own user, whatever it is.
+    Current,
+}
+
+/// Everything a traced run needs. [`TraceOptions::new`] gives the defaults.
+#[derive(Debug, Clone)]
+pub struct TraceOptions {
+    /// argv of the command; `command[0]` is looked up in `PATH` unless it has a `/`.
+    pub command: Vec<String>,
+    /// Time, process, memory and output limits.
+    pub limits: Limits,
+    /// Working directory; `None`: a private directory when the run drops to another
+    /// user, else the tracer's current directory.
+    pub cwd: Option<PathBuf>,
+    pub run_as: RunAs,
+    pub netns: NetnsMode,
+    pub cgroup: CgroupMode,
+    /// Pin the tracer and the traced tree to one CPU (see `TRACING.md`: on a VM whose idle
+    /// vCPUs halt, every cross-CPU ptrace stop is slow).
+    pub pin_cpu: bool,
+    /// Extra environment for the command (after `PYTHONUNBUFFERED=1`, so it can override).
+    pub extra_env: Vec<(String, String)>,
+    /// How long the run may go on after the root process exited, for the processes left
+    /// to end on their own (Python's `resource_tracker` exits when its pipe closes),
+    /// before containment kills them and lists them as leftovers.
+    pub linger: Duration,
+    /// Cap on the number of events (bounds the tracer's memory under a flood of tiny
+    /// writes); hitting it is reported as the output cap.
+    pub max_events: usize,
+    /// Write the raw bytes the command's stdout and stderr received (up to the output
+    /// cap) to `DIR/stdout` and `DIR/stderr`.
+    pub capture_dir: Option<PathBuf>,
+}
+
+/// Default limits: 30 s, 64 processes, 512 MiB, 8 MiB of output.
+pub const DEFAULT_LIMITS: Limits = Limits {
+    time_ms: 30_000,
+    max_processes: 64,
+    memory_bytes: 512 << 20,
+    output_bytes: 8 << 20,
+};
+
+impl TraceOptions {
+    /// Options with the default limits and containment for `command`.
+    pub fn new<S: Into<String>>(command: impl IntoIterator<Item = S>) -> Self {
+        TraceOptions {
+            command: command.into_iter().map(Into::into).collect(),
+            limits: DEFAULT_LIMITS,
+            cwd: None,
+            run_as: RunAs::Auto,
+            netns: NetnsMode::Auto,
+            cgroup: CgroupMode::Auto,
+            pin_cpu: true,
+            extra_env: Vec::new(),
+            linger: Duration::from_millis(250),
+            max_events: 500_000,
+            capture_dir: None,
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The seccomp filters installed in the root child just before exec (inherited by every
+//! process it creates, across fork and exec: seccomp(2)).
+//!
+//! 1. The *trace* filter returns `SECCOMP_RET_TRACE` only for the syscalls the ledger
+//!    needs, so every other syscall runs at full speed and creates no ptrace stop. A
+//!    filter cannot tell which file a descriptor names, so the whole read/write family
+//!    stops; the tracer classifies the descriptor (our stdout/stderr pipe, an accepted
+//!    connection, anything else) and lets uninteresting ones go at once. Filtering on
+//!    `fd <= 2` would miss `os.dup(1)` and sockets, which are never 0–2.
+//! 2. The *guard* filter closes the ways out of tracing: `clone(CLONE_UNTRACED)` fails
+//!    with EPERM (ptrace(2): CLONE_UNTRACED stops the tracer from auto-attaching), and
+//!    `clone3` fails with ENOSYS (its flags live in memory a filter cannot read; libc
+//!    then falls back to `clone`).
+//!
+//! Both are built before fork; the child only calls seccomp(2).
+
+use std::collections::BTreeMap;
+
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
+
+/// Syscalls that stop the tracee with PTRACE_EVENT_SECCOMP.
+pub(crate) const TRACED: &[libc::c_long] = &[
+    // Output and connection traffic.
+    libc::SYS_write,
+    libc::SYS_writev,
+    libc::SYS_sendto,
+    libc::SYS_sendmsg,
+    libc::SYS_read,
+    libc::SYS_readv,
+    libc::SYS_recvfrom,
+    libc::SYS_recvmsg,
+    // Signals between processes.
+    libc::SYS_kill,
+    libc::SYS_tkill,
+    libc::SYS_tgkill,
+    libc::SYS_pidfd_send_signal,
+    // Reaps.
+    libc::SYS_wait4,
+    libc::SYS_waitid,
+    // Servers.
+    libc::SYS_listen,
+    libc::SYS_accept,
+    libc::SYS_accept4,
+];
+
+fn arch() -> Result<TargetArch, seccompiler::BackendError> {
+    std::env::consts::ARCH.try_into()
+}
+
+/// The two filters, in the order they are installed.
+pub(crate) fn build() -> Result<Vec<BpfProgram>, seccompiler::BackendError> {
+    let arch = arch()?;
+    let trace_rules: BTreeMap<i64, Vec<SeccompRule>> =
+        TRACED.iter().map(|&nr| (nr as i64, Vec::new())).collect();
+    let trace = SeccompFilter::new(
+        trace_rules,
+        SeccompAction::Allow,
+        SeccompAction::Trace(0),
+        arch,
+    )?;
+
+    let untraced = SeccompRule::new(vec![SeccompCondition::new(
+        0,
+        SeccompCmpArgLen::Qword,
+        SeccompCmpOp::MaskedEq(libc::CLONE_UNTRACED as u64),
+        libc::CLONE_UNTRACED as u64,
+    )?])?;
+    let guard_eperm = SeccompFilter::new(
+        BTreeMap::from([(libc::SYS_clone as i64, vec![untraced])]),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        arch,
+    )?;
+    let guard_enosys = SeccompFilter::new(
+        BTreeMap::from([(libc::SYS_clone3 as i64, Vec::new())]),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        arch,
+    )?;
+    Ok(vec![
+        trace.try_into()?,
+        guard_eperm.try_into()?,
+        guard_enosys.try_into()?,
+    ])
+}

@@ -1,0 +1,229 @@
+//! Forking the root child and everything it does before exec.
+//!
+//! The grader is multithreaded, so between fork and exec the child may only make
+//! async-signal-safe calls (signal-safety(7)): no allocation, no locks. Everything is
+//! prepared before fork (C strings, pointer arrays, pipes, the seccomp programs), and
+//! the child only makes raw syscalls. nix's `execve` builds its pointer arrays on the
+//! heap, so the child calls libc's `execve` with arrays built here beforehand.
+//!
+//! Handshake: the child blocks on a sync pipe until the tracer has seized it
+//! (PTRACE_SEIZE, ptrace(2)) and moved it into the run's cgroups; only then does it
+//! install the seccomp filters (a `SECCOMP_RET_TRACE` with no tracer would fail the
+//! syscall with ENOSYS, seccomp(2)) and exec. A failure before exec is reported as
+//! (stage, errno) on a close-on-exec error pipe, which exec closes unread on success.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::unistd::{ForkResult, Gid, Pid, Uid, fork, pipe2};
+use seccompiler::BpfProgram;
+
+use super::error::TraceError;
+
+/// Steps of the child's setup, reported with errno when one fails.
+const STAGES: &[&str] = &[
+    "resetting signals",
+    "starting a session",
+    "redirecting stdin/stdout/stderr",
+    "marking inherited descriptors close-on-exec",
+    "joining the network namespace",
+    "changing directory",
+    "switching user",
+    "setting the parent-death signal",
+    "waiting for the tracer",
+    "installing the seccomp filter",
+    "exec",
+];
+const STAGE_EXEC: u8 = 10;
+
+/// Everything the child needs, built before fork.
+pub(crate) struct ChildSpec<'a> {
+    pub program: CString,
+    pub argv: Vec<CString>,
+    pub envp: Vec<CString>,
+    pub cwd: Option<CString>,
+    pub identity: Option<(Uid, Gid)>,
+    pub netns: Option<BorrowedFd<'a>>,
+    pub filters: Vec<BpfProgram>,
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+/// The forked child, stopped at the handshake.
+pub(crate) struct Forked {
+    pub pid: Pid,
+    sync: OwnedFd,
+    errors: OwnedFd,
+}
+
+/// Build a C string, refusing interior NULs with a clear error.
+pub(crate) fn cstring(
+    what: &'static str,
+    s: impl AsRef<std::ffi::OsStr>,
+) -> Result<CString, TraceError> {
+    CString::new(s.as_ref().as_bytes()).map_err(|_| TraceError::Setup {
+        stage: what,
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "contains a NUL byte"),
+    })
+}
+
+/// Fork the child. It runs its setup and then waits for [`Forked::release`].
+pub(crate) fn fork_child(spec: ChildSpec<'_>) -> Result<Forked, TraceError> {
+    let argv_ptrs: Vec<*const libc::c_char> = spec
+        .argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp_ptrs: Vec<*const libc::c_char> = spec
+        .envp
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let (sync_r, sync_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| TraceError::Setup {
+        stage: "creating the sync pipe",
+        source: e.into(),
+    })?;
+    let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| TraceError::Setup {
+        stage: "creating the error pipe",
+        source: e.into(),
+    })?;
+    let parent = nix::unistd::getpid();
+
+    // SAFETY: the child branch below makes only async-signal-safe calls and then execs
+    // or _exits; every allocation happened above.
+    match unsafe { fork() } {
+        Err(e) => Err(TraceError::Setup {
+            stage: "fork",
+            source: e.into(),
+        }),
+        Ok(ForkResult::Child) => {
+            let (stage, errno) = child_setup(&spec, parent, sync_r.as_fd(), &argv_ptrs, &envp_ptrs);
+            let mut report = [0u8; 5];
+            report[0] = stage;
+            report[1..].copy_from_slice(&(errno as i32).to_ne_bytes());
+            let _ = nix::unistd::write(&err_w, &report);
+            // SAFETY: _exit is async-signal-safe and skips atexit handlers of the grader.
+            unsafe { libc::_exit(127) }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop((sync_r, err_w));
+            Ok(Forked {
+                pid: child,
+                sync: sync_w,
+                errors: err_r,
+            })
+        }
+    }
+}
+
+/// The child's side. Returns only on failure: (stage, errno).
+fn child_setup(
+    spec: &ChildSpec<'_>,
+    parent: Pid,
+    sync: BorrowedFd<'_>,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> (u8, Errno) {
+    macro_rules! step {
+        ($stage:expr, $call:expr) => {
+            if let Err(e) = $call {
+                return ($stage, e);
+            }
+        };
+    }
+    // Rust ignores SIGPIPE and the grader may block signals: neither may leak into the
+    // program (an ignored disposition survives exec, execve(2)).
+    step!(
+        0,
+        sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+    );
+    // SAFETY: resetting a disposition to SIG_DFL is async-signal-safe.
+    step!(0, unsafe {
+        nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl)
+    });
+    // Own session: a Ctrl-C at the grader's terminal reaches the grader, which then ends
+    // the run, instead of the program directly.
+    step!(1, nix::unistd::setsid());
+    step!(2, nix::unistd::dup2_stdin(&spec.stdin));
+    step!(2, nix::unistd::dup2_stdout(&spec.stdout));
+    step!(2, nix::unistd::dup2_stderr(&spec.stderr));
+    // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    step!(3, Errno::result(rc));
+    if let Some(ns) = spec.netns {
+        step!(
+            4,
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
+        );
+    }
+    if let Some(cwd) = &spec.cwd {
+        step!(5, nix::unistd::chdir(cwd.as_c_str()));
+    }
+    if let Some((uid, gid)) = spec.identity {
+        step!(6, nix::unistd::setgroups(&[gid]));
+        step!(6, nix::unistd::setresgid(gid, gid, gid));
+        step!(6, nix::unistd::setresuid(uid, uid, uid));
+    }
+    // After the uid change: changing credentials clears the parent-death signal
+    // (prctl(2), PR_SET_PDEATHSIG). If the tracer died already, stop here.
+    step!(7, nix::sys::prctl::set_pdeathsig(Signal::SIGKILL));
+    if nix::unistd::getppid() != parent {
+        return (7, Errno::ESRCH);
+    }
+    let mut go = [0u8; 1];
+    match nix::unistd::read(sync, &mut go) {
+        Ok(1) if go[0] == b'g' => {}
+        Ok(_) => return (8, Errno::ECANCELED),
+        Err(e) => return (8, e),
+    }
+    for filter in &spec.filters {
+        if seccompiler::apply_filter(filter).is_err() {
+            return (9, Errno::last());
+        }
+    }
+    // SAFETY: NUL-terminated arrays of pointers to live C strings, built before fork.
+    unsafe { libc::execve(spec.program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    (STAGE_EXEC, Errno::last())
+}
+
+impl Forked {
+    /// Let the child go on to exec (after it was seized and put in its cgroups).
+    pub(crate) fn release(&self) -> Result<(), TraceError> {
+        nix::unistd::write(&self.sync, b"g")
+            .map(drop)
+            .map_err(|e| TraceError::Setup {
+                stage: "releasing the child",
+                source: e.into(),
+            })
+    }
+
+    /// Why the child died before exec, if it reported a stage (call once it is dead).
+    pub(crate) fn failure(&self) -> Option<(&'static str, Errno)> {
+        let mut report = [0u8; 5];
+        match nix::unistd::read(&self.errors, &mut report) {
+            Ok(5) => {
+                let stage = STAGES
+                    .get(usize::from(report[0]))
+                    .copied()
+                    .unwrap_or("setup");
+                let errno = i32::from_ne_bytes([report[1], report[2], report[3], report[4]]);
+                Some((stage, Errno::from_raw(errno)))
+            }
+            _ => None,
+        }
+    }
+}

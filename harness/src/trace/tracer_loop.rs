@@ -1,0 +1,329 @@
+//! The stop state machine: what the tracer does at each ptrace stop.
+//!
+//! Tree events come from ptrace options, not from syscall stops (ptrace(2)):
+//! PTRACE_EVENT_FORK/VFORK/CLONE in the parent, PTRACE_EVENT_EXEC, PTRACE_EVENT_EXIT, and
+//! the final wait status. A new child is auto-attached and starts in a PTRACE_EVENT_STOP
+//! (we SEIZE, so no SIGSTOP); its stop and the parent's event arrive in either order, and
+//! the child is held until both are seen, so its `Spawn` always precedes its own events.
+//! Syscalls of interest arrive as PTRACE_EVENT_SECCOMP stops (see `calls.rs`).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use super::calls::ExitWait;
+use super::cgroup::Cgroups;
+use super::error::TraceError;
+use super::fds::OurPipes;
+use super::recorder::{Recorder, Shared, StopReason};
+use super::sockets::SocketTable;
+use super::stops::{self, Stop};
+use super::syscalls::Call;
+use super::writes::Gates;
+use crate::ledger::{EventKind, ExitStatus, LimitKind, Limits, SpawnVia};
+
+/// A traced task (thread or process leader).
+#[derive(Debug)]
+pub(crate) struct Task {
+    pub tgid: Pid,
+    /// Set between a seccomp stop resumed with PTRACE_SYSCALL and its exit stop.
+    pub exit_wait: Option<ExitWait>,
+    /// Containment sent it SIGKILL.
+    pub killed: bool,
+}
+
+/// The tracer thread's state for one run.
+pub(crate) struct Tracer {
+    pub rec: Recorder,
+    pub shared: Arc<Shared>,
+    pub tasks: HashMap<Pid, Task>,
+    /// Children announced by their parent's event, whose first stop has not come yet.
+    pub expected: HashSet<Pid>,
+    /// Children whose first stop came before their parent's event: held.
+    pub early: HashSet<Pid>,
+    pub gates: Gates<Call>,
+    pub sockets: SocketTable,
+    pub pipes: OurPipes,
+    pub limits: Limits,
+    pub max_events: usize,
+    pub cgroups: Arc<Cgroups>,
+    pub root: Pid,
+    pub root_execd: bool,
+    pub root_status: Option<ExitStatus>,
+    /// Live thread groups.
+    pub live_procs: u32,
+    pub output_bytes: u64,
+    pub output_truncated: bool,
+    pub limit_hit: Option<LimitKind>,
+    /// Containment is killing everything; stops are answered with SIGKILL.
+    pub stopping: bool,
+    pub leftovers: Vec<i32>,
+}
+
+impl Tracer {
+    /// Run the loop until no tracee is left. Returns an error only for a tracer fault.
+    pub(crate) fn run(&mut self) -> Result<(), TraceError> {
+        loop {
+            let stop = match stops::next() {
+                Ok(Some(stop)) => stop,
+                Ok(None) => return Ok(()),
+                Err(errno) => {
+                    return Err(TraceError::Ptrace {
+                        what: "waitpid",
+                        errno,
+                    });
+                }
+            };
+            if !self.stopping && self.shared.stop_requested() {
+                let reason = self.shared.lock().stop.clone();
+                self.begin_teardown(reason);
+            }
+            self.handle(stop);
+        }
+    }
+
+    fn handle(&mut self, stop: Stop) {
+        match stop {
+            Stop::Exited(tid, code) => self.task_gone(tid, ExitStatus::Code { code }),
+            Stop::Signaled(tid, signal, core) => {
+                self.task_gone(tid, ExitStatus::Signal { signal, core })
+            }
+            Stop::Syscall(tid) => self.on_syscall_exit(tid),
+            Stop::Signal(tid, sig) => {
+                if self.stopping {
+                    self.kill_task(tid);
+                }
+                // Deliver the signal the tracee was about to get (signal-delivery-stop).
+                stops::resume(tid, sig);
+            }
+            Stop::Event(tid, sig, event) => match event {
+                libc::PTRACE_EVENT_FORK => self.on_spawn(tid, SpawnVia::Fork),
+                libc::PTRACE_EVENT_VFORK => self.on_spawn(tid, SpawnVia::Vfork),
+                libc::PTRACE_EVENT_CLONE => self.on_spawn(tid, SpawnVia::Clone),
+                libc::PTRACE_EVENT_EXEC => self.on_exec(tid),
+                libc::PTRACE_EVENT_EXIT => {
+                    self.release_gates(tid);
+                    stops::resume(tid, 0);
+                }
+                libc::PTRACE_EVENT_SECCOMP => self.on_seccomp(tid),
+                libc::PTRACE_EVENT_STOP => self.on_event_stop(tid, sig),
+                _ => stops::resume(tid, 0),
+            },
+        }
+    }
+
+    /// A new task created by `parent_tid` (its PTRACE_EVENT_FORK/VFORK/CLONE stop).
+    fn on_spawn(&mut self, parent_tid: Pid, via: SpawnVia) {
+        let child = match nix::sys::ptrace::getevent(parent_tid) {
+            Ok(msg) => Pid::from_raw(msg as i32),
+            Err(_) => return stops::resume(parent_tid, 0),
+        };
+        let parent = self.tasks.get(&parent_tid).map_or(parent_tid, |t| t.tgid);
+        // A thread joins its creator's thread group (CLONE_THREAD); tell by membership,
+        // not by which syscall made it.
+        let thread =
+            via == SpawnVia::Clone && Path::new(&format!("/proc/{parent}/task/{child}")).exists();
+        let tgid = if thread { parent } else { child };
+        self.rec.push(EventKind::Spawn {
+            parent: parent.as_raw(),
+            creator_tid: parent_tid.as_raw(),
+            child: child.as_raw(),
+            thread,
+            via,
+        });
+        self.add_task(child, tgid);
+        if !thread {
+            self.live_procs += 1;
+        }
+        if self.stopping {
+            self.kill_task(child);
+        } else if self.early.remove(&child) {
+            stops::resume(child, 0);
+        } else {
+            self.expected.insert(child);
+        }
+        stops::resume(parent_tid, 0);
+        if !thread && !self.stopping && self.live_procs > self.limits.max_processes {
+            let detail = format!("more than {} live processes", self.limits.max_processes);
+            self.limit(LimitKind::Processes, detail);
+        }
+        self.check_event_cap();
+    }
+
+    pub(crate) fn add_task(&mut self, tid: Pid, tgid: Pid) {
+        self.tasks.insert(
+            tid,
+            Task {
+                tgid,
+                exit_wait: None,
+                killed: false,
+            },
+        );
+        self.shared.lock().live.insert(tid.as_raw(), tgid.as_raw());
+    }
+
+    /// PTRACE_EVENT_STOP: a new child's first stop, or a group-stop.
+    fn on_event_stop(&mut self, tid: Pid, sig: i32) {
+        if self.expected.remove(&tid) {
+            return stops::resume(tid, 0);
+        }
+        if !self.tasks.contains_key(&tid) {
+            // Before its parent's event: hold it, but count it as live for killing.
+            self.early.insert(tid);
+            self.shared.lock().live.insert(tid.as_raw(), tid.as_raw());
+            if self.stopping {
+                self.kill_task(tid);
+                stops::resume(tid, 0);
+            }
+            return;
+        }
+        if self.stopping {
+            self.kill_task(tid);
+            return stops::resume(tid, 0);
+        }
+        if matches!(
+            sig,
+            libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+        ) {
+            // Group-stop: stay stopped as the program asked, until SIGCONT.
+            stops::listen(tid);
+        } else {
+            stops::resume(tid, 0);
+        }
+    }
+
+    /// PTRACE_EVENT_EXEC: record the new image as the kernel runs it: /proc/<pid>/exe
+    /// (a `#!` script shows its interpreter) and the argv the kernel built (a script's
+    /// argv starts with the interpreter line), read before the new image runs.
+    fn on_exec(&mut self, tid: Pid) {
+        // A non-leader thread that execs takes over the leader's pid (ptrace(2),
+        // "execve(2) under ptrace"); the old tid is gone without an exit report.
+        if let Ok(former) = nix::sys::ptrace::getevent(tid) {
+            let former = Pid::from_raw(former as i32);
+            if former != tid && self.tasks.remove(&former).is_some() {
+                self.shared.lock().live.remove(&former.as_raw());
+                self.release_gates(former);
+            }
+        }
+        let tgid = self.tasks.get(&tid).map_or(tid, |t| t.tgid);
+        let path = std::fs::read_link(format!("/proc/{tid}/exe"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let argv = std::fs::read(format!("/proc/{tid}/cmdline"))
+            .map(|raw| {
+                raw.split(|&b| b == 0)
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+            })
+            .map(|mut v| {
+                if v.last().is_some_and(String::is_empty) {
+                    v.pop();
+                }
+                v
+            })
+            .unwrap_or_default();
+        self.rec.push(EventKind::Exec {
+            pid: tgid.as_raw(),
+            path,
+            argv,
+        });
+        if tgid == self.root {
+            self.root_execd = true;
+        }
+        stops::resume(tid, 0);
+    }
+
+    /// The final wait status of a task.
+    fn task_gone(&mut self, tid: Pid, status: ExitStatus) {
+        self.release_gates(tid);
+        self.early.remove(&tid);
+        self.expected.remove(&tid);
+        self.shared.lock().live.remove(&tid.as_raw());
+        let Some(task) = self.tasks.remove(&tid) else {
+            return;
+        };
+        if task.tgid != tid {
+            self.rec.push(EventKind::ThreadExit {
+                pid: task.tgid.as_raw(),
+                tid: tid.as_raw(),
+            });
+            return;
+        }
+        let status = match status {
+            ExitStatus::Signal {
+                signal: libc::SIGKILL,
+                ..
+            } if task.killed => ExitStatus::Killed,
+            other => other,
+        };
+        self.rec.push(EventKind::Exit {
+            pid: tid.as_raw(),
+            status,
+        });
+        self.live_procs = self.live_procs.saturating_sub(1);
+        if tid == self.root {
+            self.root_status = Some(status);
+            self.shared.lock().root_exited_at = Some(std::time::Instant::now());
+            self.shared.control_cv.notify_all();
+        }
+        let oom_candidate = matches!(
+            status,
+            ExitStatus::Signal {
+                signal: libc::SIGKILL,
+                ..
+            }
+        );
+        if oom_candidate && !self.stopping && self.cgroups.oom_kills() > 0 {
+            self.limit(
+                LimitKind::Memory,
+                format!(
+                    "the memory cap of {} bytes was reached",
+                    self.limits.memory_bytes
+                ),
+            );
+        }
+    }
+
+    /// A task left its gates (exited, or the write returned): start the next writers.
+    pub(crate) fn release_gates(&mut self, tid: Pid) {
+        for (stream, waiting) in self.gates.forget(tid) {
+            self.start_write(waiting.tid, stream, waiting.call);
+        }
+    }
+
+    /// Send SIGKILL to a task we trace (its pid cannot be reused before we consume its
+    /// exit, so this cannot hit another process).
+    pub(crate) fn kill_task(&mut self, tid: Pid) {
+        if let Some(task) = self.tasks.get_mut(&tid) {
+            task.killed = true;
+        }
+        match kill(tid, Signal::SIGKILL) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(_) => {}
+        }
+    }
+
+    /// A limit fired: record it and end the run.
+    pub(crate) fn limit(&mut self, kind: LimitKind, detail: String) {
+        self.shared
+            .request_stop(StopReason::Limit(kind, detail.clone()));
+        if !self.stopping {
+            self.begin_teardown(Some(StopReason::Limit(kind, detail)));
+        }
+    }
+
+    /// Bound the tracer's memory under a flood of tiny events.
+    pub(crate) fn check_event_cap(&mut self) {
+        if !self.stopping && self.rec.count() as usize >= self.max_events {
+            self.output_truncated = true;
+            self.limit(
+                LimitKind::Output,
+                format!("more than {} events", self.max_events),
+            );
+        }
+    }
+}
