@@ -3,6 +3,7 @@
 
 pub mod builder;
 pub mod event;
+pub mod net;
 pub mod output;
 pub mod roles;
 pub mod tree;

@@ -1,0 +1,190 @@
+//! Checks and diagnoses shared by several exercises.
+
+use crate::ledger::{EventKind, ExitStatus, LimitKind, Role};
+
+use super::check::{Outcome, Run, describe_status};
+
+/// Why there may be fewer child processes than expected, in the lesson's terms, judged
+/// from who wrote the lines the children should have written.
+pub fn diagnose_missing_children(run: &Run, child_lines: &[String]) -> Option<String> {
+    let main = run.main()?;
+    let main_wrote = child_lines
+        .iter()
+        .filter(|text| run.line_by(main, text).is_some())
+        .count();
+    let threads = run.main_threads();
+    if main_wrote > 0 && !threads.is_empty() {
+        let by_threads = run
+            .ledger
+            .events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Write { tid, .. } if threads.contains(tid)));
+        if by_threads {
+            return Some(format!(
+                "the children's lines were written by {} thread(s) of the main process, not by \
+                 child processes: threads instead of processes (use multiprocessing.Process, not \
+                 threading.Thread)",
+                threads.len()
+            ));
+        }
+    }
+    if main_wrote > 0 {
+        return Some(format!(
+            "the main process wrote {main_wrote} of the children's lines itself: `run()` called \
+             instead of `start()` (run() executes the target in the calling process; start() \
+             creates the child process)"
+        ));
+    }
+    if !threads.is_empty() {
+        return Some(format!(
+            "the main process ran {} thread(s) but created no child process: threads instead of \
+             processes",
+            threads.len()
+        ));
+    }
+    None
+}
+
+/// `child-count`: exactly `expected` child processes of the main process.
+pub fn child_count(run: &Run, expected: usize, child_lines: &[String]) -> Outcome {
+    let Some(_) = run.main() else {
+        return Outcome::fail("the program never started (no main process in the ledger)");
+    };
+    let kids = run.children();
+    if kids.len() == expected {
+        return Outcome::pass(format!(
+            "{expected} child process(es) of the main process (pids {})",
+            run.pids(&kids)
+        ));
+    }
+    let mut message = format!(
+        "expected {expected} child process(es) of the main process; the ledger shows {}",
+        kids.len()
+    );
+    if !kids.is_empty() {
+        message.push_str(&format!(" (pids {})", run.pids(&kids)));
+    }
+    if kids.len() < expected
+        && let Some(why) = diagnose_missing_children(run, child_lines)
+    {
+        message.push_str(&format!(". Likely mistake: {why}"));
+    }
+    Outcome::fail(message)
+}
+
+/// `exit-codes`: every program process exited with code 0.
+pub fn exit_codes(run: &Run) -> Outcome {
+    let program = run.program();
+    let bad: Vec<String> = program
+        .iter()
+        .filter_map(|&id| {
+            let status = run.tree.processes[id].exited.map(|(_, s)| s);
+            (status != Some(ExitStatus::Code { code: 0 }))
+                .then(|| format!("{} {}", run.who(id), describe_status(status)))
+        })
+        .collect();
+    if program.is_empty() {
+        return Outcome::fail("the program never started (no program process in the ledger)");
+    }
+    if bad.is_empty() {
+        Outcome::pass(format!(
+            "all {} program process(es) exited with code 0",
+            program.len()
+        ))
+    } else {
+        Outcome::fail(format!(
+            "expected every process to exit with code 0; {}",
+            bad.join("; ")
+        ))
+    }
+}
+
+/// `no-leftovers`: every program process ended by the time the main process did, and
+/// containment had nothing left to kill.
+pub fn no_leftovers(run: &Run) -> Outcome {
+    let Some(main) = run.main() else {
+        return Outcome::fail("the program never started (no main process in the ledger)");
+    };
+    let main_end = run.exit_seq(main);
+    let late: Vec<String> = run
+        .program()
+        .into_iter()
+        .filter(|&id| id != main)
+        .filter(|&id| {
+            let process = &run.tree.processes[id];
+            matches!(process.exited, None | Some((_, ExitStatus::Killed)))
+                || run.exit_seq(id) > main_end
+        })
+        .map(|id| run.who(id))
+        .collect();
+    let leftovers = &run.ledger.leftovers;
+    if late.is_empty() && leftovers.is_empty() {
+        return Outcome::pass("every process had ended when the main process exited");
+    }
+    let mut message = String::from("expected nothing left running after the main process exits; ");
+    if !late.is_empty() {
+        message.push_str(&format!(
+            "still running when the main process exited: {} (Python joins non-daemon children \
+             at exit; a program that does not leaves orphans)",
+            late.join(", ")
+        ));
+    }
+    if !leftovers.is_empty() {
+        if !late.is_empty() {
+            message.push_str("; ");
+        }
+        message.push_str(&format!(
+            "containment had to kill pid(s) {:?} at the end of the run",
+            leftovers
+        ));
+    }
+    Outcome::fail(message)
+}
+
+/// `limits`: no containment limit fired.
+pub fn limits(run: &Run) -> Outcome {
+    let Some(kind) = run.ledger.limit_hit else {
+        return Outcome::pass("no limit fired (time, processes, memory, output)");
+    };
+    let detail = run
+        .ledger
+        .events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::Limit { limit, detail } if *limit == kind => Some(detail.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let limits = &run.ledger.limits;
+    let hint = match kind {
+        LimitKind::Time => format!(
+            "the run did not finish within {} s: a child that never ends, or a join() on one?",
+            limits.time_ms as f64 / 1000.0
+        ),
+        LimitKind::Processes => format!(
+            "more than {} processes at once: start() in an unbounded loop, or a fork bomb?",
+            limits.max_processes
+        ),
+        LimitKind::Memory => format!(
+            "the process tree used more than {} MiB",
+            limits.memory_bytes >> 20
+        ),
+        LimitKind::Output => format!(
+            "more than {} KiB of output: an endless print loop?",
+            limits.output_bytes >> 10
+        ),
+    };
+    let detail = if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({detail})")
+    };
+    Outcome::fail(format!(
+        "the {kind} fired{detail} and the run was stopped: {hint}"
+    ))
+}
+
+/// Is `id` a program process (not launcher, not helper)?
+pub fn is_program(run: &Run, id: usize) -> bool {
+    run.tree.processes[id].role == Role::Program
+}

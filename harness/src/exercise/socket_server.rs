@@ -1,0 +1,199 @@
+//! `socket-server`: one process per client, several clients at once, a second wave, and
+//! finished children that do not pile up as zombies.
+
+use crate::ledger::ProcId;
+
+use super::check::{Outcome, Run};
+use super::server_common::{listener_processes, servers_by_client, startup_failure};
+use super::session::ServerSession;
+
+/// `concurrent-clients`: in every wave, all clients connected at once were all
+/// answered before any of them closed.
+pub fn concurrent_clients(run: &Run, session: &ServerSession) -> Outcome {
+    if let Some(failure) = startup_failure(run, session) {
+        return failure;
+    }
+    for wave in &session.waves {
+        let answered: Vec<u32> = wave
+            .clients
+            .iter()
+            .filter(|c| c.all_answered())
+            .map(|c| c.client)
+            .collect();
+        if answered.len() == wave.clients.len() {
+            continue;
+        }
+        let waiting: Vec<String> = wave
+            .clients
+            .iter()
+            .filter(|c| !c.all_answered())
+            .map(|c| format!("client {} ({})", c.client, c.problem().unwrap_or_default()))
+            .collect();
+        let diagnosis = if answered.len() == 1 {
+            format!(
+                ": client {} was answered while the others waited — a server that answers one \
+                 client at a time. Serve each accepted connection in a new Process and go back to \
+                 accept() at once",
+                answered[0]
+            )
+        } else {
+            String::new()
+        };
+        return Outcome::fail(format!(
+            "expected all {} clients of wave {}, connected at the same time, to be answered \
+             before any of them left; {} answered, not answered: {}{diagnosis}",
+            wave.clients.len(),
+            wave.number,
+            answered.len(),
+            waiting.join("; ")
+        ));
+    }
+    let per_wave = session.waves.first().map_or(0, |w| w.clients.len());
+    Outcome::pass(format!(
+        "in each of {} wave(s), {per_wave} clients connected at once were all answered",
+        session.waves.len()
+    ))
+}
+
+/// `process-per-client`: each connection was served (read and written) by its own
+/// program process, never the listening one.
+pub fn process_per_client(run: &Run, session: &ServerSession) -> Outcome {
+    if let Some(failure) = startup_failure(run, session) {
+        return failure;
+    }
+    let listeners = listener_processes(run);
+    let served = servers_by_client(run, session);
+    if served.is_empty() {
+        return Outcome::fail(
+            "expected each client served by its own process; no client connected",
+        );
+    }
+    let mut owner: Vec<(ProcId, u32, u32)> = Vec::new();
+    let mut problems = Vec::new();
+    let mut by_listener = 0;
+    let mut by_own = 0;
+    for (wave, client, servers) in &served {
+        if servers.is_empty() {
+            problems.push(format!(
+                "wave {wave} client {client}: the ledger shows no process reading or writing its connection"
+            ));
+            continue;
+        }
+        if let Some(l) = servers.iter().find(|s| listeners.contains(s)) {
+            by_listener += 1;
+            problems.push(format!(
+                "wave {wave} client {client} was served by the listening process ({})",
+                run.who(*l)
+            ));
+            continue;
+        }
+        by_own += 1;
+        for &s in servers {
+            if let Some((_, w, c)) = owner.iter().find(|(o, ..)| *o == s) {
+                problems.push(format!(
+                    "{} served both wave {w} client {c} and wave {wave} client {client}",
+                    run.who(s)
+                ));
+            } else {
+                owner.push((s, *wave, *client));
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Outcome::pass(format!(
+            "each of the {} connections was served by its own process, none by the listener",
+            served.len()
+        ));
+    }
+    let hint = if by_listener > 0 && by_own == 0 {
+        ": every client was served by the listening process itself — a server that answers one \
+         client at a time; start a Process for each accepted connection"
+    } else {
+        ""
+    };
+    Outcome::fail(format!(
+        "expected each client served by its own process, not the listening one; {}{hint}",
+        problems.join("; ")
+    ))
+}
+
+/// `second-wave`: after every client of the first wave left, the server answered a
+/// client of a later wave.
+pub fn second_wave(run: &Run, session: &ServerSession) -> Outcome {
+    if let Some(failure) = startup_failure(run, session) {
+        return failure;
+    }
+    let later: Vec<_> = session.waves.iter().skip(1).collect();
+    let answered = later
+        .iter()
+        .flat_map(|w| w.clients.iter())
+        .filter(|c| c.exchanges.iter().any(|e| e.reply.answered()))
+        .count();
+    if answered > 0 {
+        return Outcome::pass(format!(
+            "after the first wave left, {answered} client(s) of later waves were answered"
+        ));
+    }
+    let why = later
+        .iter()
+        .flat_map(|w| w.clients.iter())
+        .find_map(|c| c.problem())
+        .unwrap_or_else(|| "no later wave ran".into());
+    let ended = run
+        .main()
+        .and_then(|m| run.tree.processes[m].exited)
+        .filter(|(at, _)| at.seq <= session.marks.before_teardown)
+        .map(|_| " The server's main process had exited: a server loops on accept() forever.")
+        .unwrap_or("");
+    Outcome::fail(format!(
+        "expected the server to answer a second wave of clients after the first left; none \
+         was answered ({why}).{ended}"
+    ))
+}
+
+/// Program processes exited but not yet reaped at `seq`.
+pub fn zombies_at(run: &Run, seq: u64) -> Vec<ProcId> {
+    run.program()
+        .into_iter()
+        .filter(|&id| {
+            let p = &run.tree.processes[id];
+            let exited = p.exited.is_some_and(|(at, _)| at.seq <= seq);
+            let reaped = p.reaped_by.is_some_and(|(_, at)| at.seq <= seq);
+            exited && !reaped
+        })
+        .collect()
+}
+
+/// `zombies-bounded`: after each wave, finished children waiting to be reaped number
+/// at most one wave's worth of clients, so they do not grow with clients served.
+pub fn zombies_bounded(run: &Run, session: &ServerSession, per_wave: usize) -> Outcome {
+    if let Some(failure) = startup_failure(run, session) {
+        return failure;
+    }
+    if session.marks.after_wave.is_empty() {
+        return Outcome::fail("expected waves of clients to count zombies after; none ran");
+    }
+    let counts: Vec<usize> = session
+        .marks
+        .after_wave
+        .iter()
+        .map(|&seq| zombies_at(run, seq).len())
+        .collect();
+    let shown = counts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("after wave {}: {n}", i + 1))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if counts.iter().all(|&n| n <= per_wave) {
+        return Outcome::pass(format!(
+            "unreaped finished children stayed within one wave's worth ({per_wave}): {shown}"
+        ));
+    }
+    Outcome::fail(format!(
+        "expected finished children to be reaped, so that zombies stay within one wave's worth \
+         ({per_wave}); exited but never reaped — {shown}: a server whose finished children \
+         pile up as zombies. Reap them: join() finished Processes (multiprocessing does it on \
+         the next start()), or os.waitpid(-1, os.WNOHANG) in the accept loop"
+    ))
+}

@@ -1,0 +1,56 @@
+//! `--format junit`: one test suite per graded run, one test case per check (a failed
+//! check is a `<failure>` whose message teaches), the process tree as the suite's
+//! system-out.
+
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::model::GradeReport;
+
+/// Render `report` as JUnit XML.
+pub fn render(report: &GradeReport) -> Result<String, quick_junit::SerializeError> {
+    let mut junit = Report::new("proclab");
+    let mut suite = TestSuite::new(report.exercise.as_str());
+    suite.set_time(Duration::from_secs_f64(report.execution_time.max(0.0)));
+    suite.add_property(("score", report.score.to_string().as_str()));
+    suite.add_property(("max_score", report.max_score.to_string().as_str()));
+    suite.add_property(("command", report.command.join(" ").as_str()));
+    for check in &report.checks {
+        let status = if check.passed {
+            TestCaseStatus::success()
+        } else {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(check.message.as_str());
+            status.set_type("check failed");
+            status
+        };
+        let mut case = TestCase::new(check.id.as_str(), status);
+        case.set_classname(format!("proclab.{}", report.exercise));
+        case.set_system_out(check.message.as_str());
+        suite.add_test_case(case);
+    }
+    let mut out = String::new();
+    for row in &report.tree {
+        out.push_str(&format!(
+            "{}pid {} {} {} — {}\n",
+            "  ".repeat(row.depth),
+            row.pid,
+            row.role,
+            row.argv.join(" "),
+            row.exit
+        ));
+    }
+    for crash in &report.crashes {
+        out.push_str(&format!(
+            "crash: pid {} ended with {}\n",
+            crash.pid, crash.status
+        ));
+        for line in &crash.stderr_tail {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    suite.set_system_out(out);
+    junit.add_test_suite(suite);
+    junit.to_string()
+}
