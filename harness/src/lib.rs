@@ -5,6 +5,7 @@
 
 pub mod class;
 pub mod cli_trace;
+pub mod exercise;
 pub mod ledger;
 pub mod report;
 pub mod trace;

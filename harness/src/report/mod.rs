@@ -1,4 +1,35 @@
 //! Reports: one module per output format.
 
+pub mod gradescope;
 pub mod html;
+pub mod json;
+pub mod junit;
+pub mod model;
+pub mod text;
 pub mod trace_text;
+
+pub use model::{GradeReport, Verdict};
+
+/// An output format of `proclab grade`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable, coloured on a terminal.
+    #[default]
+    Text,
+    /// One JSON object.
+    Json,
+    /// JUnit XML, one test case per check.
+    Junit,
+    /// Gradescope's results.json.
+    Gradescope,
+}
+
+/// Render `report` in `format` (text keeps its ANSI styles; print it via `anstream`).
+pub fn render(report: &GradeReport, format: Format) -> Result<String, String> {
+    match format {
+        Format::Text => Ok(text::render(report)),
+        Format::Json => json::render(report).map_err(|e| e.to_string()),
+        Format::Junit => junit::render(report).map_err(|e| e.to_string()),
+        Format::Gradescope => gradescope::render(report).map_err(|e| e.to_string()),
+    }
+}
