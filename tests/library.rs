@@ -144,6 +144,14 @@ fn misuse_gives_typed_errors_with_pythons_messages() {
             )
         );
         assert!(v["close_after_join"].is_null());
+        assert_eq!(v["kill_exitcode"], -9);
+        assert_eq!(v["join_again"], -9);
+        assert!(v["terminate_after_end"].is_null());
+        assert_eq!(v["interrupt_exitcode"], -2);
+        assert_eq!(
+            v["join_inherited"],
+            serde_json::json!(["can only join a child process", false])
+        );
         assert_eq!(
             s("join_after_close").as_deref(),
             Some("process object is closed")

@@ -4,7 +4,7 @@
 use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getpid, getppid};
@@ -14,6 +14,9 @@ use crate::report::{self, PanicReport};
 use crate::{guard, sys};
 
 static IN_CHILD: AtomicBool = AtomicBool::new(false);
+/// How many times this address space became a child: a `Process` started in another
+/// generation was inherited from an ancestor and is not ours to wait for.
+static GENERATION: AtomicU32 = AtomicU32::new(0);
 static DAEMON: AtomicBool = AtomicBool::new(false);
 /// Where this child's final frame goes (-1 in the main process).
 static REPORT_FD: AtomicI32 = AtomicI32::new(-1);
@@ -21,6 +24,11 @@ static NAME: Mutex<Option<String>> = Mutex::new(None);
 /// Prefix of the names of this process's children (`"1:"` in `Process-1`, as in Python).
 static IDENTITY: Mutex<String> = Mutex::new(String::new());
 static PANIC_AT: Mutex<Option<String>> = Mutex::new(None);
+
+/// See [`GENERATION`].
+pub(crate) fn generation() -> u32 {
+    GENERATION.load(Ordering::Relaxed)
+}
 
 /// Is the calling process a daemonic child started by this library?
 pub(crate) fn is_daemon() -> bool {
@@ -61,6 +69,7 @@ pub(crate) fn become_child(b: Becoming<'_>) {
         let _ = nix::unistd::close(old);
     }
     IN_CHILD.store(true, Ordering::Relaxed);
+    GENERATION.fetch_add(1, Ordering::Relaxed);
     DAEMON.store(b.daemon, Ordering::Relaxed);
     *lock(&NAME) = Some(b.name.to_string());
     *lock(&IDENTITY) = b.identity;

@@ -37,8 +37,11 @@
 //! parent ([`Process::result`]); a daemon also dies when its parent is SIGKILLed; fork is
 //! refused in a multi-threaded process ([`Error::Threads`]).
 
+#![warn(missing_docs)]
+
 mod body;
 mod child;
+mod construct;
 mod error;
 mod forkserver;
 mod guard;

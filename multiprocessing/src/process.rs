@@ -9,14 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::body::{Body, FnArgs, RunObject, encode_value};
+use crate::body::Body;
 use crate::error::{Context, Error, Result};
 use crate::report::{self, Inbox, PanicReport};
 use crate::start_method::{Spec, StartMethod, fork};
-use crate::{Run, child, forkserver, guard, spawn};
+use crate::{child, forkserver, guard, spawn};
 
 /// Python's `_process_counter`: advanced by every construction, reset in each child.
 static COUNTER: AtomicUsize = AtomicUsize::new(1);
@@ -54,12 +53,12 @@ pub mod kind {
     impl Kind for ForkOnly {}
 }
 
-use kind::{ForkOnly, Kind, Portable};
+use kind::{Kind, Portable};
 
 /// A child process, as Python's `multiprocessing.Process`.
 ///
 /// Create it with [`Process::new`] (a closure), [`Process::with_args`] (a `fn` and its
-/// arguments) or [`Process::from_run`] (a [`Run`] object, the "subclass" way); then
+/// arguments) or [`Process::from_run`] (a [`Run`](crate::Run) object, the "subclass" way); then
 /// [`start`](Process::start) it and [`join`](Process::join) it.
 ///
 /// The lesson's first program, with a `fn` and its argument:
@@ -99,17 +98,13 @@ pub struct Process<K: Kind = Portable> {
     pub(crate) inbox: Option<Inbox>,
     pub(crate) pidfd: Option<OwnedFd>,
     pub(crate) exitcode: Option<i32>,
-    _kind: PhantomData<fn() -> K>,
-}
-
-fn short_type_name<T>() -> &'static str {
-    let full = std::any::type_name::<T>();
-    let base = full.split('<').next().unwrap_or(full);
-    base.rsplit("::").next().unwrap_or(base)
+    /// `child::generation()` at start.
+    pub(crate) generation: u32,
+    pub(crate) _kind: PhantomData<fn() -> K>,
 }
 
 impl<K: Kind> Process<K> {
-    fn build(prefix: &str, body: Body) -> Self {
+    pub(crate) fn build(prefix: &str, body: Body) -> Self {
         let ident = COUNTER.fetch_add(1, Ordering::Relaxed);
         Process {
             name: format!("{prefix}-{}{ident}", child::identity()),
@@ -125,11 +120,12 @@ impl<K: Kind> Process<K> {
             inbox: None,
             pidfd: None,
             exitcode: None,
+            generation: 0,
             _kind: PhantomData,
         }
     }
 
-    /// The name: `Process-N` (or `TypeName-N` for a [`Run`] object) unless set.
+    /// The name: `Process-N` (or `TypeName-N` for a [`Run`](crate::Run) object) unless set.
     /// In a child, names carry the parent's number too: `Process-1:1`, as in Python.
     pub fn name(&self) -> &str {
         &self.name
@@ -168,7 +164,7 @@ impl<K: Kind> Process<K> {
         self.pid
     }
 
-    /// The start method this process uses (always `Fork` for a [`ForkOnly`] process).
+    /// The start method this process uses (always `Fork` for a [`ForkOnly`](kind::ForkOnly) process).
     pub fn start_method(&self) -> StartMethod {
         self.method
     }
@@ -210,6 +206,7 @@ impl<K: Kind> Process<K> {
         self.body = None;
         guard::register(started.pid, self.daemon, started.relayed);
         self.started = true;
+        self.generation = child::generation();
         self.pid = Some(started.pid);
         self.relayed = started.relayed;
         self.inbox = Some(Inbox::new(started.channel));
@@ -310,106 +307,6 @@ impl<K: Kind> Process<K> {
             Some((report::FAILED, why)) => Err(Error::Child(String::from_utf8_lossy(why).into())),
             _ => Err(Error::NoResult { exitcode }),
         }
-    }
-}
-
-impl Process<ForkOnly> {
-    /// A process running a closure (Python: `Process(target=f, args=(…))`, the args
-    /// captured). Closures cannot cross an `exec`, so this process always forks.
-    ///
-    /// ```
-    /// use multiprocessing::Process;
-    /// # fn main() -> Result<(), multiprocessing::Error> {
-    /// let _guard = multiprocessing::init();
-    /// let name = "egon";
-    /// let mut p = Process::new(move || println!("{name} piaoing"));
-    /// p.start()?;
-    /// assert_eq!(p.join()?, 0);
-    /// # Ok(()) }
-    /// ```
-    pub fn new<F, R>(target: F) -> Self
-    where
-        F: FnOnce() -> R + Send + 'static,
-        R: Serialize + 'static,
-    {
-        Self::build(
-            "Process",
-            Body::Local(Box::new(move || encode_value(&target()))),
-        )
-    }
-
-    /// A process running a [`Run`] object that is not serializable (fork only); the default
-    /// name is `TypeName-N`. See [`Process::from_run`] for the portable form.
-    pub fn from_run_local<T: Run + Send + 'static>(mut obj: T) -> Self {
-        let body = Body::Local(Box::new(move || {
-            obj.run();
-            Ok(Vec::new())
-        }));
-        Self::build(short_type_name::<T>(), body)
-    }
-}
-
-impl Process<Portable> {
-    /// A process running `target(args)`, with any start method. `target` is a `fn` (or a
-    /// closure that captures nothing) and `args` is serializable, so both can reach a
-    /// spawned child; several arguments go in a tuple.
-    pub fn with_args<A, R>(target: fn(A) -> R, args: A) -> Self
-    where
-        A: Serialize + DeserializeOwned + Send + 'static,
-        R: Serialize + 'static,
-    {
-        Self::build("Process", Body::Portable(Box::new(FnArgs { target, args })))
-    }
-
-    /// The "subclass" way: a process whose body is `obj.run()`, default name `TypeName-N`.
-    ///
-    /// ```
-    /// use multiprocessing::{Process, Run};
-    /// use serde::{Deserialize, Serialize};
-    ///
-    /// #[derive(Serialize, Deserialize)]
-    /// struct Piao {
-    ///     name: String,
-    /// }
-    ///
-    /// impl Run for Piao {
-    ///     fn run(&mut self) {
-    ///         println!("{} piaoing", self.name);
-    ///     }
-    /// }
-    ///
-    /// # fn main() -> Result<(), multiprocessing::Error> {
-    /// let _guard = multiprocessing::init();
-    /// let mut p = Process::from_run(Piao { name: "egon".into() });
-    /// assert!(p.name().starts_with("Piao-"));
-    /// p.start()?; // start calls run in the child
-    /// p.join()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn from_run<T>(obj: T) -> Self
-    where
-        T: Run + Serialize + DeserializeOwned + Send + 'static,
-    {
-        Self::build(
-            short_type_name::<T>(),
-            Body::Portable(Box::new(RunObject(obj))),
-        )
-    }
-
-    /// Chooses the start method; only before `start`.
-    pub fn set_start_method(&mut self, method: StartMethod) -> Result<()> {
-        if self.started || self.closed {
-            return Err(Error::AlreadyStarted);
-        }
-        self.method = method;
-        Ok(())
-    }
-
-    /// Builder form of [`set_start_method`](Process::set_start_method).
-    #[must_use]
-    pub fn with_start_method(mut self, method: StartMethod) -> Self {
-        self.method = method;
-        self
     }
 }
 

@@ -33,7 +33,11 @@ impl<K: Kind> Process<K> {
         if self.closed {
             return Err(Error::Closed);
         }
-        self.pid.ok_or(Error::NotStarted { action })
+        let pid = self.pid.ok_or(Error::NotStarted { action })?;
+        if self.generation != crate::child::generation() {
+            return Err(Error::NotAChild);
+        }
+        Ok(pid)
     }
 
     /// Waits until the child ends and returns its exit code (Python: `p.join()`); `-N`
@@ -135,6 +139,9 @@ impl<K: Kind> Process<K> {
     fn is_alive_checked(&mut self) -> Result<bool> {
         if self.closed || self.pid.is_none() || self.exitcode.is_some() {
             return Ok(false);
+        }
+        if self.generation != crate::child::generation() {
+            return Ok(false); // inherited from an ancestor: its channel is not ours to read
         }
         let pid = self.started_pid("join")?;
         if self.relayed {

@@ -3,7 +3,7 @@
 use std::os::fd::IntoRawFd;
 
 use nix::fcntl::OFlag;
-use nix::unistd::{ForkResult, fork, getpid, pipe2};
+use nix::unistd::{ForkResult, Pid, fork, getpid, pipe2};
 
 use super::{Spec, Started};
 use crate::body::Body;
@@ -24,7 +24,12 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
     }
     sys::flush_stdio();
     let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).ctx("pipe2")?;
-    let parent = getpid();
+    // Only a daemon needs it (the parent-death race check): spare the syscall otherwise.
+    let parent = if spec.daemon {
+        getpid()
+    } else {
+        Pid::from_raw(0)
+    };
     // SAFETY: the process is single-threaded (checked above) or the caller explicitly
     // allowed fork with threads, taking responsibility for the child's work.
     match unsafe { fork() }.ctx("fork")? {

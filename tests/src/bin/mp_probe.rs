@@ -164,7 +164,28 @@ fn errors(m: StartMethod) -> anyhow::Result<Value> {
     out.insert("result_while_running".into(), err(p.result::<()>()));
     out.insert("close_running".into(), err(p.close()));
     p.kill()?;
-    p.join()?;
+    out.insert("kill_exitcode".into(), json!(p.join()?));
+    out.insert("join_again".into(), json!(p.join()?));
+    out.insert("terminate_after_end".into(), err(p.terminate()));
+    let mut q = Process::with_args(sleep_ms, 2000).with_start_method(m);
+    q.start()?;
+    q.interrupt()?;
+    out.insert("interrupt_exitcode".into(), json!(q.join()?));
+    // A process object inherited by a child is not the child's to wait for.
+    let mut sibling = Process::with_args(sleep_ms, 300).with_start_method(m);
+    sibling.start()?;
+    let mut c = Process::new(move || {
+        (
+            sibling.join().err().map(|e| e.to_string()),
+            sibling.is_alive(),
+        )
+    });
+    c.start()?;
+    c.join()?;
+    out.insert(
+        "join_inherited".into(),
+        json!(c.result::<(Option<String>, bool)>()?),
+    );
     out.insert("close_after_join".into(), err(p.close()));
     out.insert("join_after_close".into(), err(p.join()));
     out.insert("start_after_close".into(), err(p.start()));

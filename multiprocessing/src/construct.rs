@@ -1,0 +1,118 @@
+//! The constructors: a closure or a non-serializable [`Run`] object (fork only), a `fn`
+//! with serializable arguments or a serializable [`Run`] object (any start method).
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Run;
+use crate::body::{Body, FnArgs, RunObject, encode_value};
+use crate::error::{Error, Result};
+use crate::process::Process;
+use crate::process::kind::{ForkOnly, Portable};
+use crate::start_method::StartMethod;
+
+pub(crate) fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
+}
+
+impl Process<ForkOnly> {
+    /// A process running a closure (Python: `Process(target=f, args=(…))`, the args
+    /// captured). Closures cannot cross an `exec`, so this process always forks.
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let name = "egon";
+    /// let mut p = Process::new(move || println!("{name} piaoing"));
+    /// p.start()?;
+    /// assert_eq!(p.join()?, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn new<F, R>(target: F) -> Self
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Serialize + 'static,
+    {
+        Self::build(
+            "Process",
+            Body::Local(Box::new(move || encode_value(&target()))),
+        )
+    }
+
+    /// A process running a [`Run`] object that is not serializable (fork only); the default
+    /// name is `TypeName-N`. See [`Process::from_run`] for the portable form.
+    pub fn from_run_local<T: Run + Send + 'static>(mut obj: T) -> Self {
+        let body = Body::Local(Box::new(move || {
+            obj.run();
+            Ok(Vec::new())
+        }));
+        Self::build(short_type_name::<T>(), body)
+    }
+}
+
+impl Process<Portable> {
+    /// A process running `target(args)`, with any start method. `target` is a `fn` (or a
+    /// closure that captures nothing) and `args` is serializable, so both can reach a
+    /// spawned child; several arguments go in a tuple.
+    pub fn with_args<A, R>(target: fn(A) -> R, args: A) -> Self
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + 'static,
+    {
+        Self::build("Process", Body::Portable(Box::new(FnArgs { target, args })))
+    }
+
+    /// The "subclass" way: a process whose body is `obj.run()`, default name `TypeName-N`.
+    ///
+    /// ```
+    /// use multiprocessing::{Process, Run};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Serialize, Deserialize)]
+    /// struct Piao {
+    ///     name: String,
+    /// }
+    ///
+    /// impl Run for Piao {
+    ///     fn run(&mut self) {
+    ///         println!("{} piaoing", self.name);
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let mut p = Process::from_run(Piao { name: "egon".into() });
+    /// assert!(p.name().starts_with("Piao-"));
+    /// p.start()?; // start calls run in the child
+    /// p.join()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_run<T>(obj: T) -> Self
+    where
+        T: Run + Serialize + DeserializeOwned + Send + 'static,
+    {
+        Self::build(
+            short_type_name::<T>(),
+            Body::Portable(Box::new(RunObject(obj))),
+        )
+    }
+
+    /// Chooses the start method; only before `start`.
+    pub fn set_start_method(&mut self, method: StartMethod) -> Result<()> {
+        if self.started || self.closed {
+            return Err(Error::AlreadyStarted);
+        }
+        self.method = method;
+        Ok(())
+    }
+
+    /// Builder form of [`set_start_method`](Process::set_start_method).
+    #[must_use]
+    pub fn with_start_method(mut self, method: StartMethod) -> Self {
+        self.method = method;
+        self
+    }
+}
