@@ -4,8 +4,11 @@
 //! `exercise` checks read the ledger; `report` renders verdicts.
 
 pub mod class;
+pub mod cli_class;
+pub mod cli_grade;
 pub mod cli_trace;
 pub mod exercise;
+pub mod grade;
 pub mod ledger;
 pub mod report;
 pub mod trace;

@@ -1,8 +1,11 @@
-//! The `proclab` command line.
+//! The `proclab` command line. (Minimal wiring of `grade-class` and `merge` by the class
+//! helper; the lead wires the other subcommands.)
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use proclab::cli_class::{self, GradeClassArgs, MergeArgs};
+use proclab::cli_grade::{self, ExercisesArgs, GradeArgs};
 use proclab::cli_trace::{self, TraceArgs};
 
 #[derive(Debug, Parser)]
@@ -14,12 +17,24 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Grade one run of a submission against an exercise (exit 0 pass, 1 fail, 2 error).
+    Grade(GradeArgs),
+    /// List the exercises with a one-line description each.
+    Exercises(ExercisesArgs),
+    /// Grade every student's submissions in a class folder.
+    GradeClass(GradeClassArgs),
+    /// Combine the outputs of `grade-class --shard` runs into one gradebook.
+    Merge(MergeArgs),
     /// Run a command under the tracer: its process tree and timeline, or the ledger.
     Trace(TraceArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Grade(args) => cli_grade::run_grade(args),
+        Command::Exercises(args) => cli_grade::run_exercises(args),
+        Command::GradeClass(args) => cli_class::run_grade_class(args),
+        Command::Merge(args) => cli_class::run_merge(args),
         Command::Trace(args) => cli_trace::run(args),
     }
 }

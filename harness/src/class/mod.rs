@@ -4,6 +4,7 @@
 //! Knows nothing of ptrace: each submission is graded by a worker process running the
 //! ordinary grader.
 
+pub mod batch;
 pub mod build;
 pub mod child;
 pub mod config;
@@ -14,5 +15,8 @@ pub mod job;
 pub mod merge;
 pub mod outcome;
 pub mod pool;
+pub mod progress;
 pub mod shard;
+pub mod spec;
 pub mod store;
+pub mod worker;

@@ -338,16 +338,10 @@ const DEFS: &str = "<defs>\
 </defs>";
 
 /// An arrow between two lifelines at height `y`, labelled near its middle.
-fn arrow(
-    out: &mut String,
-    class: &str,
-    marker: &str,
-    x1: f64,
-    x2: f64,
-    y: f64,
-    label: &str,
-    title: &str,
-) {
+fn arrow(out: &mut String, kind: &str, x1: f64, x2: f64, y: f64, label: &str, title: &str) {
+    // `kind` names both the CSS class (`fork-arrow`) and the arrowhead (`ah-fork`).
+    let class = format!("{kind}-arrow");
+    let marker = format!("ah-{kind}");
     let _ = write!(
         out,
         "<g class=\"{class}\"><title>{title}</title><line x1=\"{x1:.1}\" y1=\"{y:.1}\" x2=\"{x2:.1}\" y2=\"{y:.1}\" marker-end=\"url(#{marker})\"/>\
@@ -387,8 +381,7 @@ fn mark(
             let from = life_x(*parent);
             arrow(
                 out,
-                "fork-arrow",
-                "ah-fork",
+                "fork",
                 from,
                 x - 4.0,
                 y,
@@ -450,8 +443,7 @@ fn mark(
         Mark::Reap { reaper, reaped } => {
             arrow(
                 out,
-                "reap-arrow",
-                "ah-reap",
+                "reap",
                 life_x(*reaper),
                 life_x(*reaped) + if reaper < reaped { -4.0 } else { 4.0 },
                 y,
@@ -466,8 +458,7 @@ fn mark(
         } if from != to => {
             arrow(
                 out,
-                "signal-arrow",
-                "ah-signal",
+                "signal",
                 life_x(*from),
                 life_x(*to) + if from < to { -4.0 } else { 4.0 },
                 y,

@@ -1,0 +1,155 @@
+//! `proclab grade-class` and `proclab merge`: the command-line side of [`crate::class`].
+//!
+//! Exit status of `grade-class`: 0 the batch finished (whatever the students' verdicts:
+//! they are in the gradebook), 2 it could not run or some outputs could not be written,
+//! 130 it was stopped by Ctrl-C or SIGTERM (finished rows are kept; rerun to resume).
+//! `merge`: 0 merged, 2 could not.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::class::batch::{self, BatchOptions};
+use crate::class::config::ClassConfig;
+use crate::class::merge;
+use crate::class::progress::Progress;
+use crate::class::shard::Shard;
+use crate::class::{spec, worker};
+
+/// `proclab grade-class DIR …`
+#[derive(Debug, Clone, Args)]
+pub struct GradeClassArgs {
+    /// Class folder: one subfolder per student, holding files named after the exercises
+    /// (start_target.py, isolation, a Cargo crate socket-server/, …).
+    #[arg(required_unless_present = "worker")]
+    pub dir: Option<PathBuf>,
+    /// Exercises to grade, comma-separated (default: all).
+    #[arg(long, short = 'e', value_delimiter = ',')]
+    pub exercises: Vec<String>,
+    /// Gradings run at once (default: twice the available CPUs; gradings mostly wait).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Output folder (gradebook.csv, junit.xml, index.html, students/…).
+    #[arg(long, short = 'o', default_value = "grades")]
+    pub out: PathBuf,
+    /// Regrade every submission, even those unchanged since the last run.
+    #[arg(long)]
+    pub force: bool,
+    /// Grade only shard I of N (students sorted by name; student k goes to shard k % N).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Class configuration (file naming, run rules, per-exercise spec files).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// No progress bar and no summary line.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Internal: grade one submission described by a job file.
+    #[arg(long, hide = true, value_name = "JOB")]
+    pub worker: Option<PathBuf>,
+}
+
+/// `proclab merge SHARD_OUT… --out OUT`
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Output folders of `grade-class --shard` runs.
+    #[arg(required = true)]
+    pub sources: Vec<PathBuf>,
+    /// The merged output folder (may be one of the sources).
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+}
+
+/// Run `grade-class`.
+pub fn run_grade_class(args: GradeClassArgs) -> ExitCode {
+    if let Some(job) = &args.worker {
+        return ExitCode::from(worker::main(job) as u8);
+    }
+    match grade_class(&args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("proclab grade-class: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn grade_class(args: &GradeClassArgs) -> Result<ExitCode, String> {
+    let dir = args.dir.clone().ok_or("missing class folder")?;
+    if !dir.is_dir() {
+        return Err(format!("{} is not a folder", dir.display()));
+    }
+    let config = match &args.config {
+        Some(path) => ClassConfig::load(path).map_err(|e| e.to_string())?,
+        None => ClassConfig::default(),
+    };
+    let exercises = if args.exercises.is_empty() {
+        spec::all_ids()
+    } else {
+        args.exercises.clone()
+    };
+    let mut longest = 0;
+    for exercise in &exercises {
+        longest = longest.max(spec::resolve(exercise, config.spec(exercise))?.time_ms);
+    }
+    let jobs = match args.jobs {
+        Some(0) => return Err("--jobs must be at least 1".into()),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+    };
+    let worker_exe =
+        std::env::current_exe().map_err(|e| format!("cannot find proclab itself: {e}"))?;
+    let options = BatchOptions {
+        class_dir: dir,
+        out: args.out.clone(),
+        exercises,
+        jobs,
+        force: args.force,
+        shard: args.shard,
+        config,
+        worker_exe,
+        // The tracer ends every run at its time limit; this only catches a stuck grader.
+        worker_deadline: Duration::from_millis(longest) + Duration::from_secs(120),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+    }
+    let progress = Progress::stderr(args.quiet);
+    let summary = batch::run(&options, &stop, &progress).map_err(|e| e.to_string())?;
+    Ok(if stop.load(Ordering::SeqCst) || summary.interrupted > 0 {
+        ExitCode::from(130)
+    } else if summary.write_errors > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Run `merge`.
+pub fn run_merge(args: MergeArgs) -> ExitCode {
+    match merge::merge(&args.sources, &args.out) {
+        Ok(summary) => {
+            for warning in &summary.warnings {
+                eprintln!("warning: {warning}");
+            }
+            eprintln!(
+                "merged {} shard outputs: {} students, {} complete rows in {}",
+                args.sources.len(),
+                summary.students,
+                summary.complete,
+                args.out.join("gradebook.csv").display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("proclab merge: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

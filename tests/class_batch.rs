@@ -1,0 +1,230 @@
+//! `proclab grade-class` end to end on the fixture class (`tests/class_fixtures`): every
+//! status, the outputs, resume, `--force`, a corrupt cache, `--jobs 1` against parallel
+//! runs, and shards merged back into one gradebook.
+
+#[path = "class_common.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn status<'a>(
+    book: &'a std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    student: &str,
+    exercise: &str,
+) -> &'a str {
+    book[student][&format!("{exercise} status")].as_str()
+}
+
+#[test]
+fn statuses_outputs_resume_force_and_corrupt_cache() {
+    let class = fixture_class();
+    let out = class.path().join("out");
+    let run = grade_class(class.path(), &out, &["--jobs", "4"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let book = gradebook(&out);
+    assert_eq!(
+        book.keys().collect::<Vec<_>>(),
+        ["alice", "bob", "carol", "dave"]
+    );
+    let expected = [
+        ("alice", "start-target", "pass"),
+        ("alice", "isolation", "pass"),
+        ("bob", "start-target", "fail"),
+        ("bob", "isolation", "missing"),
+        ("carol", "start-target", "fail"),
+        ("carol", "isolation", "pass"),
+        ("dave", "start-target", "limit"),
+        ("dave", "isolation", "build-error"),
+    ];
+    for (student, exercise, want) in expected {
+        assert_eq!(
+            status(&book, student, exercise),
+            want,
+            "{student} {exercise}: {}",
+            record(&out, student, exercise)
+        );
+    }
+    // Scores: a pass earns the exercise's maximum, a missing file nothing.
+    let alice = &book["alice"];
+    assert_eq!(alice["total"], alice["max_total"], "{alice:?}");
+    assert_eq!(book["bob"]["isolation"], "0");
+    assert!(
+        record(&out, "dave", "isolation")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("expected `;`")
+    );
+    assert!(
+        record(&out, "bob", "isolation")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("isolation.py")
+    );
+
+    // Outputs: Gradescope results per student, one JUnit file, an index linking reports.
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("students/bob/results.json")).unwrap())
+            .unwrap();
+    assert!(results["score"].is_number() && results["execution_time"].is_number());
+    for test in results["tests"].as_array().unwrap() {
+        assert!(test["name"].is_string() && test["score"].is_number());
+        assert!(test["max_score"].is_number());
+        assert!(["passed", "failed"].contains(&test["status"].as_str().unwrap()));
+    }
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), 8, "{junit}");
+    assert_eq!(junit.matches("<testsuite ").count(), 4);
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for (student, exercise, _) in expected {
+        let href = format!("students/{student}/{exercise}.html");
+        assert!(index.contains(&href), "index links {href}");
+        assert!(out.join(&href).is_file(), "{href} exists");
+    }
+    let report = std::fs::read_to_string(out.join("students/alice/start-target.html")).unwrap();
+    assert!(
+        report.matches("class=\"lane ").count() >= 5,
+        "main + 4 children"
+    );
+    assert!(report.matches("class=\"fork-arrow\"").count() >= 4);
+
+    // Resume: nothing changed, nothing regraded; records untouched.
+    let before = std::fs::metadata(out.join("students/alice/start-target.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let started = Instant::now();
+    let again = grade_class(class.path(), &out, &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("0 graded, 8 unchanged"),
+        "{}",
+        stderr(&again)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let after = std::fs::metadata(out.join("students/alice/start-target.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(before, after);
+    assert_eq!(gradebook(&out), book);
+
+    // A changed file is regraded, and only it.
+    let file = class.path().join("class/bob/start_target.py");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("\n# resubmitted\n");
+    std::fs::write(&file, text).unwrap();
+    // A corrupt record is reported, ignored and regraded.
+    let corrupt = out.join("students/alice/isolation.json");
+    std::fs::write(&corrupt, b"{\"version\": 1, \"stud").unwrap();
+    let third = grade_class(class.path(), &out, &[]);
+    let err = stderr(&third);
+    assert_eq!(third.status.code(), Some(0), "{err}");
+    assert!(err.contains("2 graded, 6 unchanged"), "{err}");
+    assert!(
+        err.contains("corrupt") && err.contains("isolation.json"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(gradebook(&out), book, "same verdicts after regrading");
+
+    // --force regrades everything.
+    let forced = grade_class(class.path(), &out, &["--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
+    assert!(
+        stderr(&forced).contains("8 graded, 0 unchanged"),
+        "{}",
+        stderr(&forced)
+    );
+    let leftovers: Vec<_> = walk(&out)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temp files left: {leftovers:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.path().is_dir() {
+            all.extend(walk(&entry.path()));
+        } else {
+            all.push(entry.path());
+        }
+    }
+    all
+}
+
+#[test]
+fn parallel_verdicts_equal_sequential_and_shards_merge_to_the_full_run() {
+    let class = fixture_class();
+    let root = class.path();
+    let sequential = root.join("seq");
+    let parallel = root.join("par");
+    let one = grade_class(root, &sequential, &["--jobs", "1"]);
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    let many = grade_class(root, &parallel, &["--jobs", "6"]);
+    assert_eq!(many.status.code(), Some(0), "{}", stderr(&many));
+    assert_eq!(verdicts(&sequential), verdicts(&parallel));
+    assert_eq!(gradebook(&sequential), gradebook(&parallel));
+
+    // Shards: each grades its own students only; merged, they equal the full run.
+    let shards: Vec<_> = (0..3).map(|i| root.join(format!("shard{i}"))).collect();
+    for (i, shard) in shards.iter().enumerate() {
+        let run = grade_class(root, shard, &["--shard", &format!("{i}/3")]);
+        assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    }
+    assert_eq!(
+        gradebook(&shards[0]).keys().collect::<Vec<_>>(),
+        ["alice", "dave"]
+    );
+    assert_eq!(gradebook(&shards[1]).keys().collect::<Vec<_>>(), ["bob"]);
+    assert_eq!(gradebook(&shards[2]).keys().collect::<Vec<_>>(), ["carol"]);
+    let merged = root.join("merged");
+    let status = std::process::Command::new(proclab())
+        .arg("merge")
+        .args(&shards)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
+    assert_eq!(gradebook(&merged), gradebook(&parallel));
+    assert_eq!(verdicts(&merged), verdicts(&parallel));
+    assert!(merged.join("students/carol/isolation.html").is_file());
+    // Merging a shard twice is refused.
+    let twice = std::process::Command::new(proclab())
+        .arg("merge")
+        .arg(&shards[0])
+        .arg(&shards[0])
+        .arg("--out")
+        .arg(root.join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(
+        stderr(&twice).contains("appears in both"),
+        "{}",
+        stderr(&twice)
+    );
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let class = fixture_class();
+    let out = class.path().join("out");
+    for (args, needle) in [
+        (&["--exercises", "no-such"][..], "unknown exercise"),
+        (&["--shard", "3/3"][..], "invalid shard"),
+        (&["--jobs", "0"][..], "at least 1"),
+    ] {
+        let run = grade_class(class.path(), &out, args);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {}", stderr(&run));
+        assert!(stderr(&run).contains(needle), "{args:?}: {}", stderr(&run));
+    }
+}
