@@ -100,7 +100,27 @@ impl Process<Portable> {
         )
     }
 
-    /// Chooses the start method; only before `start`.
+    /// Chooses the start method; only before `start` ("process has already started"
+    /// after). Python: `multiprocessing.set_start_method('spawn')`, here per process.
+    ///
+    /// ```
+    /// use multiprocessing::{Process, StartMethod};
+    ///
+    /// fn work(n: i64) -> i64 {
+    ///     n * 2
+    /// }
+    ///
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init(); // a spawned child runs `work` here and exits
+    /// for method in StartMethod::ALL {
+    ///     let mut p = Process::with_args(work, 21);
+    ///     p.set_start_method(method)?;
+    ///     p.start()?;
+    ///     p.join()?;
+    ///     assert_eq!(p.result::<i64>()?, 42);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn set_start_method(&mut self, method: StartMethod) -> Result<()> {
         if self.started || self.closed {
             return Err(Error::AlreadyStarted);

@@ -36,6 +36,41 @@
 //! ([`Process::panic_report`]) and kept apart from an exit code; a return value reaches the
 //! parent ([`Process::result`]); a daemon also dies when its parent is SIGKILLed; fork is
 //! refused in a multi-threaded process ([`Error::Threads`]).
+//!
+//! # How it works
+//!
+//! * **fork**: stdout and stderr are flushed (so no buffered line is printed twice), a
+//!   close-on-exec pipe is made, then `fork`. The child resets the library's state, runs the
+//!   target under `catch_unwind`, joins its own children, flushes, writes one final frame
+//!   (return value, panic, or `exit()` call) on the pipe and leaves with `_exit`: it never
+//!   returns into the parent's `main`. `join` reads that frame, then `waitpid`s.
+//! * **spawn**: this program is executed again with one end of a socket pair inherited;
+//!   [`init`] in the new process finds it, reads the target (a `fn`, sent as its offset from
+//!   a known function, since ASLR moves the whole image) and its serialized arguments, runs
+//!   it like a forked child, and exits. That is why `init()` must come first in `main`.
+//! * **forkserver**: the first forkserver start executes this program again as a zygote,
+//!   which forks every forkserver child from then on. It is single-threaded whatever the
+//!   parent does. The zygote reaps its children and sends each exit status on the child's
+//!   socket; when the [`Guard`] drops, the zygote waits for its remaining children and exits.
+//!
+//! # Caveats
+//!
+//! * Rust programs ignore SIGPIPE, and Rust's stack-overflow handler swallows one SIGSEGV or
+//!   SIGBUS sent with `kill` (it is meant for faults): those three signals do not kill a
+//!   child that has not restored their default actions. Every other terminating signal N
+//!   gives `exitcode == -N`, as in Python.
+//! * The parent-death signal of a daemon fires when the *thread* that started it exits (a
+//!   Linux rule): start daemons from the main thread or a thread that lives as long.
+//! * A forkserver child is the zygote's child: it is signalled by pid, and its pid could in
+//!   principle be reused between the zygote's reap and the parent reading the status (the
+//!   same window as in Python's forkserver).
+//! * A grandchild made with a raw `fork` (not through this library) inherits the report
+//!   channel; if the child is then killed before writing its final frame, `join` also waits
+//!   for that grandchild. Grandchildren started through this library or `exec` do not.
+//! * Exit codes are truncated to 0..=255 by the kernel; `std::process::exit` in a child works
+//!   (the code arrives, no result), but skips the join of the child's own children.
+//! * Python 3.14 made forkserver the default on Linux; here the default is fork, the method
+//!   the lesson's programs assume (children see the parent's globals as they were).
 
 #![warn(missing_docs)]
 
@@ -119,6 +154,18 @@ pub fn current_process() -> CurrentProcess {
 
 /// Pids of the children started by this process and not yet joined
 /// (Python: `active_children()`, without its reaping).
+///
+/// ```
+/// use multiprocessing::Process;
+/// # fn main() -> Result<(), multiprocessing::Error> {
+/// let _guard = multiprocessing::init();
+/// let mut p = Process::with_args(std::thread::sleep, std::time::Duration::from_millis(50));
+/// p.start()?;
+/// assert_eq!(multiprocessing::active_children(), vec![p.pid().unwrap()]);
+/// p.join()?;
+/// assert!(multiprocessing::active_children().is_empty());
+/// # Ok(()) }
+/// ```
 pub fn active_children() -> Vec<Pid> {
     guard::active()
 }

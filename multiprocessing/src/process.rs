@@ -132,6 +132,16 @@ impl<K: Kind> Process<K> {
     }
 
     /// Sets the name (Python: `p.name = ...`); allowed at any time, as in Python.
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    /// # fn piao(_: String) {}
+    /// let _guard = multiprocessing::init();
+    /// let mut p = Process::with_args(piao, "egon".to_string());
+    /// assert!(p.name().starts_with("Process-")); // Process-N by default
+    /// p.set_name("egon");
+    /// assert_eq!(p.name(), "egon");
+    /// ```
     pub fn set_name(&mut self, name: impl Into<String>) {
         self.name = name.into();
     }
@@ -151,6 +161,29 @@ impl<K: Kind> Process<K> {
     /// Makes the process daemonic or not; only before `start` ("process has already
     /// started" after). A daemon is terminated when the program ends (see
     /// [`init`](crate::init)), dies if its parent is killed, and may not start children.
+    ///
+    /// The lesson's daemon: `p.daemon = True` before `p.start()`; the main program ends,
+    /// and so does the daemon, whatever it was doing.
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn foo(_: ()) {
+    ///     println!("start");
+    ///     std::thread::sleep(std::time::Duration::from_secs(30));
+    ///     println!("end"); // never printed
+    /// }
+    ///
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let guard = multiprocessing::init();
+    /// let mut p = Process::with_args(foo, ());
+    /// p.set_daemon(true)?;
+    /// p.start()?;
+    /// assert!(p.set_daemon(false).is_err()); // "process has already started"
+    /// println!("主");
+    /// drop(guard); // the end of main: the daemon is terminated, not waited for
+    /// # Ok(()) }
+    /// ```
     pub fn set_daemon(&mut self, daemon: bool) -> Result<()> {
         if self.started || self.closed {
             return Err(Error::AlreadyStarted);
@@ -159,7 +192,19 @@ impl<K: Kind> Process<K> {
         Ok(())
     }
 
-    /// The child's pid; `None` before `start`.
+    /// The child's pid; `None` before `start` (Python: `p.pid`).
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let mut p = Process::with_args(|_: ()| std::process::id(), ());
+    /// assert_eq!(p.pid(), None);
+    /// p.start()?;
+    /// p.join()?;
+    /// assert_eq!(p.pid().map(|pid| pid.as_raw() as u32), Some(p.result::<u32>()?));
+    /// # Ok(()) }
+    /// ```
     pub fn pid(&self) -> Option<Pid> {
         self.pid
     }
@@ -172,6 +217,20 @@ impl<K: Kind> Process<K> {
     /// Allows the fork start method in a multi-threaded process. Off by default, because
     /// after such a fork only async-signal-safe work is sound in the child (no allocation,
     /// no locking, no printing through std's locked stdout).
+    ///
+    /// ```
+    /// use multiprocessing::{Error, Process};
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let worker = std::thread::spawn(|| std::thread::park());
+    /// let mut p = Process::new(|| ());
+    /// assert!(matches!(p.start(), Err(Error::Threads { count: 2.. })));
+    /// p.set_allow_threads(true); // the target does nothing unsound after fork
+    /// p.start()?;
+    /// p.join()?;
+    /// worker.thread().unpark();
+    /// # Ok(()) }
+    /// ```
     pub fn set_allow_threads(&mut self, allow: bool) {
         self.allow_threads = allow;
     }
@@ -214,6 +273,17 @@ impl<K: Kind> Process<K> {
     }
 
     /// Sends `signal` to the running child; a no-op once it has ended.
+    ///
+    /// ```
+    /// use multiprocessing::{Process, Signal};
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let mut p = Process::with_args(std::thread::sleep, std::time::Duration::from_secs(30));
+    /// p.start()?;
+    /// p.send_signal(Signal::SIGUSR1)?;
+    /// assert_eq!(p.join()?, -10);
+    /// # Ok(()) }
+    /// ```
     pub fn send_signal(&mut self, signal: Signal) -> Result<()> {
         self.signal_as(signal, "signal")
     }
@@ -238,22 +308,75 @@ impl<K: Kind> Process<K> {
 
     /// Sends SIGTERM (Python: `p.terminate()`); the child, unless it handles SIGTERM, dies
     /// without any cleanup and `exitcode` becomes `-15`. Returns at once: `join` to wait.
+    ///
+    /// The lesson: `p.terminate()`, then `p.is_alive()` may still say `True` — the signal
+    /// was sent, the child has not died yet.
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    /// use std::time::Duration;
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let mut p = Process::with_args(std::thread::sleep, Duration::from_secs(30));
+    /// p.start()?;
+    /// p.terminate()?;
+    /// println!("{}", p.is_alive()); // usually true
+    /// p.join()?;
+    /// assert!(!p.is_alive());
+    /// assert_eq!(p.exitcode(), Some(-15));
+    /// # Ok(()) }
+    /// ```
     pub fn terminate(&mut self) -> Result<()> {
         self.signal_as(Signal::SIGTERM, "terminate")
     }
 
     /// Sends SIGKILL (Python: `p.kill()`); `exitcode` becomes `-9`.
+    ///
+    /// ```
+    /// # use multiprocessing::Process;
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// # let _guard = multiprocessing::init();
+    /// let mut p = Process::with_args(std::thread::sleep, std::time::Duration::from_secs(30));
+    /// p.start()?;
+    /// p.kill()?;
+    /// assert_eq!(p.join()?, -9);
+    /// # Ok(()) }
+    /// ```
     pub fn kill(&mut self) -> Result<()> {
         self.signal_as(Signal::SIGKILL, "kill")
     }
 
     /// Sends SIGINT (Python 3.14: `p.interrupt()`); `exitcode` becomes `-2` unless handled.
+    ///
+    /// ```
+    /// # use multiprocessing::Process;
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// # let _guard = multiprocessing::init();
+    /// let mut p = Process::with_args(std::thread::sleep, std::time::Duration::from_secs(30));
+    /// p.start()?;
+    /// p.interrupt()?;
+    /// assert_eq!(p.join()?, -2);
+    /// # Ok(()) }
+    /// ```
     pub fn interrupt(&mut self) -> Result<()> {
         self.signal_as(Signal::SIGINT, "interrupt")
     }
 
     /// Releases the process's resources (Python: `p.close()`). Refused while the child
     /// runs; afterwards every other use returns [`Error::Closed`].
+    ///
+    /// ```
+    /// use multiprocessing::{Error, Process};
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let mut p = Process::with_args(std::thread::sleep, std::time::Duration::from_millis(200));
+    /// p.start()?;
+    /// assert!(matches!(p.close(), Err(Error::CloseRunning)));
+    /// p.join()?;
+    /// p.close()?;
+    /// assert!(matches!(p.join(), Err(Error::Closed)));
+    /// # Ok(()) }
+    /// ```
     pub fn close(&mut self) -> Result<()> {
         if self.closed {
             return Ok(());
@@ -270,6 +393,24 @@ impl<K: Kind> Process<K> {
 
     /// The panic that ended the child, if it panicked (its exit code is then 1, like an
     /// uncaught exception in Python, but this tells the two apart).
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    ///
+    /// fn boom(_: ()) {
+    ///     panic!("boom");
+    /// }
+    ///
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let mut p = Process::with_args(boom, ());
+    /// p.start()?;
+    /// assert_eq!(p.join()?, 1);
+    /// let report = p.panic_report().expect("it panicked");
+    /// assert_eq!(report.message, "boom");
+    /// assert!(report.location.is_some_and(|at| at.contains(".rs:")));
+    /// # Ok(()) }
+    /// ```
     pub fn panic_report(&self) -> Option<PanicReport> {
         let (tag, data) = self.inbox.as_ref()?.outcome()?;
         (tag == report::PANICKED)

@@ -45,6 +45,25 @@ impl<K: Kind> Process<K> {
     ///
     /// Errors: "can only join a started process" before `start`; "can only join a child
     /// process" when the object was inherited from a parent; closed.
+    ///
+    /// The lesson's `p.join()`: the parent waits, the child runs.
+    ///
+    /// ```
+    /// use multiprocessing::{Error, Process};
+    ///
+    /// fn work(code: i32) {
+    ///     multiprocessing::exit(code)
+    /// }
+    ///
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let mut p = Process::with_args(work, 4);
+    /// assert!(matches!(p.join(), Err(Error::NotStarted { .. }))); // "can only join a started process"
+    /// p.start()?;
+    /// assert_eq!(p.join()?, 4);
+    /// assert_eq!(p.join()?, 4);
+    /// # Ok(()) }
+    /// ```
     pub fn join(&mut self) -> Result<i32> {
         let pid = self.started_pid("join")?;
         if let Some(code) = self.exitcode {
@@ -75,6 +94,19 @@ impl<K: Kind> Process<K> {
 
     /// Waits at most `timeout` (Python: `p.join(timeout)`); returns the exit code if the
     /// child ended in time, `None` otherwise. It never signals the child.
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    /// use std::time::Duration;
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let mut p = Process::with_args(std::thread::sleep, Duration::from_millis(300));
+    /// p.start()?;
+    /// assert_eq!(p.join_timeout(Duration::from_millis(10))?, None); // still running
+    /// assert!(p.is_alive());
+    /// assert_eq!(p.join_timeout(Duration::from_secs(10))?, Some(0));
+    /// # Ok(()) }
+    /// ```
     pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<i32>> {
         self.started_pid("join")?;
         let deadline = Instant::now() + timeout;
@@ -132,6 +164,19 @@ impl<K: Kind> Process<K> {
 
     /// Python: `p.is_alive()`; false before `start`, after the child ended, and after
     /// `close`. Reaps the child when it has ended.
+    ///
+    /// ```
+    /// # use multiprocessing::Process;
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// # let _guard = multiprocessing::init();
+    /// let mut p = Process::with_args(std::thread::sleep, std::time::Duration::from_millis(100));
+    /// assert!(!p.is_alive());
+    /// p.start()?;
+    /// assert!(p.is_alive());
+    /// p.join()?;
+    /// assert!(!p.is_alive());
+    /// # Ok(()) }
+    /// ```
     pub fn is_alive(&mut self) -> bool {
         self.is_alive_checked().unwrap_or(false)
     }
@@ -181,6 +226,20 @@ impl<K: Kind> Process<K> {
 
     /// Python: `p.exitcode`; `None` while the child runs (or before `start`), the exit
     /// code once it ended, `-N` if signal N killed it.
+    ///
+    /// ```
+    /// # use multiprocessing::Process;
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// # let _guard = multiprocessing::init();
+    /// let mut p = Process::with_args(std::thread::sleep, std::time::Duration::from_secs(30));
+    /// assert_eq!(p.exitcode(), None);
+    /// p.start()?;
+    /// assert_eq!(p.exitcode(), None);
+    /// p.terminate()?;
+    /// p.join()?;
+    /// assert_eq!(p.exitcode(), Some(-15));
+    /// # Ok(()) }
+    /// ```
     pub fn exitcode(&mut self) -> Option<i32> {
         if self.exitcode.is_none() {
             self.is_alive();
