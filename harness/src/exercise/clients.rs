@@ -23,6 +23,9 @@ use super::session::{ClientRun, Exchange, Marks, Reply, ServerSession, Wave};
 pub trait ServerUnderTest: Sync {
     /// Events recorded so far, in `seq` order.
     fn events(&self) -> Vec<Event>;
+    /// Wait until `pred(events so far)` holds (true), or `timeout` passes or the run
+    /// ends without it holding (false).
+    fn wait_for(&self, timeout: Duration, pred: &dyn Fn(&[Event]) -> bool) -> bool;
     /// Has the traced command ended?
     fn is_finished(&self) -> bool;
     /// Connect to `addr` from where the server can be reached (its network namespace).
@@ -32,7 +35,6 @@ pub trait ServerUnderTest: Sync {
 /// How long the server must create no process before the clients start: its pool (or
 /// its start-up) is then in place.
 const SETTLE: Duration = Duration::from_millis(500);
-const POLL: Duration = Duration::from_millis(20);
 
 /// Drive a whole client session against `server`.
 pub fn drive(
@@ -89,25 +91,24 @@ fn last_seq(events: &[Event]) -> u64 {
 
 /// Wait for the first listen() and return its address.
 fn await_listen(server: &dyn ServerUnderTest, timeout: Duration) -> Result<String, String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let events = server.events();
-        if let Some(addr) = events.iter().find_map(|e| match &e.kind {
+    let listen = |events: &[Event]| {
+        events.iter().find_map(|e| match &e.kind {
             EventKind::Listen { addr, .. } => Some(addr.clone()),
             _ => None,
-        }) {
-            return Ok(addr);
-        }
-        if server.is_finished() {
-            return Err("the program ended without ever calling listen()".into());
-        }
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "the server did not call listen() within {:.1} s",
-                timeout.as_secs_f64()
-            ));
-        }
-        std::thread::sleep(POLL);
+        })
+    };
+    if server.wait_for(timeout, &|events| listen(events).is_some())
+        && let Some(addr) = listen(&server.events())
+    {
+        return Ok(addr);
+    }
+    if server.is_finished() {
+        Err("the program ended without ever calling listen()".into())
+    } else {
+        Err(format!(
+            "the server did not call listen() within {:.1} s",
+            timeout.as_secs_f64()
+        ))
     }
 }
 
@@ -144,47 +145,39 @@ fn settle(server: &dyn ServerUnderTest, timeout: Duration) {
             .count()
     };
     let mut seen = activity(&server.events());
-    let mut quiet_since = Instant::now();
-    while Instant::now() < deadline && quiet_since.elapsed() < SETTLE {
-        std::thread::sleep(POLL);
-        let now = activity(&server.events());
-        if now != seen {
-            seen = now;
-            quiet_since = Instant::now();
+    while Instant::now() < deadline {
+        let changed = server.wait_for(SETTLE, &|events| activity(events) != seen);
+        if !changed {
+            return;
         }
+        seen = activity(&server.events());
     }
 }
 
 /// Wait until every process (other than a listener) that served `wave`'s connections
 /// has exited, so zombies can be counted; bounded by `timeout`.
 fn await_servers_ended(server: &dyn ServerUnderTest, wave: &Wave, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
     let locals: Vec<&String> = wave
         .clients
         .iter()
         .filter_map(|c| c.local.as_ref())
         .collect();
-    while Instant::now() < deadline {
-        let events = server.events();
-        let tree = ProcessTree::from_events(&events);
-        let listeners: Vec<usize> = net::listeners_in(&events, &tree)
+    server.wait_for(timeout, &|events| {
+        let tree = ProcessTree::from_events(events);
+        let listeners: Vec<usize> = net::listeners_in(events, &tree)
             .into_iter()
             .map(|l| l.process)
             .collect();
-        let conns = net::connections_in(&events, &tree);
-        let all_ended = locals.iter().all(|local| {
+        let conns = net::connections_in(events, &tree);
+        locals.iter().all(|local| {
             net::connection_from(&conns, local).is_some_and(|c| {
                 c.servers()
                     .iter()
                     .filter(|s| !listeners.contains(s))
                     .all(|&s| tree.processes[s].exited.is_some())
             })
-        });
-        if all_ended {
-            return;
-        }
-        std::thread::sleep(POLL);
-    }
+        })
+    });
 }
 
 /// `count` clients all connected at once; none closes before all are done.

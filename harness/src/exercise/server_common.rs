@@ -4,7 +4,7 @@
 use crate::ledger::{ExitStatus, ProcId, net};
 
 use super::check::{Outcome, Run, describe_status};
-use super::session::{Reply, ServerSession};
+use super::session::{Reply, ServerSession, client_label};
 
 /// When no client could run, every client-based check fails with this reason.
 pub fn startup_failure(run: &Run, session: &ServerSession) -> Option<Outcome> {
@@ -41,10 +41,9 @@ pub fn answers(run: &Run, session: &ServerSession, require_all: bool) -> Outcome
                         ""
                     };
                     return Outcome::fail(format!(
-                        "expected every message answered with the same bytes upper-cased; wave \
-                         {} client {} sent `{}`, expected `{}`, got `{got}`{hint}",
-                        wave.number,
-                        client.client,
+                        "expected every message answered with the same bytes upper-cased; {} \
+                         sent `{}`, expected `{}`, got `{got}`{hint}",
+                        client_label(wave.number, client.client),
                         exchange.sent,
                         exchange.sent.to_ascii_uppercase()
                     ));
@@ -62,14 +61,17 @@ pub fn answers(run: &Run, session: &ServerSession, require_all: bool) -> Outcome
             "expected messages answered upper-cased; none was answered ({why})"
         ));
     }
+    // The held pair is judged by parallel-workers; here, the clients that come and go.
     if require_all
-        && let Some((wave, client)) = session.all_clients().find(|(_, c)| !c.all_correct())
+        && let Some((wave, client)) = session
+            .waves
+            .iter()
+            .flat_map(|w| w.clients.iter().map(move |c| (w, c)))
+            .find(|(_, c)| !c.all_correct())
     {
         return Outcome::fail(format!(
-            "expected every client answered, more clients than workers included; wave {} \
-             client {}: {}",
-            wave.number,
-            client.client,
+            "expected every client answered, more clients than workers included; {}: {}",
+            client_label(wave.number, client.client),
             client.problem().unwrap_or_default()
         ));
     }

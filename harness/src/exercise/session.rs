@@ -118,6 +118,16 @@ impl ClientRun {
     }
 }
 
+/// How messages name a client: `wave 2 client 3`, or `parallel client 1` for the
+/// held pair of the pool server (wave 0).
+pub fn client_label(wave: u32, client: u32) -> String {
+    if wave == 0 {
+        format!("parallel client {client}")
+    } else {
+        format!("wave {wave} client {client}")
+    }
+}
+
 impl ServerSession {
     /// Every client of every phase.
     pub fn all_clients(&self) -> impl Iterator<Item = (&Wave, &ClientRun)> {

@@ -5,7 +5,7 @@ use crate::ledger::ProcId;
 
 use super::check::{Outcome, Run};
 use super::server_common::{listener_processes, servers_by_client, startup_failure};
-use super::session::ServerSession;
+use super::session::{ServerSession, client_label};
 
 /// `concurrent-clients`: in every wave, all clients connected at once were all
 /// answered before any of them closed.
@@ -69,45 +69,54 @@ pub fn process_per_client(run: &Run, session: &ServerSession) -> Outcome {
         );
     }
     let mut owner: Vec<(ProcId, u32, u32)> = Vec::new();
-    let mut problems = Vec::new();
-    let mut by_listener = 0;
-    let mut by_own = 0;
+    let mut unseen = Vec::new();
+    let mut by_listener = Vec::new();
+    let mut shared = Vec::new();
     for (wave, client, servers) in &served {
+        let label = client_label(*wave, *client);
         if servers.is_empty() {
-            problems.push(format!(
-                "wave {wave} client {client}: the ledger shows no process reading or writing its connection"
-            ));
-            continue;
-        }
-        if let Some(l) = servers.iter().find(|s| listeners.contains(s)) {
-            by_listener += 1;
-            problems.push(format!(
-                "wave {wave} client {client} was served by the listening process ({})",
-                run.who(*l)
-            ));
-            continue;
-        }
-        by_own += 1;
-        for &s in servers {
-            if let Some((_, w, c)) = owner.iter().find(|(o, ..)| *o == s) {
-                problems.push(format!(
-                    "{} served both wave {w} client {c} and wave {wave} client {client}",
-                    run.who(s)
-                ));
-            } else {
-                owner.push((s, *wave, *client));
+            unseen.push(label);
+        } else if servers.iter().any(|s| listeners.contains(s)) {
+            by_listener.push(label);
+        } else {
+            for &s in servers {
+                match owner.iter().find(|(o, ..)| *o == s) {
+                    Some((_, w, c)) => shared.push(format!(
+                        "{} served both {} and {label}",
+                        run.who(s),
+                        client_label(*w, *c)
+                    )),
+                    None => owner.push((s, *wave, *client)),
+                }
             }
         }
     }
-    if problems.is_empty() {
+    if unseen.is_empty() && by_listener.is_empty() && shared.is_empty() {
         return Outcome::pass(format!(
             "each of the {} connections was served by its own process, none by the listener",
             served.len()
         ));
     }
-    let hint = if by_listener > 0 && by_own == 0 {
-        ": every client was served by the listening process itself — a server that answers one \
-         client at a time; start a Process for each accepted connection"
+    let mut problems = Vec::new();
+    if !by_listener.is_empty() {
+        let who = listeners.first().map(|&l| run.who(l)).unwrap_or_default();
+        problems.push(format!(
+            "{} of {} connections were served by the listening process, {who} ({})",
+            by_listener.len(),
+            served.len(),
+            by_listener.join(", ")
+        ));
+    }
+    problems.extend(shared);
+    if !unseen.is_empty() {
+        problems.push(format!(
+            "the ledger shows no process reading or writing the connection of {}",
+            unseen.join(", ")
+        ));
+    }
+    let hint = if !by_listener.is_empty() && owner.is_empty() {
+        ". Likely mistake: a server that answers one client at a time in its listening \
+         process; start a Process for each accepted connection"
     } else {
         ""
     };

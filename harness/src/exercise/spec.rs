@@ -84,8 +84,8 @@ struct SpecFile<P> {
     points: BTreeMap<Spanned<String>, u32>,
 }
 
-/// The built-in file of each exercise.
-fn builtin_text(id: ExerciseId) -> &'static str {
+/// The built-in file (TOML text) of each exercise.
+pub fn builtin_text(id: ExerciseId) -> &'static str {
     match id {
         ExerciseId::StartTarget => include_str!("../../exercises/start-target.toml"),
         ExerciseId::StartSubclass => include_str!("../../exercises/start-subclass.toml"),

@@ -26,6 +26,7 @@ pub fn child_lines(run: &Run, p: &StartParams) -> Outcome {
     let kids = run.children();
     let mut problems = Vec::new();
     let mut owner_of: Vec<(ProcId, &str)> = Vec::new();
+    let mut by_main = false;
     for name in &p.names {
         let start = p.start_for(name);
         let end = p.end_for(name);
@@ -36,13 +37,9 @@ pub fn child_lines(run: &Run, p: &StartParams) -> Outcome {
         };
         let writer = first.process;
         if !kids.contains(&writer) {
-            let why = if Some(writer) == run.main() {
-                " — the parent printed the child's line itself: `run()` called instead of `start()`?"
-            } else {
-                ""
-            };
+            by_main |= Some(writer) == run.main();
             problems.push(format!(
-                "`{start}` was written by {}, not by a child process of the main process{why}",
+                "`{start}` was written by {}, not by a child process",
                 run.who(writer)
             ));
             continue;
@@ -83,12 +80,18 @@ pub fn child_lines(run: &Run, p: &StartParams) -> Outcome {
             p.names.len()
         ))
     } else {
-        Outcome::fail(format!(
+        let mut message = format!(
             "expected each named child to write `{}` then `{}` from its own process; {}",
-            p.start_line,
-            p.end_line,
+            p.start_line.replace("{name}", "<name>"),
+            p.end_line.replace("{name}", "<name>"),
             problems.join("; ")
-        ))
+        );
+        if by_main
+            && let Some(why) = common::diagnose_missing_children(run, &expected_child_lines(p))
+        {
+            message.push_str(&format!(". Likely mistake: {why}"));
+        }
+        Outcome::fail(message)
     }
 }
 

@@ -78,7 +78,7 @@ pub fn child_died(run: &Run, p: &TerminateParams) -> Outcome {
              was never terminated (or it caught the signal)"
         )),
         other => Outcome::fail(format!(
-            "expected the child to die of {name}; it {}",
+            "expected the child to die of {name}; it ended with: {}",
             describe_status(other)
         )),
     }

@@ -1,13 +1,13 @@
 //! Output lines, each attributed to the process that wrote it.
 //!
-//! Each process's writes to a stream are joined in order and split at newlines, so a
-//! line written in pieces by one process stays whole, and two processes writing at once
-//! never splice into each other's lines. A line's moment is that of the write that
+//! Each thread's writes to a stream are joined in order and split at newlines, so a
+//! line written in pieces by one process stays whole, and two processes (or two threads
+//! of one process) writing at once never splice into each other's lines. A line's moment is that of the write that
 //! completed it (the newline), which is when a reader of the stream could see it.
 
 use serde::Serialize;
 
-use super::event::{Event, EventKind, Stream};
+use super::event::{Event, EventKind, Pid, Stream};
 use super::tree::{Moment, ProcId, ProcessTree};
 
 /// One line of output.
@@ -23,12 +23,16 @@ pub struct Line {
 
 /// All output lines of a run in the order they were completed.
 pub fn lines(events: &[Event], tree: &ProcessTree) -> Vec<Line> {
-    // Pending partial line per (process, stream).
-    let mut pending: Vec<(ProcId, Stream, String, Moment)> = Vec::new();
+    // Pending partial line per (process, thread, stream).
+    let mut pending: Vec<(ProcId, Pid, Stream, String, Moment)> = Vec::new();
     let mut out = Vec::new();
     for event in events {
         let EventKind::Write {
-            pid, stream, text, ..
+            pid,
+            tid,
+            stream,
+            text,
+            ..
         } = &event.kind
         else {
             continue;
@@ -42,16 +46,16 @@ pub fn lines(events: &[Event], tree: &ProcessTree) -> Vec<Line> {
         };
         let index = match pending
             .iter()
-            .position(|(p, s, _, _)| *p == process && s == stream)
+            .position(|(p, t, s, _, _)| *p == process && t == tid && s == stream)
         {
             Some(i) => i,
             None => {
-                pending.push((process, *stream, String::new(), at));
+                pending.push((process, *tid, *stream, String::new(), at));
                 pending.len() - 1
             }
         };
-        pending[index].3 = at;
-        let buffer = &mut pending[index].2;
+        pending[index].4 = at;
+        let buffer = &mut pending[index].3;
         buffer.push_str(text);
         while let Some(newline) = buffer.find('\n') {
             let rest = buffer.split_off(newline + 1);
@@ -70,7 +74,7 @@ pub fn lines(events: &[Event], tree: &ProcessTree) -> Vec<Line> {
     }
     // Unterminated last lines still count (`print(..., end='')` then exit), at the
     // moment of their last piece.
-    for (process, stream, text, at) in pending {
+    for (process, _, stream, text, at) in pending {
         if !text.is_empty() {
             out.push(Line {
                 process,

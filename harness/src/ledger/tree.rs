@@ -87,13 +87,16 @@ pub struct Process {
 }
 
 impl Process {
-    /// The argv of its last exec, or its parent's image when it never exec'd.
+    /// The argv of its last exec, or, when it never exec'd, the image its parent ran
+    /// when it forked it (not whatever the parent exec'd later).
     pub fn argv<'a>(&'a self, tree: &'a ProcessTree) -> &'a [String] {
         let mut current = self;
+        let mut before = u64::MAX;
         loop {
-            if let Some(exec) = current.execs.last() {
+            if let Some(exec) = current.execs.iter().rev().find(|e| e.seq < before) {
                 return &exec.argv;
             }
+            before = current.started.seq;
             match current.parent {
                 Some(parent) => current = &tree.processes[parent],
                 None => return &[],

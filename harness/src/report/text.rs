@@ -7,6 +7,7 @@ use std::fmt::Write;
 use anstyle::{AnsiColor, Style};
 
 use super::model::{GradeReport, Verdict};
+use crate::ledger::Role;
 
 const GREEN: Style = AnsiColor::Green.on_default().bold();
 const RED: Style = AnsiColor::Red.on_default().bold();
@@ -69,7 +70,18 @@ pub fn render(report: &GradeReport) -> String {
         let _ = writeln!(out, "\n{DIM}server listened on {listen}{DIM:#}");
     }
     let _ = writeln!(out, "\n{BOLD}Process tree{BOLD:#}");
-    for row in &report.tree {
+    // Launchers (shells, version-manager shims) are counted, not listed, except the
+    // root; `--format json` has them all.
+    let hidden = report
+        .tree
+        .iter()
+        .skip(1)
+        .filter(|r| r.role == Role::Launcher)
+        .count();
+    for (i, row) in report.tree.iter().enumerate() {
+        if i > 0 && row.role == Role::Launcher {
+            continue;
+        }
         let indent = "  ".repeat(row.depth + 1);
         let threads = if row.threads > 0 {
             format!(" +{} thread(s)", row.threads)
@@ -87,6 +99,12 @@ pub fn render(report: &GradeReport) -> String {
             shorten(&row.argv.join(" "), 70),
             row.started_ms / 1000.0,
             row.exit
+        );
+    }
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "  {DIM}(+{hidden} launcher process(es) not shown: shells, version-manager shims){DIM:#}"
         );
     }
     let _ = writeln!(

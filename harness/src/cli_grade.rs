@@ -1,0 +1,173 @@
+//! `proclab grade EXERCISE [--format …] [--exercise-file F] -- COMMAND [ARGS…]` and
+//! `proclab exercises`.
+//!
+//! Exit status of `grade`: 0 the submission passed every check, 1 it failed one, 2 it
+//! could not be graded (bad arguments, unknown exercise, unreadable or malformed
+//! exercise file, command not found or not executable, tracer failure), with a one-line
+//! error on stderr.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::cli_trace::parse_duration;
+use crate::exercise::spec::{self, Spec};
+use crate::report::{self, Format};
+use crate::trace::{CgroupMode, NetnsMode, RunAs};
+
+/// Arguments of `proclab grade`.
+#[derive(Debug, Clone, Args)]
+pub struct GradeArgs {
+    /// The exercise (`proclab exercises` lists them).
+    pub exercise: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// An exercise file (TOML) that changes the exercise's parameters, limits or points.
+    #[arg(long, value_name = "FILE")]
+    pub exercise_file: Option<PathBuf>,
+    /// Write the report to FILE instead of stdout (e.g. Gradescope's results.json).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Override the exercise's wall-clock limit (e.g. 30s, 2m).
+    #[arg(long, value_parser = parse_duration)]
+    pub time_limit: Option<Duration>,
+    /// Run the command as this user when proclab runs as root (default: nobody when the
+    /// command is within its reach). `--user root` keeps root.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Working directory of the command.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Use the host's network instead of a private namespace.
+    #[arg(long)]
+    pub no_netns: bool,
+    /// No cgroups (process cap through ptrace only, no memory cap).
+    #[arg(long)]
+    pub no_cgroup: bool,
+    /// Do not pin the tracer and the traced tree to one CPU.
+    #[arg(long)]
+    pub no_pin_cpu: bool,
+    /// The submission's command and its arguments.
+    #[arg(last = true, required = true, num_args = 1..)]
+    pub command: Vec<String>,
+}
+
+/// Arguments of `proclab exercises`.
+#[derive(Debug, Clone, Args)]
+pub struct ExercisesArgs {
+    /// Print the built-in spec (TOML) of this exercise instead of the list.
+    #[arg(long, value_name = "EXERCISE")]
+    pub show: Option<String>,
+}
+
+/// Could not grade: print a one-line error and exit 2.
+fn cannot(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("proclab grade: {message}");
+    ExitCode::from(2)
+}
+
+/// The spec to grade against: the built-in one, or the exercise file's.
+fn load_spec(args: &GradeArgs) -> Result<Spec, String> {
+    let builtin = spec::builtin(&args.exercise).map_err(|e| e.to_string())?;
+    let Some(path) = &args.exercise_file else {
+        return Ok(builtin);
+    };
+    let spec = spec::load(path).map_err(|e| e.to_string())?;
+    if spec.id != builtin.id {
+        return Err(format!(
+            "{}: the file is for exercise `{}`, not `{}`",
+            path.display(),
+            spec.id,
+            builtin.id
+        ));
+    }
+    Ok(spec)
+}
+
+/// Run `proclab grade`.
+pub fn run_grade(args: GradeArgs) -> ExitCode {
+    let spec = match load_spec(&args) {
+        Ok(spec) => spec,
+        Err(e) => return cannot(e),
+    };
+    let mut opts = crate::grade::trace_options(&spec, args.command.clone());
+    if let Some(limit) = args.time_limit {
+        opts.limits.time_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+    }
+    opts.run_as = match args.user.as_deref() {
+        None => RunAs::Auto,
+        Some("root") if nix::unistd::Uid::effective().is_root() => RunAs::Current,
+        Some(user) => RunAs::User(user.to_string()),
+    };
+    opts.cwd = args.cwd.clone();
+    if args.no_netns {
+        opts.netns = NetnsMode::Off;
+    }
+    if args.no_cgroup {
+        opts.cgroup = CgroupMode::Off;
+    }
+    opts.pin_cpu = !args.no_pin_cpu;
+    let report = match crate::grade::grade(&spec, opts) {
+        Ok(report) => report,
+        Err(e) => return cannot(e),
+    };
+    let text = match report::render(&report, args.format) {
+        Ok(text) => text,
+        Err(e) => return cannot(format!("cannot render the report: {e}")),
+    };
+    let written = match &args.output {
+        Some(path) => {
+            let plain = anstream::adapter::strip_str(&text).to_string();
+            std::fs::write(path, plain).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }
+        None => {
+            let mut out = anstream::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| {
+                    if text.ends_with('\n') {
+                        Ok(())
+                    } else {
+                        out.write_all(b"\n")
+                    }
+                })
+                .map_err(|e| format!("cannot write the report: {e}"))
+        }
+    };
+    if let Err(e) = written {
+        return cannot(e);
+    }
+    ExitCode::from(report.exit_code())
+}
+
+/// Run `proclab exercises`.
+pub fn run_exercises(args: ExercisesArgs) -> ExitCode {
+    if let Some(id) = &args.show {
+        return match crate::exercise::id::ExerciseId::parse(id) {
+            Some(exercise) => {
+                print!("{}", spec::builtin_text(exercise));
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("proclab exercises: unknown exercise `{id}`");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let specs = match spec::all_builtin() {
+        Ok(specs) => specs,
+        Err(e) => {
+            eprintln!("proclab exercises: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let width = specs.iter().map(|s| s.id.as_str().len()).max().unwrap_or(0);
+    let mut out = anstream::stdout().lock();
+    for s in specs {
+        let _ = writeln!(out, "{:<width$}  {}", s.id.as_str(), s.description);
+    }
+    ExitCode::SUCCESS
+}
