@@ -6,6 +6,7 @@
 use nix::unistd::Pid;
 
 use super::fds::{self, FdKind};
+use super::fence;
 use super::memory;
 use super::sockets;
 use super::stops;
@@ -70,6 +71,10 @@ impl Tracer {
                 _ => stops::resume(tid, 0),
             },
             Call::Signal { target, signal } => {
+                let resolved = match target {
+                    SignalTarget::Pidfd(fd) => syscalls::pidfd_target(tid, fd),
+                    _ => None,
+                };
                 let to = match target {
                     SignalTarget::Process(pid) => Some(pid),
                     SignalTarget::Thread(t) => Some(
@@ -77,7 +82,7 @@ impl Tracer {
                             .get(&Pid::from_raw(t))
                             .map_or(t, |task| task.tgid.as_raw()),
                     ),
-                    SignalTarget::Pidfd(fd) => syscalls::pidfd_target(tid, fd),
+                    SignalTarget::Pidfd(_) => resolved,
                 };
                 // Recorded at entry, so it precedes the target's death in the ledger.
                 if let Some(to) = to.filter(|_| signal != 0) {
@@ -87,6 +92,9 @@ impl Tracer {
                         signal,
                     });
                     self.check_event_cap();
+                }
+                if !fence::allowed(target, resolved, &self.seen) {
+                    fence::deny(tid, libc::EPERM);
                 }
                 stops::resume(tid, 0);
             }

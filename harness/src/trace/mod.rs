@@ -21,6 +21,7 @@ mod cgroup;
 mod drain;
 mod error;
 mod fds;
+mod fence;
 mod memory;
 mod netns;
 mod options;

@@ -260,6 +260,11 @@ fn trace(
     cgroups.add(root.as_raw());
     p.layers.extend(cgroups.layers.iter().cloned());
     p.layers.push(layer(
+        "signal-fence",
+        cfg!(target_arch = "x86_64"),
+        "signals to processes outside the run fail with EPERM",
+    ));
+    p.layers.push(layer(
         "exitkill",
         true,
         "PTRACE_O_EXITKILL and a parent-death signal",
@@ -337,6 +342,7 @@ fn trace(
         limit_hit: None,
         stopping: false,
         leftovers: Vec::new(),
+        seen: Default::default(),
     };
     tracer.add_task(root, root);
     let _ = started.send(Ok(Started {

@@ -62,6 +62,8 @@ pub(crate) struct Tracer {
     /// Containment is killing everything; stops are answered with SIGKILL.
     pub stopping: bool,
     pub leftovers: Vec<i32>,
+    /// Every task id the run ever had (for the signal fence).
+    pub seen: HashSet<Pid>,
 }
 
 impl Tracer {
@@ -163,6 +165,7 @@ impl Tracer {
                 killed: false,
             },
         );
+        self.seen.insert(tid);
         self.shared.lock().live.insert(tid.as_raw(), tgid.as_raw());
     }
 
@@ -174,6 +177,7 @@ impl Tracer {
         if !self.tasks.contains_key(&tid) {
             // Before its parent's event: hold it, but count it as live for killing.
             self.early.insert(tid);
+            self.seen.insert(tid);
             self.shared.lock().live.insert(tid.as_raw(), tid.as_raw());
             if self.stopping {
                 self.kill_task(tid);

@@ -1,0 +1,242 @@
+//! `proclab trace` end to end: bad input, what the ledger records for a known family of
+//! processes (counts, exits, signals, reaps, exec argv, line attribution), Python output
+//! timing without PYTHONUNBUFFERED, launcher marking, the text format.
+
+#[path = "trace_common.rs"]
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use common::*;
+use proclab::ledger::{EventKind, ExitStatus, ProcessTree, Role};
+
+#[test]
+fn a_missing_command_is_bad_input() {
+    let out = Command::new(proclab())
+        .args(["trace", "--", "/no/such/program", "arg"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("command not found: /no/such/program"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let out = Command::new(proclab())
+        .args(["trace", "--", "no-such-program-anywhere"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        out.stderr.iter().filter(|&&b| b == b'\n').count(),
+        1,
+        "one line"
+    );
+}
+
+#[test]
+fn a_non_executable_file_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("prog.py");
+    std::fs::write(&file, "print('hi')\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new(proclab())
+        .args(["trace", "--"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not executable"), "{err}");
+    // A directory is not a program either.
+    let out = Command::new(proclab())
+        .args(["trace", "--"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a directory"));
+}
+
+#[test]
+fn no_command_is_bad_input() {
+    let out = Command::new(proclab())
+        .args(["trace", "--"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_known_family_is_recorded_exactly() {
+    let (ledger, _) = trace_json(&[], &["python3", &program("family.py")]);
+    let tree = ProcessTree::from_ledger(&ledger);
+    let main = tree.main.expect("a main process");
+    let main_pid = tree.processes[main].pid;
+    assert_eq!(ledger.root_status, Some(ExitStatus::Code { code: 5 }));
+
+    // Three child processes of the main process; the thread is not one of them.
+    let children: Vec<i32> = process_spawns(&ledger)
+        .into_iter()
+        .filter(|(parent, _)| *parent == main_pid)
+        .map(|(_, child)| child)
+        .filter(|c| tree.processes[tree.at(*c, u64::MAX).unwrap()].role == Role::Program)
+        .collect();
+    assert_eq!(children.len(), 3, "children: {children:?}");
+    let threads = ledger
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Spawn { thread: true, parent, .. } if parent == main_pid))
+        .count();
+    assert_eq!(threads, 1);
+    let (a, b, c) = (children[0], children[1], children[2]);
+
+    let exit_of = |pid| {
+        ledger.events.iter().find_map(|e| match e.kind {
+            EventKind::Exit { pid: p, status } if p == pid => Some(status),
+            _ => None,
+        })
+    };
+    assert_eq!(exit_of(a), Some(ExitStatus::Code { code: 3 }));
+    assert_eq!(
+        exit_of(b),
+        Some(ExitStatus::Signal {
+            signal: 15,
+            core: false
+        })
+    );
+    assert_eq!(exit_of(c), Some(ExitStatus::Code { code: 0 }));
+
+    // The parent's SIGTERM to b, before b's death.
+    let sent = find(&ledger, |k| matches!(k, EventKind::Signal { from, to, signal: 15 } if *from == main_pid && *to == b))
+        .expect("SIGTERM recorded");
+    let died = find(
+        &ledger,
+        |k| matches!(k, EventKind::Exit { pid, .. } if *pid == b),
+    )
+    .unwrap();
+    assert!(sent.seq < died.seq);
+
+    // Every child reaped by the parent, after its exit.
+    for child in [a, b, c] {
+        let reap = find(&ledger, |k| matches!(k, EventKind::Reap { reaper, reaped } if *reaper == main_pid && *reaped == child))
+            .unwrap_or_else(|| panic!("{child} reaped"));
+        let exit = find(
+            &ledger,
+            |k| matches!(k, EventKind::Exit { pid, .. } if *pid == child),
+        )
+        .unwrap();
+        assert!(exit.seq < reap.seq);
+    }
+
+    // c's exec, argv exactly as given.
+    let exec = find(
+        &ledger,
+        |k| matches!(k, EventKind::Exec { pid, .. } if *pid == c),
+    )
+    .unwrap();
+    let EventKind::Exec { path, argv, .. } = &exec.kind else {
+        unreachable!()
+    };
+    assert!(path.ends_with("/echo"), "{path}");
+    assert_eq!(argv, &["echo", "child c", "exec with  spaces"]);
+
+    // Every line from the process (and thread) that wrote it.
+    assert_eq!(stdout_of(&ledger, a), "child a exits 3\n");
+    assert_eq!(stdout_of(&ledger, b), "child b waits for SIGTERM\n");
+    assert_eq!(stdout_of(&ledger, c), "child c exec with  spaces\n");
+    assert_eq!(
+        stdout_of(&ledger, main_pid),
+        "parent up\nthread says hi\nparent done, b ended by signal 15\n"
+    );
+    let thread_write = find(
+        &ledger,
+        |k| matches!(k, EventKind::Write { text, .. } if text.starts_with("thread says")),
+    );
+    assert!(
+        matches!(thread_write.unwrap().kind, EventKind::Write { pid, tid, .. } if pid == main_pid && tid != pid)
+    );
+    assert_nothing_left(&ledger);
+}
+
+#[test]
+fn a_python_childs_print_is_seen_when_called_without_pythonunbuffered() {
+    let out = Command::new(proclab())
+        .args([
+            "trace",
+            "--format",
+            "json",
+            "--",
+            "python3",
+            &program("slow_print.py"),
+        ])
+        .env_remove("PYTHONUNBUFFERED")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let ledger: proclab::ledger::Ledger = serde_json::from_slice(&out.stdout).unwrap();
+    let at = |needle: &str| {
+        ledger
+            .events
+            .iter()
+            .find(|e| matches!(&e.kind, EventKind::Write { text, .. } if text.contains(needle)))
+            .map(|e| e.t_ns)
+            .unwrap_or_else(|| panic!("{needle} written"))
+    };
+    let gap = at("child second") - at("child first");
+    assert!(
+        gap >= 400_000_000,
+        "the first print reached the pipe only {gap} ns before the second"
+    );
+}
+
+#[test]
+fn a_rust_program_has_exactly_its_four_children() {
+    let (ledger, _) = trace_json(&[], &[env!("CARGO_BIN_EXE_fx-start-target-good")]);
+    let spawns = process_spawns(&ledger);
+    assert_eq!(spawns.len(), 4, "{spawns:?}");
+    assert!(spawns.iter().all(|(parent, _)| *parent == ledger.root));
+    for (_, child) in &spawns {
+        let text = stdout_of(&ledger, *child);
+        assert_eq!(text.lines().count(), 2, "child {child} wrote {text:?}");
+        assert!(text.lines().next().unwrap().ends_with(" piaoing"));
+    }
+    assert_nothing_left(&ledger);
+}
+
+#[test]
+fn a_wrapper_script_is_marked_as_launcher() {
+    let (ledger, _) = trace_json(
+        &[],
+        &[&program("pyenv_like_wrapper.sh"), &program("slow_print.py")],
+    );
+    let tree = ProcessTree::from_ledger(&ledger);
+    let main = &tree.processes[tree.main.unwrap()];
+    let image = main.execs.last().unwrap();
+    assert!(image.path.contains("python"), "main runs {}", image.path);
+    assert!(image.argv.iter().any(|a| a.ends_with("slow_print.py")));
+    let program: Vec<_> = tree.with_role(Role::Program).collect();
+    assert_eq!(program.len(), 2, "main and its one child: {program:#?}");
+    assert!(
+        tree.with_role(Role::Launcher).count() >= 2,
+        "the wrapper's helpers are launchers"
+    );
+}
+
+#[test]
+fn the_text_format_shows_tree_timeline_and_layers() {
+    let out = Command::new(proclab())
+        .args(["trace", "--", "sh", "-c", "echo out; echo err >&2; exit 7"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "traced fine although the program failed"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("exit 7"), "{text}");
+    assert!(text.contains("processes (1):"), "{text}");
+    assert!(text.contains("| out"), "{text}");
+    assert!(text.contains("! err"), "{text}");
+    assert!(text.contains("containment:"), "{text}");
+}

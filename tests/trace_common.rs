@@ -1,0 +1,145 @@
+//! Shared by the tracer's tests: the `proclab` binary (built on first use: it belongs to
+//! another package), paths of the test programs, and ledger helpers.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use proclab::ledger::{Event, EventKind, Ledger, Pid};
+
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(|d| d.parent())
+        .expect("target layout")
+        .to_path_buf()
+}
+
+/// The `proclab` binary of this build.
+pub fn proclab() -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = profile_dir();
+        let target = dir.parent().expect("target dir");
+        let profile = match dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev".to_string(),
+            Some(other) => other.to_string(),
+        };
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "proclab",
+                "--bin",
+                "proclab",
+                "--profile",
+                &profile,
+            ])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .env("CARGO_TARGET_DIR", target)
+            .status()
+            .expect("running cargo build for proclab");
+        assert!(status.success(), "building proclab failed");
+    });
+    profile_dir().join("proclab")
+}
+
+/// A program under tests/trace_programs/.
+pub fn program(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("trace_programs")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// A fixture under tests/fixtures/.
+pub fn fixture(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+/// `proclab trace --format json <opts> -- <command>`: the ledger and the raw output.
+pub fn trace_json(opts: &[&str], command: &[&str]) -> (Ledger, Output) {
+    let out = Command::new(proclab())
+        .arg("trace")
+        .args(["--format", "json"])
+        .args(opts)
+        .arg("--")
+        .args(command)
+        .output()
+        .expect("running proclab");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "proclab trace failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ledger: Ledger = serde_json::from_slice(&out.stdout).expect("the ledger is valid JSON");
+    (ledger, out)
+}
+
+/// Every process id the ledger mentions.
+pub fn all_pids(ledger: &Ledger) -> Vec<Pid> {
+    let mut pids = vec![ledger.root];
+    for e in &ledger.events {
+        if let EventKind::Spawn { child, .. } = e.kind {
+            pids.push(child);
+        }
+    }
+    pids.extend(ledger.leftovers.iter().copied());
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+/// Assert that no process of the run is still alive.
+pub fn assert_nothing_left(ledger: &Ledger) {
+    let alive = proclab_tests::still_running(&all_pids(ledger));
+    assert!(alive.is_empty(), "left running: {alive:?}");
+}
+
+/// Processes (not threads) created during the run.
+pub fn process_spawns(ledger: &Ledger) -> Vec<(Pid, Pid)> {
+    ledger
+        .events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Spawn {
+                parent,
+                child,
+                thread: false,
+                ..
+            } => Some((parent, child)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Concatenated text a process wrote to stdout.
+pub fn stdout_of(ledger: &Ledger, pid: Pid) -> String {
+    ledger
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Write {
+                pid: p,
+                stream: proclab::ledger::Stream::Stdout,
+                text,
+                ..
+            } if *p == pid => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first event matching `pred`.
+pub fn find<'a>(ledger: &'a Ledger, pred: impl Fn(&EventKind) -> bool) -> Option<&'a Event> {
+    ledger.events.iter().find(|e| pred(&e.kind))
+}
