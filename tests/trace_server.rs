@@ -1,0 +1,152 @@
+//! Servers through the library API, as the grader uses it: the tracer learns the address
+//! the server listens on, the grader's clients connect inside the run's own network
+//! namespace, and the ledger says which process served each client.
+
+#[path = "trace_common.rs"]
+mod common;
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::program;
+use proclab::ledger::{EventKind, IoDir, Ledger};
+use proclab::trace::{self, TraceOptions};
+
+fn listen_addr(events: &[proclab::ledger::Event]) -> Option<(i32, String)> {
+    events.iter().find_map(|e| match &e.kind {
+        EventKind::Listen { pid, addr } => Some((*pid, addr.clone())),
+        _ => None,
+    })
+}
+
+/// Send `message`, expect it back upper-cased; returns the client's own address.
+fn exchange(
+    run: &trace::RunningTrace,
+    addr: SocketAddr,
+    message: &str,
+) -> (SocketAddr, std::net::TcpStream) {
+    let mut stream = run
+        .connect_tcp(addr, Duration::from_secs(5))
+        .expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(message.as_bytes()).unwrap();
+    let mut buf = vec![0u8; message.len()];
+    stream.read_exact(&mut buf).unwrap();
+    assert_eq!(String::from_utf8(buf).unwrap(), message.to_uppercase());
+    (stream.local_addr().unwrap(), stream)
+}
+
+fn serving_pid(ledger: &Ledger, peer: &SocketAddr, dir: IoDir) -> Vec<i32> {
+    ledger
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::SocketIo {
+                pid,
+                peer: p,
+                dir: d,
+                ..
+            } if *p == peer.to_string() && *d == dir => Some(*pid),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn each_client_is_served_by_its_own_process() {
+    let run = trace::start(TraceOptions::new([
+        "python3".to_string(),
+        program("server.py"),
+    ]))
+    .expect("start");
+    assert!(
+        run.wait_for(Duration::from_secs(10), |events| listen_addr(events)
+            .is_some()),
+        "the server listened"
+    );
+    let (listener, addr) = listen_addr(&run.events()).unwrap();
+    assert_eq!(addr, "127.0.0.1:8080");
+    let addr: SocketAddr = addr.parse().unwrap();
+
+    // Three clients at once, then a second wave of two.
+    let first: Vec<_> = (0..3)
+        .map(|i| exchange(&run, addr, &format!("hello {i}")))
+        .collect();
+    let mut clients: Vec<SocketAddr> = first.iter().map(|(a, _)| *a).collect();
+    drop(first);
+    for i in 0..2 {
+        let (local, stream) = exchange(&run, addr, &format!("again {i}"));
+        clients.push(local);
+        drop(stream);
+    }
+    let ledger = run.terminate(Duration::from_millis(500)).expect("ledger");
+
+    let accepts: Vec<(i32, String)> = ledger
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Accept { pid, peer, local } => {
+                assert_eq!(local, "127.0.0.1:8080");
+                Some((*pid, peer.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(accepts.len(), 5, "{accepts:?}");
+    let mut servers = Vec::new();
+    for client in &clients {
+        assert!(
+            accepts
+                .iter()
+                .any(|(pid, peer)| *pid == listener && *peer == client.to_string())
+        );
+        let readers = serving_pid(&ledger, client, IoDir::Read);
+        let writers = serving_pid(&ledger, client, IoDir::Write);
+        assert_eq!(
+            readers.len(),
+            1,
+            "one process read from {client}: {readers:?}"
+        );
+        assert_eq!(readers, writers, "the same process answered {client}");
+        assert_ne!(readers[0], listener, "not the listening process");
+        servers.push(readers[0]);
+    }
+    servers.sort_unstable();
+    servers.dedup();
+    assert_eq!(servers.len(), 5, "a process per client");
+    common::assert_nothing_left(&ledger);
+}
+
+#[test]
+fn two_runs_both_bind_the_same_port() {
+    let start = || {
+        trace::start(TraceOptions::new([
+            "python3".to_string(),
+            program("server.py"),
+        ]))
+        .expect("start")
+    };
+    let (one, two) = (start(), start());
+    for run in [&one, &two] {
+        assert!(run.wait_for(Duration::from_secs(10), |e| listen_addr(e).is_some()));
+        let addr: SocketAddr = listen_addr(&run.events()).unwrap().1.parse().unwrap();
+        exchange(run, addr, "mine");
+    }
+    let net_layer = |l: &Ledger| {
+        l.layers
+            .iter()
+            .find(|l| l.name == "netns")
+            .map(|l| l.active)
+    };
+    let (a, b) = (
+        one.terminate(Duration::ZERO).unwrap(),
+        two.terminate(Duration::ZERO).unwrap(),
+    );
+    assert_eq!(net_layer(&a), Some(true));
+    assert_eq!(net_layer(&b), Some(true));
+    common::assert_nothing_left(&a);
+    common::assert_nothing_left(&b);
+}
