@@ -20,6 +20,8 @@ static GENERATION: AtomicU32 = AtomicU32::new(0);
 static DAEMON: AtomicBool = AtomicBool::new(false);
 /// Where this child's final frame goes (-1 in the main process).
 static REPORT_FD: AtomicI32 = AtomicI32::new(-1);
+/// Whether REPORT_FD is a socket (spawn, forkserver) rather than a pipe (fork).
+static REPORT_IS_SOCKET: AtomicBool = AtomicBool::new(false);
 static NAME: Mutex<Option<String>> = Mutex::new(None);
 /// Prefix of the names of this process's children (`"1:"` in `Process-1`, as in Python).
 static IDENTITY: Mutex<String> = Mutex::new(String::new());
@@ -59,6 +61,8 @@ pub(crate) struct Becoming<'a> {
     /// The process that must be our parent (for the parent-death race check).
     pub(crate) parent: Pid,
     pub(crate) report_fd: RawFd,
+    /// The channel is a socket (spawn, forkserver), not a pipe (fork).
+    pub(crate) socket: bool,
 }
 
 /// Resets the inherited library state and arms the parent-death signal of a daemon.
@@ -68,6 +72,7 @@ pub(crate) fn become_child(b: Becoming<'_>) {
         // Our parent's report channel: holding it would delay our parent's EOF.
         let _ = nix::unistd::close(old);
     }
+    REPORT_IS_SOCKET.store(b.socket, Ordering::Relaxed);
     IN_CHILD.store(true, Ordering::Relaxed);
     GENERATION.fetch_add(1, Ordering::Relaxed);
     DAEMON.store(b.daemon, Ordering::Relaxed);
@@ -130,8 +135,13 @@ fn finish(frame: &[u8], code: i32) -> ! {
     if fd >= 0 {
         // SAFETY: REPORT_FD is owned by this module and stays open until _exit.
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        // A parent that dropped its Process no longer listens: EPIPE is fine.
-        let _ = sys::write_all(fd, frame);
+        // A parent that dropped its Process no longer listens: EPIPE is fine (a socket
+        // is written with send, which never raises SIGPIPE).
+        let _ = if REPORT_IS_SOCKET.load(Ordering::Relaxed) {
+            sys::send_all(fd, frame)
+        } else {
+            sys::write_all(fd, frame)
+        };
     }
     // _exit: no atexit handlers or destructors of state copied from the parent.
     sys::exit_now(code)

@@ -110,7 +110,7 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
     };
     drop(slot);
     drop(theirs);
-    let _ = sys::write_all(ours.as_fd(), &payload);
+    let _ = sys::send_all(ours.as_fd(), &payload);
     Ok(Started {
         pid,
         channel: ours,

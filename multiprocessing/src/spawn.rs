@@ -44,7 +44,7 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
     let pid = exec_self(&theirs, ENV, &value)?;
     drop(theirs);
     // If the child died already, it reports nothing and `join` shows how it ended.
-    let _ = sys::write_all(ours.as_fd(), &payload);
+    let _ = sys::send_all(ours.as_fd(), &payload);
     Ok(Started {
         pid,
         channel: ours,
@@ -120,6 +120,7 @@ pub(crate) fn run_child(channel: OwnedFd, parent: Pid) -> ! {
         daemon,
         parent,
         report_fd: channel.into_raw_fd(),
+        socket: true,
     });
     child::execute(move || {
         let p = payload?;

@@ -9,34 +9,42 @@ use nix::unistd::Pid;
 
 use crate::error::{Context, Result};
 
-/// Number of threads of the calling process: field 20 of `/proc/self/stat`.
-///
-/// Read into a stack buffer (no allocation); the field list starts after the last `)` because
-/// the command name in field 2 may itself contain spaces and parentheses.
+/// Number of threads of the calling process: field 20 of `/proc/self/stat`, read into a
+/// stack buffer (no allocation).
 pub(crate) fn thread_count() -> Result<usize> {
     let mut file = std::fs::File::open("/proc/self/stat").ctx("open(/proc/self/stat)")?;
     let mut buf = [0u8; 1024];
     let mut len = 0;
+    // One read normally holds it all; read on only if the field is not there yet.
     while len < buf.len() {
         match file.read(&mut buf[len..]) {
             Ok(0) => break,
             Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e).ctx("read(/proc/self/stat)"),
         }
+        if let Some(count) = num_threads(&buf[..len]) {
+            return Ok(count);
+        }
     }
-    let text = &buf[..len];
-    let after = text.iter().rposition(|&b| b == b')').map_or(0, |i| i + 1);
-    // Fields after the command name start at field 3 (state); num_threads is field 20.
-    text[after..]
+    num_threads(&buf[..len]).ok_or(crate::Error::Sys {
+        call: "parse(/proc/self/stat)",
+        errno: Errno::EINVAL,
+    })
+}
+
+/// Field 20 of a `stat` line. The fields after the command name start after the *last*
+/// `)`, since the name (field 2) may itself contain spaces and parentheses; the line must
+/// run past field 20 (a space after it) for the value to be complete.
+fn num_threads(text: &[u8]) -> Option<usize> {
+    let after = text.iter().rposition(|&b| b == b')')? + 1;
+    let mut fields = text[after..]
         .split(|&b| b == b' ')
-        .filter(|f| !f.is_empty())
-        .nth(17)
-        .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok())
-        .ok_or(crate::Error::Sys {
-            call: "parse(/proc/self/stat)",
-            errno: Errno::EINVAL,
-        })
+        .filter(|f| !f.is_empty());
+    // Field 3 (state) is the first after the name: num_threads is the 18th.
+    let value = fields.nth(17)?;
+    fields.next()?;
+    std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 /// Flushes Rust's stdout/stderr so no buffered line is printed twice (by parent and child).
@@ -59,6 +67,21 @@ pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<usize> {
 pub(crate) fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> nix::Result<()> {
     while !buf.is_empty() {
         match nix::unistd::write(fd, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Sends the whole buffer on a socket with `MSG_NOSIGNAL`: a peer that is gone gives
+/// `EPIPE`, never a SIGPIPE, whatever the program's SIGPIPE disposition.
+pub(crate) fn send_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> nix::Result<()> {
+    use nix::sys::socket::{MsgFlags, send};
+    use std::os::fd::AsRawFd;
+    while !buf.is_empty() {
+        match send(fd.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL) {
             Ok(n) => buf = &buf[n..],
             Err(Errno::EINTR) => {}
             Err(e) => return Err(e),
@@ -125,4 +148,24 @@ pub(crate) fn readable(fd: impl AsFd, timeout_ms: i32) -> nix::Result<bool> {
 pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: _exit is always safe to call; it does not return.
     unsafe { libc::_exit(code) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::num_threads;
+
+    #[test]
+    fn parses_num_threads_after_a_tricky_command_name() {
+        let line = b"42 (a) b (c)) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 3 0 5 100 200";
+        assert_eq!(num_threads(line), Some(3));
+        assert_eq!(
+            num_threads(b"42 (x) S 1 42 42 0 -1 1 1 0 0 0 1 2 0 0 20 0 1"),
+            None
+        );
+    }
+
+    #[test]
+    fn this_test_process_has_threads() {
+        assert!(super::thread_count().unwrap() >= 1);
+    }
 }

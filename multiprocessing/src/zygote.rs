@@ -128,7 +128,7 @@ fn reap(kids: &mut Vec<(Pid, OwnedFd)>, flags: WaitPidFlag) -> bool {
         };
         if let Some(i) = kids.iter().position(|(p, _)| *p == pid) {
             let (_, fd) = kids.swap_remove(i);
-            let _ = sys::write_all(fd.as_fd(), &report::status_frame(code));
+            let _ = sys::send_all(fd.as_fd(), &report::status_frame(code));
         }
         if flags.is_empty() {
             return true;

@@ -41,6 +41,7 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
                 daemon: spec.daemon,
                 parent,
                 report_fd: write_end.into_raw_fd(),
+                socket: false,
             });
             let body = body.take();
             child::execute(move || match body {
