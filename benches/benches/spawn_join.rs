@@ -1,1 +1,68 @@
-fn main() {}
+//! Start+join of one process: `multiprocessing` with fork, spawn and forkserver against
+//! raw `nix` fork + `_exit` + waitpid, `posix_spawn` of `/bin/true`,
+//! `std::process::Command` of `/bin/true` and a thread (the floor), measured by criterion;
+//! then Python's `multiprocessing` fork/spawn/forkserver and `os.fork`, timed by
+//! `peers/mp_start_join.py` (criterion cannot time Python's inner loop) and recorded in
+//! `<target>/proclab-bench/python_spawn_join.json`.
+
+mod common;
+
+use common::{check, criterion};
+use criterion::Criterion;
+use multiprocessing::StartMethod;
+use proclab_benches::env::{filter_allows, pick};
+use proclab_benches::peers::{
+    PythonTiming, TinySpawn, command_true, mp_start_join, python_start_join, raw_fork_join,
+    thread_join,
+};
+
+fn main() {
+    // First: a spawned or forkserver child is this program executed again.
+    let _guard = multiprocessing::init();
+    let mut c = criterion();
+    bench(&mut c);
+    c.final_summary();
+    if filter_allows("spawn_join/python") {
+        check(python());
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("spawn_join");
+    g.bench_function("raw_nix_fork", |b| b.iter(|| check(raw_fork_join())));
+    for method in StartMethod::ALL {
+        g.bench_function(format!("mp_{method}"), |b| {
+            b.iter(|| check(mp_start_join(method)))
+        });
+    }
+    let tiny = check(TinySpawn::new());
+    g.bench_function("posix_spawn_true", |b| b.iter(|| check(tiny.spawn_join())));
+    g.bench_function("command_true", |b| b.iter(|| check(command_true())));
+    // Last: a thread leaves the process briefly multi-threaded, where fork is refused.
+    g.bench_function("thread", |b| b.iter(|| check(thread_join())));
+    g.finish();
+}
+
+fn python() -> anyhow::Result<()> {
+    let runs: [(&str, u64); 4] = [
+        ("os_fork", pick(300, 40)),
+        ("fork", pick(300, 40)),
+        ("forkserver", pick(150, 20)),
+        ("spawn", pick(40, 8)),
+    ];
+    let mut timings: Vec<PythonTiming> = Vec::new();
+    for (method, n) in runs {
+        let t = python_start_join(method, n)?;
+        println!(
+            "spawn_join/python_{:<12} median {:>10.1} µs  (n = {}, Python {})",
+            t.method,
+            t.median_ns / 1e3,
+            t.n,
+            t.python
+        );
+        timings.push(t);
+    }
+    let path = proclab_benches::results::write("python_spawn_join", &timings)?;
+    println!("spawn_join: Python figures in {}", path.display());
+    Ok(())
+}

@@ -65,7 +65,7 @@ pub fn workspace_bin(name: &str) -> Result<PathBuf> {
     let path = profile_dir()?.join(name);
     if !path.is_file() {
         bail!(
-            "{} is missing: build it first with `cargo build --release -p <package of {name}>`",
+            "{} is missing: build the workspace binaries first: `cargo build --release --workspace --bins`",
             path.display()
         );
     }
@@ -105,4 +105,16 @@ fn find_python() -> Result<PathBuf> {
     let path = String::from_utf8(out.stdout).context("sys.executable is not UTF-8")?;
     let path = PathBuf::from(path.trim());
     std::fs::canonicalize(&path).with_context(|| format!("cannot resolve {}", path.display()))
+}
+
+/// Whether a bench (or one of its parts) named `name` should run, given the positional
+/// arguments `cargo bench -- FILTER…` passed: with no filter everything runs, otherwise
+/// only names containing one of the filters. Criterion's own flags (`--bench`…) are
+/// ignored.
+pub fn filter_allows(name: &str) -> bool {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
 }

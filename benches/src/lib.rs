@@ -8,8 +8,12 @@
 pub mod echo;
 pub mod env;
 pub mod load;
+pub mod peers;
 pub mod procstat;
+pub mod report;
 pub mod results;
+pub mod runs;
 pub mod safety;
 pub mod server;
 pub mod stats;
+pub mod svg;

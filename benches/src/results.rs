@@ -20,3 +20,64 @@ pub fn read<T: DeserializeOwned>(name: &str) -> Result<T> {
         .with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))
 }
+
+/// One server's results in `servers.json`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ServerRecord {
+    /// Short name (`per-client`, `pool-2`, `py-forking`…).
+    pub name: String,
+    /// How it was started.
+    pub argv: Vec<String>,
+    /// Per concurrency: every round's load report.
+    pub runs: Vec<(usize, Vec<crate::load::LoadReport>)>,
+    /// The sampled C = 64 run.
+    pub peak_run: Option<crate::load::LoadReport>,
+    /// The server's peak footprint during the sampled run.
+    pub peak: crate::procstat::GroupStats,
+}
+
+impl ServerRecord {
+    /// Median connections/s at concurrency `c`, if measured.
+    pub fn rate(&self, c: usize) -> Option<f64> {
+        let (_, reports) = self.runs.iter().find(|(k, _)| *k == c)?;
+        let rates: Vec<f64> = reports.iter().map(|r| r.conns_per_s).collect();
+        crate::stats::median(&rates)
+    }
+
+    /// Median p99 latency (µs) at concurrency `c`, if measured.
+    pub fn p99_us(&self, c: usize) -> Option<f64> {
+        let (_, reports) = self.runs.iter().find(|(k, _)| *k == c)?;
+        let v: Vec<f64> = reports.iter().map(|r| r.p99_us).collect();
+        crate::stats::median(&v)
+    }
+
+    /// Failed connections over every run.
+    pub fn errors(&self) -> usize {
+        self.runs
+            .iter()
+            .flat_map(|(_, v)| v)
+            .map(|r| r.errors)
+            .sum::<usize>()
+            + self.peak_run.as_ref().map_or(0, |p| p.errors)
+    }
+}
+
+/// One workload's results in `tracer.json`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TracerRecord {
+    /// Workload name (`start-target`, `tcp`, `writes`, `cpu`…).
+    pub workload: String,
+    /// The target ratio for `proclab trace`, if any.
+    pub target: Option<f64>,
+    /// Every variant's samples; the first is untraced.
+    pub variants: Vec<crate::runs::Samples>,
+    /// Each variant's median over the untraced median.
+    pub ratios: Vec<(String, f64)>,
+}
+
+impl TracerRecord {
+    /// The ratio of variant `name` to untraced, if measured.
+    pub fn ratio(&self, name: &str) -> Option<f64> {
+        self.ratios.iter().find(|(n, _)| n == name).map(|(_, r)| *r)
+    }
+}

@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 
 const PIDS_ROOT: &str = "/sys/fs/cgroup/pids";
 const MEMORY_ROOT: &str = "/sys/fs/cgroup/memory";
+/// Every group made here starts with this; the pid that made it ends the name.
+const PREFIX: &str = "proclab-bench-";
 
-/// Keeps this process in its limited cgroups until dropped.
+/// Keeps this process in its limited cgroups until dropped. Drop it after everything
+/// it started has ended (after `multiprocessing`'s guard, which stops the forkserver).
 #[derive(Debug)]
 pub struct SafetyNet {
     groups: Vec<PathBuf>,
@@ -20,7 +23,8 @@ impl SafetyNet {
     /// bytes. If cgroups cannot be used, requires `memory_max` bytes of `MemAvailable`
     /// instead, and errors when there is less.
     pub fn enter(name: &str, pids_max: u64, memory_max: u64) -> Result<SafetyNet> {
-        let leaf = format!("proclab-bench-{name}-{}", std::process::id());
+        remove_stale();
+        let leaf = format!("{PREFIX}{name}-{}", std::process::id());
         let mut net = SafetyNet { groups: Vec::new() };
         let entered = (|| -> Result<()> {
             net.join(Path::new(PIDS_ROOT), &leaf, "pids.max", pids_max)?;
@@ -64,6 +68,29 @@ impl Drop for SafetyNet {
             }
             if let Err(e) = std::fs::remove_dir(&dir) {
                 eprintln!("safety net: cannot remove {}: {e}", dir.display());
+            }
+        }
+    }
+}
+
+/// Removes groups left by a bench that exited without dropping its net (a failed bench
+/// exits at once): only ours, and only empty ones (rmdir refuses a group with tasks).
+fn remove_stale() {
+    for root in [PIDS_ROOT, MEMORY_ROOT] {
+        let Ok(dir) = std::fs::read_dir(root) else {
+            continue;
+        };
+        for entry in dir.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let Some(pid) = name.strip_prefix(PREFIX).and_then(|r| r.rsplit('-').next()) else {
+                continue;
+            };
+            let alive = pid
+                .parse::<i32>()
+                .is_ok_and(|p| Path::new(&format!("/proc/{p}")).exists());
+            if !alive {
+                let _ = std::fs::remove_dir(entry.path());
             }
         }
     }

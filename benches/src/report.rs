@@ -1,0 +1,371 @@
+//! Gathers every bench's results (criterion's estimates and the JSON files under
+//! `<target>/proclab-bench/`), computes the issue's target ratios, and renders them as
+//! Markdown tables.
+
+use crate::peers::PythonTiming;
+use crate::results::{ServerRecord, TracerRecord};
+use serde::Serialize;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// Everything measured in one run.
+pub struct Measured {
+    /// `<target>/criterion`.
+    pub criterion_dir: PathBuf,
+    /// Python's start+join timings.
+    pub python: Vec<PythonTiming>,
+    /// Server results.
+    pub servers: Vec<ServerRecord>,
+    /// Tracer results.
+    pub tracer: Vec<TracerRecord>,
+}
+
+/// One target of the issue, with its measured ratio.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    /// What is claimed.
+    pub claim: String,
+    /// The measured ratio, if both sides were measured.
+    pub ratio: Option<f64>,
+    /// The threshold.
+    pub threshold: f64,
+    /// `true`: the ratio must be at least the threshold; `false`: at most.
+    pub at_least: bool,
+    /// How the ratio was computed.
+    pub how: String,
+}
+
+impl Target {
+    /// Met, not met, or not measured.
+    pub fn met(&self) -> Option<bool> {
+        self.ratio.map(|r| {
+            if self.at_least {
+                r >= self.threshold
+            } else {
+                r <= self.threshold
+            }
+        })
+    }
+}
+
+impl Measured {
+    /// Loads everything from `target_dir`; missing parts are empty.
+    pub fn load(target_dir: &Path) -> Measured {
+        let read = |name: &str| -> Option<String> {
+            std::fs::read_to_string(
+                target_dir
+                    .join("proclab-bench")
+                    .join(format!("{name}.json")),
+            )
+            .ok()
+        };
+        Measured {
+            criterion_dir: target_dir.join("criterion"),
+            python: read("python_spawn_join")
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default(),
+            servers: read("servers")
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default(),
+            tracer: read("tracer")
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Criterion's median time per iteration, in ns, for `group/id`.
+    pub fn crit(&self, group: &str, id: &str) -> Option<f64> {
+        let path = self
+            .criterion_dir
+            .join(group)
+            .join(id)
+            .join("new/estimates.json");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        v["median"]["point_estimate"].as_f64()
+    }
+
+    /// Python's median start+join for `method`, in ns.
+    pub fn python_ns(&self, method: &str) -> Option<f64> {
+        self.python
+            .iter()
+            .find(|t| t.method == method)
+            .map(|t| t.median_ns)
+    }
+
+    /// The server named `name`.
+    pub fn server(&self, name: &str) -> Option<&ServerRecord> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+
+    /// The best pool server (by conns/s at C = 8).
+    pub fn best_pool(&self) -> Option<&ServerRecord> {
+        self.servers
+            .iter()
+            .filter(|s| s.name.starts_with("pool-"))
+            .max_by(|a, b| {
+                a.rate(8)
+                    .unwrap_or(0.0)
+                    .total_cmp(&b.rate(8).unwrap_or(0.0))
+            })
+    }
+
+    /// The tracer workload named `name`.
+    pub fn workload(&self, name: &str) -> Option<&TracerRecord> {
+        self.tracer.iter().find(|w| w.workload == name)
+    }
+
+    /// The issue's targets, each with its measured ratio.
+    pub fn targets(&self) -> Vec<Target> {
+        let sj = |id: &str| self.crit("spawn_join", id);
+        let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
+        let mut t = vec![
+            target(
+                "fork start+join ≤ 1.2× raw nix fork+waitpid",
+                div(sj("mp_fork"), sj("raw_nix_fork")),
+                1.2,
+                false,
+                "criterion medians: mp_fork / raw_nix_fork",
+            ),
+            target(
+                "fork ≥ 12× faster than Python's fork method",
+                div(self.python_ns("fork"), sj("mp_fork")),
+                12.0,
+                true,
+                "Python fork median / criterion mp_fork median",
+            ),
+            target(
+                "spawn ≥ 40× faster than Python's spawn",
+                div(self.python_ns("spawn"), sj("mp_spawn")),
+                40.0,
+                true,
+                "Python spawn median / criterion mp_spawn median",
+            ),
+            target(
+                "forkserver ≥ 30× faster than Python's forkserver",
+                div(self.python_ns("forkserver"), sj("mp_forkserver")),
+                30.0,
+                true,
+                "Python forkserver median / criterion mp_forkserver median",
+            ),
+        ];
+        let rate = |name: &str| self.server(name).and_then(|s| s.rate(8));
+        t.push(target(
+            "per-client server ≥ 7× Python's ForkingTCPServer at C=8",
+            div(rate("per-client"), rate("py-forking")),
+            7.0,
+            true,
+            "conns/s medians: per-client / py-forking (socketserver defaults)",
+        ));
+        t.push(target(
+            "per-client server ≥ 7× ForkingTCPServer (backlog 128) at C=8",
+            div(rate("per-client"), rate("py-forking-b128")),
+            7.0,
+            true,
+            "conns/s medians: per-client / py-forking-b128",
+        ));
+        let pool = self.best_pool();
+        t.push(target(
+            "pool server ≥ 5× per-client at C=8",
+            div(pool.and_then(|p| p.rate(8)), rate("per-client")),
+            5.0,
+            true,
+            &format!(
+                "conns/s medians: {} / per-client",
+                pool.map_or("pool-?", |p| p.name.as_str())
+            ),
+        ));
+        for w in &self.tracer {
+            let Some(limit) = w.target else { continue };
+            t.push(target(
+                &format!("proclab trace ≤ {limit}× untraced on {}", w.workload),
+                w.ratio("proclab"),
+                limit,
+                false,
+                "median wall time traced / untraced",
+            ));
+        }
+        for w in &self.tracer {
+            t.push(target(
+                &format!(
+                    "proclab trace below strace -f --seccomp-bpf on {}",
+                    w.workload
+                ),
+                div(w.ratio("proclab"), w.ratio("strace-bpf")),
+                1.0,
+                false,
+                "median wall time proclab / strace-bpf",
+            ));
+        }
+        t
+    }
+}
+
+fn target(claim: &str, ratio: Option<f64>, threshold: f64, at_least: bool, how: &str) -> Target {
+    Target {
+        claim: claim.into(),
+        ratio: ratio.filter(|r| r.is_finite()),
+        threshold,
+        at_least,
+        how: how.into(),
+    }
+}
+
+fn mark(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "met",
+        Some(false) => "**not met**",
+        None => "not measured",
+    }
+}
+
+fn us(ns: Option<f64>) -> String {
+    ns.map_or("–".into(), |v| format!("{:.0}", v / 1e3))
+}
+
+/// The Markdown tables: targets, spawn/join, growth, fork vs memory, servers, tracer.
+pub fn markdown(m: &Measured) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "### Targets\n\n| target | measured | threshold | verdict | how |\n|---|---|---|---|---|"
+    );
+    for t in m.targets() {
+        let r = t.ratio.map_or("–".into(), |r| format!("{r:.2}×"));
+        let op = if t.at_least { "≥" } else { "≤" };
+        let _ = writeln!(
+            s,
+            "| {} | {r} | {op} {}× | {} | {} |",
+            t.claim,
+            t.threshold,
+            mark(t.met()),
+            t.how
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n### Start + join of one process (median, µs)\n\n| way | µs | × raw fork |\n|---|---|---|"
+    );
+    let raw = m.crit("spawn_join", "raw_nix_fork");
+    for id in [
+        "thread",
+        "raw_nix_fork",
+        "mp_fork",
+        "mp_forkserver",
+        "posix_spawn_true",
+        "command_true",
+        "mp_spawn",
+    ] {
+        let v = m.crit("spawn_join", id);
+        let x = v
+            .zip(raw)
+            .map_or("–".into(), |(a, b)| format!("{:.2}", a / b));
+        let _ = writeln!(s, "| {id} | {} | {x} |", us(v));
+    }
+    for t in &m.python {
+        let x = raw.map_or("–".into(), |b| format!("{:.2}", t.median_ns / b));
+        let _ = writeln!(
+            s,
+            "| Python {} (n = {}) | {:.0} | {x} |",
+            t.method,
+            t.n,
+            t.median_ns / 1e3
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n### Growth: start N then join N (median µs per process)\n"
+    );
+    let sizes = [1usize, 4, 16, 64, 256];
+    let _ = writeln!(
+        s,
+        "| way | {} |\n|---|{}",
+        sizes.map(|n| format!("N={n}")).join(" | "),
+        "---|".repeat(sizes.len())
+    );
+    for way in GROWTH_WAYS {
+        let cells: Vec<String> = sizes
+            .iter()
+            .map(|&n| {
+                us(m.crit("growth", &format!("{way}/{n}"))
+                    .map(|v| v / n as f64))
+            })
+            .collect();
+        let _ = writeln!(s, "| {way} | {} |", cells.join(" | "));
+    }
+    let _ = writeln!(
+        s,
+        "\n### Start + join against the parent's touched memory (median µs)\n"
+    );
+    let _ = writeln!(
+        s,
+        "| way | {} |\n|---|{}",
+        MEMORY_MIB.map(|m| format!("{m} MiB")).join(" | "),
+        "---|".repeat(MEMORY_MIB.len())
+    );
+    for way in MEMORY_WAYS {
+        let cells: Vec<String> = MEMORY_MIB
+            .iter()
+            .map(|mib| us(m.crit("fork_memory", &format!("{way}/{mib}MiB"))))
+            .collect();
+        let _ = writeln!(s, "| {way} | {} |", cells.join(" | "));
+    }
+    let _ = writeln!(
+        s,
+        "\n### Servers (median connections/s; p99 latency at C=8; footprint during a C=64 run)\n\n| server | C=1 | C=8 | C=64 | p99 C=8 (ms) | peak processes | peak threads | peak RSS sum (MiB) | failed conns |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for r in &m.servers {
+        let c = |k: usize| r.rate(k).map_or("–".into(), |v| format!("{v:.0}"));
+        let p99 = r
+            .p99_us(8)
+            .map_or("–".into(), |v| format!("{:.1}", v / 1e3));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {p99} | {} | {} | {:.1} | {} |",
+            r.name,
+            c(1),
+            c(8),
+            c(64),
+            r.peak.processes,
+            r.peak.threads,
+            r.peak.rss_bytes as f64 / (1u64 << 20) as f64,
+            r.errors()
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n### Tracer overhead (median wall time; ratio to untraced)\n\n| workload | untraced (ms) | proclab trace | strace -f | strace -f --seccomp-bpf |\n|---|---|---|---|---|"
+    );
+    for w in &m.tracer {
+        let base = w.variants.first().map_or(f64::NAN, |v| v.median_s * 1e3);
+        let r = |n: &str| w.ratio(n).map_or("–".into(), |v| format!("{v:.2}×"));
+        let _ = writeln!(
+            s,
+            "| {} | {base:.1} | {} | {} | {} |",
+            w.workload,
+            r("proclab"),
+            r("strace"),
+            r("strace-bpf")
+        );
+    }
+    s
+}
+
+/// The ways measured in the growth bench, in chart order.
+pub const GROWTH_WAYS: [&str; 5] = [
+    "thread",
+    "raw_nix_fork",
+    "mp_fork",
+    "mp_forkserver",
+    "mp_spawn",
+];
+/// The ways measured in the fork-vs-memory bench, in chart order.
+pub const MEMORY_WAYS: [&str; 5] = [
+    "raw_nix_fork",
+    "mp_fork",
+    "mp_spawn",
+    "mp_forkserver",
+    "posix_spawn_true",
+];
+/// The parent's touched memory sizes, in MiB.
+pub const MEMORY_MIB: [u32; 4] = [0, 64, 256, 1024];
