@@ -1,5 +1,5 @@
-//! [`Process`]: construction, settings, `start`, signals, `close` and results.
-//! Waiting (`join`, `join_timeout`, `is_alive`, `exitcode`) lives in `wait.rs`.
+//! [`Process`]: the type, its settings and `start`. Construction is in `construct.rs`,
+//! signals in `signal.rs`, waiting in `wait.rs`, `close` and results in `outcome.rs`.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -7,13 +7,11 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use serde::de::DeserializeOwned;
 
 use crate::body::Body;
 use crate::error::{Context, Error, Result};
-use crate::report::{self, Inbox, PanicReport};
+use crate::report::Inbox;
 use crate::start_method::{Spec, StartMethod, fork};
 use crate::{child, forkserver, guard, spawn};
 
@@ -270,184 +268,6 @@ impl<K: Kind> Process<K> {
         self.relayed = started.relayed;
         self.inbox = Some(Inbox::new(started.channel));
         Ok(())
-    }
-
-    /// Sends `signal` to the running child; a no-op once it has ended.
-    ///
-    /// ```
-    /// use multiprocessing::{Process, Signal};
-    /// # fn main() -> Result<(), multiprocessing::Error> {
-    /// let _guard = multiprocessing::init();
-    /// let mut p = Process::with_args(std::thread::sleep, std::time::Duration::from_secs(30));
-    /// p.start()?;
-    /// p.send_signal(Signal::SIGUSR1)?;
-    /// assert_eq!(p.join()?, -10);
-    /// # Ok(()) }
-    /// ```
-    pub fn send_signal(&mut self, signal: Signal) -> Result<()> {
-        self.signal_as(signal, "signal")
-    }
-
-    fn signal_as(&mut self, signal: Signal, action: &'static str) -> Result<()> {
-        if self.closed {
-            return Err(Error::Closed);
-        }
-        let pid = self.pid.ok_or(Error::NotStarted { action })?;
-        // Not yet reaped means the pid is still ours (a zombie at worst), never reused.
-        if self.exitcode.is_some() {
-            return Ok(());
-        }
-        match kill(pid, signal) {
-            Ok(()) | Err(Errno::ESRCH) => Ok(()),
-            Err(errno) => Err(Error::Sys {
-                call: "kill",
-                errno,
-            }),
-        }
-    }
-
-    /// Sends SIGTERM (Python: `p.terminate()`); the child, unless it handles SIGTERM, dies
-    /// without any cleanup and `exitcode` becomes `-15`. Returns at once: `join` to wait.
-    ///
-    /// The lesson: `p.terminate()`, then `p.is_alive()` may still say `True` — the signal
-    /// was sent, the child has not died yet.
-    ///
-    /// ```
-    /// use multiprocessing::Process;
-    /// use std::time::Duration;
-    /// # fn main() -> Result<(), multiprocessing::Error> {
-    /// let _guard = multiprocessing::init();
-    /// let mut p = Process::with_args(std::thread::sleep, Duration::from_secs(30));
-    /// p.start()?;
-    /// p.terminate()?;
-    /// println!("{}", p.is_alive()); // usually true
-    /// p.join()?;
-    /// assert!(!p.is_alive());
-    /// assert_eq!(p.exitcode(), Some(-15));
-    /// # Ok(()) }
-    /// ```
-    pub fn terminate(&mut self) -> Result<()> {
-        self.signal_as(Signal::SIGTERM, "terminate")
-    }
-
-    /// Sends SIGKILL (Python: `p.kill()`); `exitcode` becomes `-9`.
-    ///
-    /// ```
-    /// # use multiprocessing::Process;
-    /// # fn main() -> Result<(), multiprocessing::Error> {
-    /// # let _guard = multiprocessing::init();
-    /// let mut p = Process::with_args(std::thread::sleep, std::time::Duration::from_secs(30));
-    /// p.start()?;
-    /// p.kill()?;
-    /// assert_eq!(p.join()?, -9);
-    /// # Ok(()) }
-    /// ```
-    pub fn kill(&mut self) -> Result<()> {
-        self.signal_as(Signal::SIGKILL, "kill")
-    }
-
-    /// Sends SIGINT (Python 3.14: `p.interrupt()`); `exitcode` becomes `-2` unless handled.
-    ///
-    /// ```
-    /// # use multiprocessing::Process;
-    /// # fn main() -> Result<(), multiprocessing::Error> {
-    /// # let _guard = multiprocessing::init();
-    /// let mut p = Process::with_args(std::thread::sleep, std::time::Duration::from_secs(30));
-    /// p.start()?;
-    /// p.interrupt()?;
-    /// assert_eq!(p.join()?, -2);
-    /// # Ok(()) }
-    /// ```
-    pub fn interrupt(&mut self) -> Result<()> {
-        self.signal_as(Signal::SIGINT, "interrupt")
-    }
-
-    /// Releases the process's resources (Python: `p.close()`). Refused while the child
-    /// runs; afterwards every other use returns [`Error::Closed`].
-    ///
-    /// ```
-    /// use multiprocessing::{Error, Process};
-    /// # fn main() -> Result<(), multiprocessing::Error> {
-    /// let _guard = multiprocessing::init();
-    /// let mut p = Process::with_args(std::thread::sleep, std::time::Duration::from_millis(200));
-    /// p.start()?;
-    /// assert!(matches!(p.close(), Err(Error::CloseRunning)));
-    /// p.join()?;
-    /// p.close()?;
-    /// assert!(matches!(p.join(), Err(Error::Closed)));
-    /// # Ok(()) }
-    /// ```
-    pub fn close(&mut self) -> Result<()> {
-        if self.closed {
-            return Ok(());
-        }
-        if self.started && self.exitcode.is_none() && self.is_alive() {
-            return Err(Error::CloseRunning);
-        }
-        self.closed = true;
-        self.body = None;
-        self.inbox = None;
-        self.pidfd = None;
-        Ok(())
-    }
-
-    /// The panic that ended the child, if it panicked (its exit code is then 1, like an
-    /// uncaught exception in Python, but this tells the two apart).
-    ///
-    /// ```
-    /// use multiprocessing::Process;
-    ///
-    /// fn boom(_: ()) {
-    ///     panic!("boom");
-    /// }
-    ///
-    /// # fn main() -> Result<(), multiprocessing::Error> {
-    /// let _guard = multiprocessing::init();
-    /// let mut p = Process::with_args(boom, ());
-    /// p.start()?;
-    /// assert_eq!(p.join()?, 1);
-    /// let report = p.panic_report().expect("it panicked");
-    /// assert_eq!(report.message, "boom");
-    /// assert!(report.location.is_some_and(|at| at.contains(".rs:")));
-    /// # Ok(()) }
-    /// ```
-    pub fn panic_report(&self) -> Option<PanicReport> {
-        let (tag, data) = self.inbox.as_ref()?.outcome()?;
-        (tag == report::PANICKED)
-            .then(|| serde_json::from_slice(data).ok())
-            .flatten()
-    }
-
-    /// The target's return value, once the child has been joined.
-    ///
-    /// ```
-    /// use multiprocessing::Process;
-    /// # fn main() -> Result<(), multiprocessing::Error> {
-    /// let _guard = multiprocessing::init();
-    /// let mut p = Process::with_args(|n: u64| n * n, 12);
-    /// p.start()?;
-    /// p.join()?;
-    /// assert_eq!(p.result::<u64>()?, 144);
-    /// # Ok(()) }
-    /// ```
-    pub fn result<T: DeserializeOwned>(&self) -> Result<T> {
-        if self.closed {
-            return Err(Error::Closed);
-        }
-        let exitcode = self.exitcode.ok_or(Error::NotFinished)?;
-        let outcome = self.inbox.as_ref().and_then(Inbox::outcome);
-        match outcome {
-            Some((report::RETURNED, data)) => {
-                let data = if data.is_empty() { &b"null"[..] } else { data };
-                serde_json::from_slice(data).map_err(|e| Error::Decode(e.to_string()))
-            }
-            Some((report::PANICKED, _)) => match self.panic_report() {
-                Some(p) => Err(Error::Panicked(p)),
-                None => Err(Error::Child("undecodable panic report".into())),
-            },
-            Some((report::FAILED, why)) => Err(Error::Child(String::from_utf8_lossy(why).into())),
-            _ => Err(Error::NoResult { exitcode }),
-        }
     }
 }
 
