@@ -44,6 +44,28 @@ impl Process<ForkOnly> {
 
     /// A process running a [`Run`] object that is not serializable (fork only); the default
     /// name is `TypeName-N`. See [`Process::from_run`] for the portable form.
+    ///
+    /// ```
+    /// use multiprocessing::{Process, Run};
+    ///
+    /// struct Task {
+    ///     job: Box<dyn FnMut() + Send>, // a closure: not serializable, fork only
+    /// }
+    ///
+    /// impl Run for Task {
+    ///     fn run(&mut self) {
+    ///         (self.job)();
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let mut p = Process::from_run_local(Task { job: Box::new(|| println!("egon piaoing")) });
+    /// assert!(p.name().starts_with("Task-"));
+    /// p.start()?;
+    /// assert_eq!(p.join()?, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn from_run_local<T: Run + Send + 'static>(mut obj: T) -> Self {
         let body = Body::Local(Box::new(move || {
             obj.run();
@@ -130,6 +152,14 @@ impl Process<Portable> {
     }
 
     /// Builder form of [`set_start_method`](Process::set_start_method).
+    ///
+    /// ```
+    /// use multiprocessing::{Process, StartMethod};
+    /// # fn piao(_: String) {}
+    /// let _guard = multiprocessing::init();
+    /// let p = Process::with_args(piao, "egon".into()).with_start_method(StartMethod::Spawn);
+    /// assert_eq!(p.start_method(), StartMethod::Spawn);
+    /// ```
     #[must_use]
     pub fn with_start_method(mut self, method: StartMethod) -> Self {
         self.method = method;

@@ -96,6 +96,26 @@ pub fn init() -> Guard {
 }
 
 /// Returned by [`init`]; when dropped, terminates daemonic children and joins the others.
+///
+/// Python does this at interpreter exit; here it happens where the guard is dropped, which
+/// is the end of `main` when it is the first local there.
+///
+/// ```
+/// use multiprocessing::Process;
+/// use std::time::Duration;
+/// # fn main() -> Result<(), multiprocessing::Error> {
+/// let guard = multiprocessing::init();
+/// let mut normal = Process::with_args(std::thread::sleep, Duration::from_millis(50));
+/// let mut daemon = Process::with_args(std::thread::sleep, Duration::from_secs(60));
+/// daemon.set_daemon(true)?;
+/// normal.start()?;
+/// daemon.start()?;
+/// let started = std::time::Instant::now();
+/// drop(guard); // waits for `normal` (50 ms), terminates `daemon` (no 60 s wait)
+/// assert!(started.elapsed() < Duration::from_secs(30));
+/// assert!(multiprocessing::active_children().is_empty());
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Guard {
     _private: (),

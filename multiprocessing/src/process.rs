@@ -239,6 +239,20 @@ impl<K: Kind> Process<K> {
     /// process ("daemonic processes are not allowed to have children"), fork in a
     /// multi-threaded process ([`Error::Threads`]), spawn/forkserver without
     /// [`init`](crate::init), arguments that fail to serialize, or a failing system call.
+    ///
+    /// ```
+    /// use multiprocessing::{Error, Process};
+    /// # fn piao(_: String) {}
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let mut p1 = Process::with_args(piao, "egon".to_string()).named("egon");
+    /// p1.start()?; // returns at once: the child runs on its own
+    /// assert!(matches!(p1.start(), Err(Error::StartedTwice)));
+    /// assert_eq!(p1.name(), "egon");
+    /// assert!(!p1.daemon());
+    /// p1.join()?;
+    /// # Ok(()) }
+    /// ```
     pub fn start(&mut self) -> Result<()> {
         if self.closed {
             return Err(Error::Closed);

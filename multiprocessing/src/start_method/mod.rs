@@ -10,6 +10,16 @@ use nix::unistd::Pid;
 
 /// How [`Process::start`](crate::Process::start) creates the child, as Python's
 /// `multiprocessing.set_start_method`.
+///
+/// Parsed from Python's names, so a `--start-method` flag can take it directly:
+///
+/// ```
+/// use multiprocessing::StartMethod;
+/// assert_eq!("forkserver".parse::<StartMethod>(), Ok(StartMethod::ForkServer));
+/// assert_eq!(StartMethod::Spawn.to_string(), "spawn");
+/// assert!("vfork".parse::<StartMethod>().is_err());
+/// assert_eq!(StartMethod::default(), StartMethod::Fork);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum StartMethod {
     /// `fork()` the calling process: the child is a copy of the parent, globals included,
