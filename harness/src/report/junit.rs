@@ -7,6 +7,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::model::GradeReport;
+use crate::ledger::Role;
 
 /// Render `report` as JUnit XML.
 pub fn render(report: &GradeReport) -> Result<String, quick_junit::SerializeError> {
@@ -31,7 +32,16 @@ pub fn render(report: &GradeReport) -> Result<String, quick_junit::SerializeErro
         suite.add_test_case(case);
     }
     let mut out = String::new();
-    for row in &report.tree {
+    let launchers = report
+        .tree
+        .iter()
+        .skip(1)
+        .filter(|r| r.role == Role::Launcher)
+        .count();
+    for (i, row) in report.tree.iter().enumerate() {
+        if i > 0 && row.role == Role::Launcher {
+            continue;
+        }
         out.push_str(&format!(
             "{}pid {} {} {} — {}\n",
             "  ".repeat(row.depth),
@@ -40,6 +50,9 @@ pub fn render(report: &GradeReport) -> Result<String, quick_junit::SerializeErro
             row.argv.join(" "),
             row.exit
         ));
+    }
+    if launchers > 0 {
+        out.push_str(&format!("(+{launchers} launcher process(es) not shown)\n"));
     }
     for crash in &report.crashes {
         out.push_str(&format!(

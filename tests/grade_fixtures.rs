@@ -1,0 +1,125 @@
+//! Every fixture of `fixtures/manifest.toml` graded through the real `proclab` binary:
+//! the verdict (exit status) and the checks that must fail. Hostile trace-only programs
+//! are graded too, with a short time limit: the limit that fires is reported as such.
+
+mod grade_common;
+
+use grade_common::*;
+use serde_json::Value;
+
+#[test]
+fn every_fixture_gets_its_verdict_and_failing_checks() {
+    let fixtures = graded_fixtures();
+    assert!(fixtures.len() >= 40, "the manifest lists the fixtures");
+    // Two at a time: two cores; each grading is mostly sleeping children.
+    let results = parallel(&fixtures, 2, |f| {
+        let graded = grade_json(&f.exercise, &[], &f.command());
+        f.judge(&graded)
+    });
+    let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    assert!(
+        errors.is_empty(),
+        "{} fixture(s) graded wrong:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn hostile_programs_hit_their_limit_and_say_so() {
+    // Those that need an outer safety net (fork bomb, memory hog) belong to the
+    // hardening suite; here the ones a time or output limit stops.
+    let hostile: Vec<Fixture> = manifest()
+        .into_iter()
+        .filter(|f| f.verdict == "limit" && f.needs_safety_net.is_empty())
+        .collect();
+    assert!(!hostile.is_empty());
+    let results = parallel(&hostile, 2, |f| {
+        let graded = grade_json("start-target", &["--time-limit", "3s"], &f.command());
+        let json = graded.json();
+        if f.id == "hostile-double-fork-setsid" {
+            // Its main process exits at once: the run ends then, and the orphan it left
+            // is killed and reported by no-leftovers (under `proclab trace` with a long
+            // linger it would run into the time limit instead).
+            let failed = graded.failed_checks();
+            let leftover = json["ledger"]["leftovers"]
+                .as_array()
+                .is_some_and(|l| !l.is_empty());
+            return (graded.code == 1 && failed.iter().any(|c| c == "no-leftovers") && leftover)
+                .then_some(())
+                .ok_or_else(|| format!("{}: orphan not reported: {failed:?}", f.id));
+        }
+        let expected = match f.limit.as_deref() {
+            Some("time") => "time limit",
+            Some("output") => "output cap",
+            Some("processes") => "process cap",
+            Some("memory") => "memory limit",
+            other => return Err(format!("{}: unknown limit {other:?}", f.id)),
+        };
+        let limits = json["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["id"] == "limits"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        if graded.code != 1
+            || json["ledger"]["limit_hit"] != expected
+            || limits["passed"] != false
+            || !limits["message"].as_str().unwrap_or("").contains(expected)
+        {
+            return Err(format!(
+                "{}: expected exit 1 and the {expected} reported; exit {}, limit_hit {}, limits check {limits}",
+                f.id, graded.code, json["ledger"]["limit_hit"]
+            ));
+        }
+        Ok(())
+    });
+    let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+#[test]
+fn a_crash_shows_the_exit_status_and_the_tail_of_stderr() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("crash.py");
+    std::fs::write(
+        &script,
+        "from multiprocessing import Process\n\
+         def boom(n):\n    raise ValueError(f'child {n} blew up')\n\
+         if __name__ == '__main__':\n    p = Process(target=boom, args=(1,))\n    p.start()\n    p.join()\n    raise SystemExit(3)\n",
+    )
+    .expect("writing the script");
+    let command = vec!["python3".to_string(), script.display().to_string()];
+    let graded = grade_json("isolation", &[], &command);
+    assert_eq!(graded.code, 1, "{}", graded.stderr);
+    let json = graded.json();
+    let crashes = json["crashes"].as_array().expect("crashes");
+    let statuses: Vec<&str> = crashes
+        .iter()
+        .filter_map(|c| c["status"].as_str())
+        .collect();
+    assert!(
+        statuses.contains(&"exit code 3") && statuses.contains(&"exit code 1"),
+        "{crashes:?}"
+    );
+    let child = crashes
+        .iter()
+        .find(|c| c["status"] == "exit code 1")
+        .expect("the child's crash");
+    let tail = child["stderr_tail"].to_string();
+    assert!(tail.contains("ValueError: child 1 blew up"), "{tail}");
+    // The text report shows it too.
+    let text = grade_raw(
+        &[
+            "isolation".into(),
+            "--".into(),
+            command[0].clone(),
+            command[1].clone(),
+        ],
+        &[],
+    );
+    assert!(
+        text.stdout.contains("Crash:") && text.stdout.contains("ValueError"),
+        "{}",
+        text.stdout
+    );
+}
