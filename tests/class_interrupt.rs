@@ -53,7 +53,7 @@ fn sigint_and_sigterm_stop_the_batch_and_a_rerun_resumes() {
         let root = dir.path();
         sleepy_class(root, 8, 1.5);
         let out = root.join("out");
-        let mut child = grade_sleepy(root, &out)
+        let child = grade_sleepy(root, &out)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();

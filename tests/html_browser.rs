@@ -110,3 +110,32 @@ fn chromium_renders_lanes_arrows_and_checks() {
         std::fs::write(docs, bytes).unwrap();
     }
 }
+
+#[test]
+fn grade_format_html_writes_the_report_of_one_run() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/python/terminate/good.py");
+    let run = Command::new(proclab())
+        .args(["grade", "terminate", "--format", "html", "--", "python3"])
+        .arg(&fixture)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let html = String::from_utf8(run.stdout).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(
+        html.matches("class=\"lane ").count() >= 2,
+        "parent and child lanes"
+    );
+    assert_eq!(
+        html.matches("class=\"signal-arrow\"").count(),
+        1,
+        "the SIGTERM"
+    );
+    assert!(html.contains("killed by SIGTERM"));
+    assert!(
+        html.contains("class=\"reap-arrow\""),
+        "join() reaped the child"
+    );
+    assert!(html.contains("class=\"check pass\"") && !html.contains("class=\"check fail\""));
+    assert!(!html.contains("<script"), "no script");
+}

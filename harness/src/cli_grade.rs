@@ -111,11 +111,11 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
         opts.cgroup = CgroupMode::Off;
     }
     opts.pin_cpu = !args.no_pin_cpu;
-    let report = match crate::grade::grade(&spec, opts) {
-        Ok(report) => report,
+    let (report, ledger) = match crate::grade::grade_traced(&spec, opts) {
+        Ok(graded) => graded,
         Err(e) => return cannot(e),
     };
-    let text = match report::render(&report, args.format) {
+    let text = match report::render_run(&report, &ledger, args.format) {
         Ok(text) => text,
         Err(e) => return cannot(format!("cannot render the report: {e}")),
     };

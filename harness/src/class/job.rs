@@ -91,7 +91,7 @@ pub fn run(sub: &Submission, key: &str, ctx: &JobContext<'_>) -> JobResult {
             let target = work.join("target");
             let timeout = Duration::from_secs(ctx.config.build_timeout_secs);
             match build(
-                dir,
+                &staging,
                 &ctx.config.crate_rule.build,
                 &target,
                 timeout,

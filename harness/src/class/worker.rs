@@ -6,6 +6,7 @@ use std::path::Path;
 use super::job::WorkerJob;
 use super::outcome::{CheckOutcome, Outcome, RECORD_VERSION, Status};
 use super::store::write_atomic;
+use crate::exercise::spec;
 use crate::ledger::Ledger;
 use crate::report::html;
 
@@ -108,8 +109,29 @@ fn record(job: &WorkerJob, graded: Graded) -> Outcome {
 
 /// Grade the job's command with the ordinary grader.
 fn grade(job: &WorkerJob) -> Result<Graded, String> {
-    Err(format!(
-        "the grader is not available in this build (exercise {}, command {:?})",
-        job.exercise, job.command
-    ))
+    let spec = match &job.spec {
+        Some(path) => spec::load(path),
+        None => spec::builtin(&job.exercise),
+    }
+    .map_err(|e| e.to_string())?;
+    let opts = crate::grade::trace_options(&spec, job.command.clone());
+    let (report, ledger) = crate::grade::grade_traced(&spec, opts)
+        .map_err(|e| format!("cannot run `{}`: {e}", job.command.join(" ")))?;
+    Ok(Graded {
+        checks: report
+            .checks
+            .iter()
+            .map(|c| CheckOutcome {
+                id: c.id.clone(),
+                passed: c.passed,
+                message: c.message.clone(),
+                points: f64::from(c.points),
+                max_points: f64::from(c.max_points),
+            })
+            .collect(),
+        score: f64::from(report.score),
+        max_score: f64::from(report.max_score),
+        limit: report.ledger.limit_hit.clone(),
+        ledger,
+    })
 }

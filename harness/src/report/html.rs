@@ -13,6 +13,7 @@ mod tree;
 
 pub use escape::escape;
 
+use super::{GradeReport, Verdict};
 use crate::ledger::{EventKind, Ledger, Stream};
 
 /// One check as the report shows it.
@@ -172,6 +173,37 @@ fn output(html: &mut String, ledger: &Ledger) {
         }
     }
     html.push_str("</section>\n");
+}
+
+/// The page of one `proclab grade` run (`--format html`).
+pub fn render_report(report: &GradeReport, ledger: &Ledger) -> String {
+    let checks: Vec<Check<'_>> = report
+        .checks
+        .iter()
+        .map(|c| Check {
+            id: &c.id,
+            passed: c.passed,
+            message: &c.message,
+            points: f64::from(c.points),
+            max_points: f64::from(c.max_points),
+        })
+        .collect();
+    let (verdict, detail) = match (&report.ledger.limit_hit, report.verdict) {
+        (Some(limit), _) => ("limit", format!("stopped by the {limit}")),
+        (None, Verdict::Pass) => ("pass", String::new()),
+        (None, Verdict::Fail) => ("fail", String::new()),
+    };
+    let title = format!("{} — {}", report.exercise, report.command.join(" "));
+    render(&Page {
+        title: &title,
+        exercise: &report.exercise,
+        verdict,
+        score: f64::from(report.score),
+        max_score: f64::from(report.max_score),
+        detail: &detail,
+        checks: &checks,
+        ledger: Some(ledger),
+    })
 }
 
 /// `3` for whole numbers, `2.5` otherwise.

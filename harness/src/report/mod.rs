@@ -22,6 +22,8 @@ pub enum Format {
     Junit,
     /// Gradescope's results.json.
     Gradescope,
+    /// One self-contained HTML page with the process timeline.
+    Html,
 }
 
 /// Render `report` in `format` (text keeps its ANSI styles; print it via `anstream`).
@@ -31,5 +33,19 @@ pub fn render(report: &GradeReport, format: Format) -> Result<String, String> {
         Format::Json => json::render(report).map_err(|e| e.to_string()),
         Format::Junit => junit::render(report).map_err(|e| e.to_string()),
         Format::Gradescope => gradescope::render(report).map_err(|e| e.to_string()),
+        Format::Html => Err("the HTML report draws the run's ledger: use render_run".into()),
+    }
+}
+
+/// Render a graded run in `format`; unlike [`render`], also the formats that draw the
+/// ledger itself (HTML).
+pub fn render_run(
+    report: &GradeReport,
+    ledger: &crate::ledger::Ledger,
+    format: Format,
+) -> Result<String, String> {
+    match format {
+        Format::Html => Ok(html::render_report(report, ledger)),
+        other => render(report, other),
     }
 }

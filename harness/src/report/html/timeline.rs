@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::escape::{escape, fit};
-use crate::ledger::{EventKind, ExitStatus, Ledger, ProcId, ProcessTree, Stream, lines};
+use crate::ledger::{EventKind, ExitStatus, Ledger, ProcId, ProcessTree, Role, Stream, lines};
 
 const TIME_W: f64 = 70.0;
 const HEADER_H: f64 = 62.0;
@@ -66,20 +66,43 @@ struct Row {
     mark: Mark,
 }
 
-/// Lane order: depth-first from the root, children in creation order.
-fn lane_order(tree: &ProcessTree) -> Vec<ProcId> {
+/// Lane order: depth-first from the root, children in creation order. A launcher's side
+/// processes (pyenv's shim forks a dozen helpers before exec'ing Python) get no lane:
+/// only the main process's ancestors stand for the launcher. Returns the lanes and how
+/// many launcher processes were left out.
+fn lane_order(tree: &ProcessTree) -> (Vec<ProcId>, usize) {
+    let ancestors: Vec<ProcId> = tree
+        .main
+        .map_or_else(Vec::new, |m| tree.ancestors(m).collect());
+    let drawn = |id: ProcId| tree.processes[id].role != Role::Launcher || ancestors.contains(&id);
     let mut order = Vec::new();
+    let mut seen = vec![false; tree.processes.len()];
     let mut stack: Vec<ProcId> = tree.root.into_iter().collect();
     while let Some(id) = stack.pop() {
+        seen[id] = true;
         order.push(id);
         stack.extend(tree.processes[id].children.iter().rev());
     }
-    for process in &tree.processes {
-        if !order.contains(&process.id) {
-            order.push(process.id);
-        }
-    }
-    order
+    order.extend(tree.processes.iter().map(|p| p.id).filter(|&id| !seen[id]));
+    let all = order.len();
+    order.retain(|&id| drawn(id));
+    let hidden = all - order.len();
+    (order, hidden)
+}
+
+/// argv with paths cut to their last component (`python3.11 start_target.py`): a lane
+/// is narrow; the full argv is in the lane's tooltip and the process tree.
+fn short_argv(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if a.contains('/') && !a.contains(' ') {
+                a.rsplit('/').find(|s| !s.is_empty()).unwrap_or(a)
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A signal's name (`SIGTERM`), or its number.
@@ -118,7 +141,13 @@ fn rows(ledger: &Ledger, tree: &ProcessTree, lane_of: &[Option<usize>]) -> Vec<R
                 pid: p.pid,
             },
         });
-        for exec in &p.execs {
+        // The main process's earlier execs are launcher steps (env, the shim's bash).
+        let execs = if tree.main == Some(p.id) {
+            &p.execs[p.execs.len().saturating_sub(1)..]
+        } else {
+            &p.execs[..]
+        };
+        for exec in execs {
             let t_ns = event_time(ledger, exec.seq);
             rows.push(Row {
                 seq: exec.seq,
@@ -213,7 +242,7 @@ fn event_time(ledger: &Ledger, seq: u64) -> u64 {
 /// The timeline as an SVG inside a scrolling `div`.
 pub fn svg(ledger: &Ledger) -> String {
     let tree = ProcessTree::from_ledger(ledger);
-    let order = lane_order(&tree);
+    let (order, launchers) = lane_order(&tree);
     let shown = order.len().min(MAX_LANES);
     let mut lane_of = vec![None; tree.processes.len()];
     for (lane, &id) in order.iter().take(shown).enumerate() {
@@ -282,7 +311,7 @@ pub fn svg(ledger: &Ledger) -> String {
             w = lane_w - 4.0,
             h = bottom,
             tx = x + 6.0,
-            argv = escape(&fit(&argv, lane_w - 12.0)),
+            argv = escape(&fit(&short_argv(p.argv(&tree)), lane_w - 12.0)),
             end = exit.unwrap_or(bottom - ROW_H / 2.0),
         );
         if let (Some(exit), Some(reap)) = (exit, reap)
@@ -320,6 +349,13 @@ pub fn svg(ledger: &Ledger) -> String {
             svg,
             "<p class=\"hint\">{} more processes are not drawn; see the process tree.</p>",
             order.len() - shown
+        );
+    }
+    if launchers > 0 {
+        let _ = write!(
+            svg,
+            "<p class=\"hint\">{launchers} processes of the launcher (a shell or version-manager \
+             shim run before the program's own exec) are not drawn; see the process tree.</p>"
         );
     }
     if hidden_rows > 0 {

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::escape::escape;
 use super::timeline::exit_text;
-use crate::ledger::{Ledger, ProcId, ProcessTree};
+use crate::ledger::{Ledger, ProcId, ProcessTree, Role};
 
 /// Nested `<ul>` of the run's processes, threads counted per process.
 pub fn list(ledger: &Ledger) -> String {
@@ -54,13 +54,44 @@ fn item(out: &mut String, tree: &ProcessTree, id: ProcId, depth: usize) {
         escape(&reaped),
         threads
     );
-    // Deep trees (a fork bomb's chain) are flattened past this depth.
+    // Deep trees (a fork bomb's chain) are cut past this depth.
     if !p.children.is_empty() && depth < 64 {
+        // A launcher's side processes (pyenv's shim helpers) fold away: they are noise
+        // next to the program's own processes.
+        let main_line: Vec<ProcId> = tree
+            .main
+            .map_or_else(Vec::new, |m| tree.ancestors(m).collect());
+        let (side, own): (Vec<ProcId>, Vec<ProcId>) = p.children.iter().partition(|&&c| {
+            // Fold only beside the line from the root to the main process.
+            main_line.contains(&id)
+                && tree.processes[c].role == Role::Launcher
+                && !main_line.contains(&c)
+        });
         out.push_str("<ul>");
-        for &child in &p.children {
+        for &child in &own {
             item(out, tree, child, depth + 1);
+        }
+        if !side.is_empty() {
+            let count: usize = side.iter().map(|&c| subtree(tree, c)).sum();
+            let _ = write!(
+                out,
+                "<li><details><summary>{count} launcher processes (a shell or version-manager \
+                 shim's helpers)</summary><ul>"
+            );
+            for &child in &side {
+                item(out, tree, child, depth + 1);
+            }
+            out.push_str("</ul></details></li>");
         }
         out.push_str("</ul>");
     }
     out.push_str("</li>");
+}
+
+fn subtree(tree: &ProcessTree, id: ProcId) -> usize {
+    1 + tree.processes[id]
+        .children
+        .iter()
+        .map(|&c| subtree(tree, c))
+        .sum::<usize>()
 }
