@@ -94,7 +94,7 @@ fn chromium_renders_lanes_arrows_and_checks() {
 
     let png = root.join("report.png");
     let shot = browser(&exe, &root.join("profile"))
-        .arg("--window-size=1280,1500")
+        .arg("--window-size=1280,1700")
         .arg(format!("--screenshot={}", png.display()))
         .arg(&url)
         .output()
