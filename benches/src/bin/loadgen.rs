@@ -20,7 +20,7 @@ struct Args {
     /// Total connections.
     #[arg(long, default_value_t = 1000)]
     count: usize,
-    /// Give up after this many seconds (also each socket operation's timeout).
+    /// Give up after this many seconds (connections in flight then count as failed).
     #[arg(long, default_value_t = 30.0)]
     timeout_s: f64,
 }
