@@ -48,16 +48,10 @@ fn python_servers_serve_and_stop() {
     };
     for script in ["forking_server.py", "prefork_server.py"] {
         let mut cmd = Command::new(&py);
-        cmd.arg(proclab_benches::env::peers_dir().join(script));
         // The scripts take the port as a positional argument.
-        let server = Server::start(
-            {
-                cmd.arg("0");
-                cmd
-            },
-            Duration::from_secs(20),
-        )
-        .expect("python server starts");
+        cmd.arg(proclab_benches::env::peers_dir().join(script))
+            .arg("0");
+        let server = Server::start(cmd, Duration::from_secs(20)).expect("python server starts");
         let cfg = LoadConfig {
             addr: server.addr(),
             concurrency: 2,
