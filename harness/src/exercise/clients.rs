@@ -8,6 +8,7 @@
 //! way (parallel service), then waves of more clients than a pool has workers, each
 //! connecting, talking and leaving on its own.
 
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::sync::Barrier;
@@ -97,9 +98,15 @@ fn await_listen(server: &dyn ServerUnderTest, timeout: Duration) -> Result<Strin
             _ => None,
         })
     };
-    if server.wait_for(timeout, &|events| listen(events).is_some())
-        && let Some(addr) = listen(&server.events())
-    {
+    // The predicate runs under the tracer's lock at every new event: look only at the
+    // events it has not seen yet.
+    let checked = Cell::new(0);
+    let heard = server.wait_for(timeout, &|events| {
+        let new = events.get(checked.get()..).unwrap_or_default();
+        checked.set(events.len());
+        listen(new).is_some()
+    });
+    if heard && let Some(addr) = listen(&server.events()) {
         return Ok(addr);
     }
     if server.is_finished() {
@@ -135,22 +142,24 @@ pub fn loopback_target(listen: &str) -> Result<SocketAddr, String> {
     Ok(SocketAddr::new(ip, addr.port()))
 }
 
+/// Is this event a process being created or exec'd?
+fn activity(event: &Event) -> bool {
+    matches!(event.kind, EventKind::Spawn { .. } | EventKind::Exec { .. })
+}
+
 /// Wait until no process has been created or exec'd for [`SETTLE`] (bounded).
 fn settle(server: &dyn ServerUnderTest, timeout: Duration) {
     let deadline = Instant::now() + timeout;
-    let activity = |events: &[Event]| {
-        events
-            .iter()
-            .filter(|e| matches!(e.kind, EventKind::Spawn { .. } | EventKind::Exec { .. }))
-            .count()
-    };
-    let mut seen = activity(&server.events());
+    let checked = Cell::new(server.events().len());
     while Instant::now() < deadline {
-        let changed = server.wait_for(SETTLE, &|events| activity(events) != seen);
-        if !changed {
+        let busy = server.wait_for(SETTLE, &|events| {
+            let new = events.get(checked.get()..).unwrap_or_default();
+            checked.set(events.len());
+            new.iter().any(activity)
+        });
+        if !busy {
             return;
         }
-        seen = activity(&server.events());
     }
 }
 
@@ -162,7 +171,7 @@ fn await_servers_ended(server: &dyn ServerUnderTest, wave: &Wave, timeout: Durat
         .iter()
         .filter_map(|c| c.local.as_ref())
         .collect();
-    server.wait_for(timeout, &|events| {
+    let all_ended = |events: &[Event]| {
         let tree = ProcessTree::from_events(events);
         let listeners: Vec<usize> = net::listeners_in(events, &tree)
             .into_iter()
@@ -177,6 +186,16 @@ fn await_servers_ended(server: &dyn ServerUnderTest, wave: &Wave, timeout: Durat
                     .all(|&s| tree.processes[s].exited.is_some())
             })
         })
+    };
+    if all_ended(&server.events()) {
+        return;
+    }
+    // Rebuild the tree only when a process has exited since the last look.
+    let checked = Cell::new(0);
+    server.wait_for(timeout, &|events| {
+        let new = events.get(checked.get()..).unwrap_or_default();
+        checked.set(events.len());
+        new.iter().any(|e| matches!(e.kind, EventKind::Exit { .. })) && all_ended(events)
     });
 }
 

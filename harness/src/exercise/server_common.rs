@@ -11,7 +11,8 @@ pub fn startup_failure(run: &Run, session: &ServerSession) -> Option<Outcome> {
     let reason = session.startup_error.as_ref()?;
     let mut message = format!("no client could be served: {reason}");
     if let Some(main) = run.main()
-        && let Some((_, status)) = run.tree.processes[main].exited
+        && let Some((at, status)) = run.tree.processes[main].exited
+        && at.seq <= session.marks.before_teardown
     {
         message.push_str(&format!(
             "; the server's main process ended on its own ({})",

@@ -177,6 +177,10 @@ fn a_server_that_never_listens_fails_every_client_check() {
     b.exit(1, 1);
     let session = ServerSession {
         startup_error: Some("the program ended without ever calling listen()".into()),
+        marks: Marks {
+            before_teardown: last(&b),
+            ..Marks::default()
+        },
         ..ServerSession::default()
     };
     let results = grade_with("socket-server", &b.build(), Some(&session));

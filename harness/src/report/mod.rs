@@ -10,6 +10,9 @@ pub mod trace_text;
 
 pub use model::{GradeReport, Verdict};
 
+#[cfg(test)]
+mod tests_formats;
+
 /// An output format of `proclab grade`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
