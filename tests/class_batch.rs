@@ -228,3 +228,35 @@ fn bad_arguments_are_clear_errors() {
         assert!(stderr(&run).contains(needle), "{args:?}: {}", stderr(&run));
     }
 }
+
+#[test]
+fn a_submission_the_grader_cannot_run_is_an_error_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let student = root.join("class/erin");
+    std::fs::create_dir_all(&student).unwrap();
+    std::fs::write(student.join("start_target.rb"), "puts 1\n").unwrap();
+    std::fs::write(
+        root.join("class.toml"),
+        "[run]\nrb = [\"/nonexistent/ruby\", \"{file}\"]\n",
+    )
+    .unwrap();
+    let out = root.join("out");
+    let run = std::process::Command::new(proclab())
+        .arg("grade-class")
+        .arg(root.join("class"))
+        .arg("--config")
+        .arg(root.join("class.toml"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--exercises", "start-target"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert_eq!(gradebook(&out)["erin"]["start-target status"], "error");
+    let detail = record(&out, "erin", "start-target")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(detail.contains("/nonexistent/ruby"), "{detail}");
+}

@@ -46,7 +46,7 @@ impl Progress {
         self.failures.store(failures, Ordering::SeqCst);
         self.bar.set_length(total);
         let style = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:32.cyan/blue} {pos}/{len} graded · {msg} · ETA {eta}",
+            "{spinner} [{elapsed_precise}] {bar:24.cyan/blue} {pos}/{len} graded · {msg} · ETA {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         self.bar.set_style(style);

@@ -154,7 +154,7 @@ fn rows(ledger: &Ledger, tree: &ProcessTree, lane_of: &[Option<usize>]) -> Vec<R
                 t_ns,
                 mark: Mark::Exec {
                     lane: l,
-                    text: format!("exec {}", exec.argv.join(" ")),
+                    text: format!("exec {}", short_argv(&exec.argv)),
                 },
             });
         }
