@@ -4,11 +4,14 @@
 //! Exit status of `grade`: 0 the submission passed every check, 1 it failed one, 2 it
 //! could not be graded (bad arguments, unknown exercise, unreadable or malformed
 //! exercise file, command not found or not executable, tracer failure), with a one-line
-//! error on stderr.
+//! error on stderr; 130 when proclab itself is interrupted (Ctrl-C, SIGTERM): the run is
+//! still stopped and cleaned up.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
@@ -16,7 +19,7 @@ use clap::Args;
 use crate::cli_trace::parse_duration;
 use crate::exercise::spec::{self, Spec};
 use crate::report::{self, Format};
-use crate::trace::{CgroupMode, NetnsMode, RunAs};
+use crate::trace::{CgroupMode, NetnsMode, RunAs, StopHandle};
 
 /// Arguments of `proclab grade`.
 #[derive(Debug, Clone, Args)]
@@ -111,10 +114,31 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
         opts.cgroup = CgroupMode::Off;
     }
     opts.pin_cpu = !args.no_pin_cpu;
-    let (report, ledger) = match crate::grade::grade_traced(&spec, opts) {
+    // Ctrl-C / SIGTERM to proclab: end the run cleanly (everything killed and reaped),
+    // then exit 130 without a verdict.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let on_start = |stopper: StopHandle| {
+        let flag = Arc::clone(&interrupted);
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ]) {
+            std::thread::spawn(move || {
+                if signals.forever().next().is_some() {
+                    flag.store(true, Ordering::SeqCst);
+                    stopper.interrupt();
+                }
+            });
+        }
+    };
+    let (report, ledger) = match crate::grade::grade_with_stop(&spec, opts, on_start) {
         Ok(graded) => graded,
         Err(e) => return cannot(e),
     };
+    if interrupted.load(Ordering::SeqCst) {
+        eprintln!("proclab grade: interrupted; the run was stopped and cleaned up, no verdict");
+        return ExitCode::from(130);
+    }
     let text = match report::render_run(&report, &ledger, args.format) {
         Ok(text) => text,
         Err(e) => return cannot(format!("cannot render the report: {e}")),

@@ -11,7 +11,7 @@ use crate::exercise::params::Params;
 use crate::exercise::{Spec, evaluate};
 use crate::ledger::{Event, Ledger, Limits};
 use crate::report::GradeReport;
-use crate::trace::{self, RunningTrace, TraceError, TraceOptions};
+use crate::trace::{self, RunningTrace, StopHandle, TraceError, TraceOptions};
 
 /// Tracer options for grading `command` against `spec`: its limits, default containment.
 pub fn trace_options(spec: &Spec, command: Vec<String>) -> TraceOptions {
@@ -33,15 +33,26 @@ pub fn grade(spec: &Spec, opts: TraceOptions) -> Result<GradeReport, TraceError>
 
 /// [`grade`], also returning the run's ledger (the HTML report draws its timeline).
 pub fn grade_traced(spec: &Spec, opts: TraceOptions) -> Result<(GradeReport, Ledger), TraceError> {
+    grade_with_stop(spec, opts, |_| {})
+}
+
+/// [`grade_traced`], handing the run's [`StopHandle`] to `on_start` once it runs (so a
+/// signal handler can end it cleanly when the grader is interrupted).
+pub fn grade_with_stop(
+    spec: &Spec,
+    opts: TraceOptions,
+    on_start: impl FnOnce(StopHandle),
+) -> Result<(GradeReport, Ledger), TraceError> {
     let started = Instant::now();
+    let running = trace::start(opts)?;
+    on_start(running.stop_handle());
     let (ledger, session) = match &spec.params {
         Params::Server(params) => {
-            let running = trace::start(opts)?;
             let session = clients::drive(&Traced(&running), spec.id, params);
             let ledger = running.terminate(Duration::from_millis(params.teardown_grace_ms))?;
             (ledger, Some(session))
         }
-        _ => (trace::run(opts)?, None),
+        _ => (running.wait()?, None),
     };
     let checks = evaluate(spec, &ledger, session.as_ref());
     let report = GradeReport::new(
