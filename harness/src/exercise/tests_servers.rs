@@ -337,3 +337,49 @@ fn a_process_per_client_is_not_a_pool() {
         ],
     );
 }
+
+#[test]
+fn a_server_that_stops_after_the_first_wave_fails_second_wave() {
+    let (mut ledger, mut session) = socket_run(Server::PerClient);
+    for c in &mut session.waves[1].clients {
+        c.exchanges[0].reply = Reply::Error {
+            error: "connection refused".into(),
+        };
+    }
+    // The main process exited on its own before teardown.
+    let end = session.marks.after_wave[0];
+    ledger.events.retain(|e| e.seq <= end);
+    ledger.events.push(crate::ledger::Event {
+        seq: end + 1,
+        t_ns: 0,
+        kind: EventKind::Exit {
+            pid: 1,
+            status: crate::ledger::ExitStatus::Code { code: 0 },
+        },
+    });
+    session.marks.before_teardown = end + 2;
+    let results = grade_with("socket-server", &ledger, Some(&session));
+    assert!(failed(&results).contains(&"second-wave"));
+    assert_says(
+        &results,
+        "second-wave",
+        &["connection refused", "had exited", "accept() forever"],
+    );
+}
+
+#[test]
+fn a_pool_that_drops_a_client_fails_answers() {
+    let (ledger, mut session) = pool_run(4, false);
+    session.waves[0].clients[5].exchanges[0].reply = Reply::Closed { got: String::new() };
+    let results = grade_with("pool-server", &ledger, Some(&session));
+    assert_failed(&results, &["answers"]);
+    assert_says(
+        &results,
+        "answers",
+        &[
+            "more clients than workers",
+            "wave 1 client 6",
+            "closed the connection",
+        ],
+    );
+}

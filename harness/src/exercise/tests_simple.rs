@@ -176,3 +176,61 @@ fn terminate_without_join_leaves_a_zombie() {
     assert_failed(&results, &["child-reaped"]);
     assert_says(&results, "child-reaped", &["zombie", "p.join()"]);
 }
+
+#[test]
+fn daemon_both_children_killed_fails_normal_completes() {
+    let mut b = LedgerBuilder::new(1, &[PY, "d.py"]);
+    b.fork(1, 2).fork(1, 3).out(1, "主\n");
+    b.signal(1, 2, 15)
+        .killed(2, 15)
+        .signal(1, 3, 15)
+        .killed(3, 15);
+    b.reap(1, 2).reap(1, 3).exit(1, 0);
+    let results = grade("daemon", &b.build());
+    assert_failed(&results, &["normal-completes"]);
+    assert_says(
+        &results,
+        "normal-completes",
+        &["killed by SIGTERM", "made a daemon too"],
+    );
+}
+
+#[test]
+fn daemon_with_one_child_fails_the_count_and_says_why() {
+    let mut b = LedgerBuilder::new(1, &[PY, "d.py"]);
+    b.fork(1, 2)
+        .out(2, "guard start\n")
+        .out(1, "主\n")
+        .signal(1, 2, 15)
+        .killed(2, 15)
+        .exit(1, 0);
+    let results = grade("daemon", &b.build());
+    assert_failed(
+        &results,
+        &[
+            "child-count",
+            "daemon-ended",
+            "daemon-no-end-line",
+            "normal-completes",
+        ],
+    );
+    assert_says(&results, "daemon-ended", &["has 1 child process(es)"]);
+}
+
+#[test]
+fn terminate_without_a_child_fails_every_child_check() {
+    let mut b = LedgerBuilder::new(1, &[PY, "t.py"]);
+    b.out(1, "False\n").exit(1, 0);
+    let results = grade("terminate", &b.build());
+    assert_failed(
+        &results,
+        &[
+            "child-count",
+            "sigterm-sent",
+            "child-died-sigterm",
+            "exitcode-printed",
+            "child-reaped",
+        ],
+    );
+    assert_says(&results, "child-count", &["expected 1", "shows 0"]);
+}

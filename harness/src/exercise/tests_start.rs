@@ -258,3 +258,14 @@ fn a_limit_that_fires_fails_limits_with_its_name() {
         &["time limit fired (30 s)", "did not finish within 30 s"],
     );
 }
+
+#[test]
+fn the_parent_line_written_by_a_child_is_caught() {
+    let mut b = four(|b| {
+        b.out(10, "主\n");
+    });
+    b.exit(1, 0);
+    let results = grade("start-target", &b.build());
+    assert_failed(&results, &["parent-line", "start-nonblocking"]);
+    assert_says(&results, "parent-line", &["written by pid 10 instead"]);
+}
