@@ -240,3 +240,102 @@ fn the_text_format_shows_tree_timeline_and_layers() {
     assert!(text.contains("! err"), "{text}");
     assert!(text.contains("containment:"), "{text}");
 }
+
+#[test]
+fn waitid_reaps_and_pidfd_signals_are_recorded() {
+    let (ledger, _) = trace_json(&[], &["python3", &program("reap_variants.py")]);
+    let tree = ProcessTree::from_ledger(&ledger);
+    let main_pid = tree.processes[tree.main.unwrap()].pid;
+    let kids: Vec<i32> = process_spawns(&ledger)
+        .into_iter()
+        .filter(|(p, c)| {
+            *p == main_pid && tree.processes[tree.at(*c, u64::MAX).unwrap()].role == Role::Program
+        })
+        .map(|(_, c)| c)
+        .collect();
+    assert_eq!(kids.len(), 2, "{kids:?}");
+    for kid in &kids {
+        assert!(
+            find(&ledger, |k| matches!(k, EventKind::Reap { reaper, reaped } if *reaper == main_pid && reaped == kid)).is_some(),
+            "{kid} reaped"
+        );
+    }
+    assert!(find(&ledger, |k| matches!(k, EventKind::Signal { from, to, signal: 10 } if *from == main_pid && *to == kids[1])).is_some());
+    assert_eq!(
+        stdout_of(&ledger, main_pid),
+        format!("waitid reaped {} status 4\nb ended by signal 10\n", kids[0])
+    );
+}
+
+#[test]
+fn a_file_the_kernel_cannot_exec_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("garbage");
+    std::fs::write(&file, [0u8, 1, 2, 3, 4, 5, 6, 7]).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(proclab())
+        .args(["trace", "--user", "root", "--"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("exec") && err.contains("garbage"), "{err}");
+}
+
+#[test]
+fn as_root_the_program_runs_as_nobody_in_a_private_directory() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIPPED: not root");
+        return;
+    }
+    let (ledger, _) = trace_json(&[], &["/bin/sh", "-c", "echo $(id -u); pwd; touch here"]);
+    let text = stdout_of(&ledger, ledger.root);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("65534"), "{text}");
+    let dir = lines.next().unwrap();
+    assert!(dir.contains("proclab-run-"), "{dir}");
+    assert!(
+        !std::path::Path::new(dir).exists(),
+        "the private directory is removed afterwards"
+    );
+    let uid = ledger.layers.iter().find(|l| l.name == "uid").unwrap();
+    assert!(uid.active, "{uid:?}");
+}
+
+#[test]
+fn it_works_for_an_unprivileged_user_too() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIPPED: not root (cannot switch to nobody)");
+        return;
+    }
+    let bin = proclab();
+    // proclab itself as nobody: no namespace, no cgroups, ptrace on its own children.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .args([
+            "trace",
+            "--format",
+            "json",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo hi; /bin/true",
+        ])
+        .current_dir("/tmp")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ledger: proclab::ledger::Ledger = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stdout_of(&ledger, ledger.root), "hi\n");
+    assert_eq!(process_spawns(&ledger).len(), 1);
+    let netns = ledger.layers.iter().find(|l| l.name == "netns").unwrap();
+    assert!(!netns.active);
+    assert_nothing_left(&ledger);
+}

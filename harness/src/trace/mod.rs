@@ -25,6 +25,7 @@ mod fence;
 mod memory;
 mod netns;
 mod options;
+mod prepare;
 mod privileges;
 mod recorder;
 mod seccomp;
@@ -63,7 +64,7 @@ pub fn run(opts: TraceOptions) -> Result<Ledger, TraceError> {
 pub fn start(opts: TraceOptions) -> Result<RunningTrace, TraceError> {
     let command = opts.command.clone();
     let limits = opts.limits.clone();
-    let prepared = session::prepare(opts)?;
+    let prepared = prepare::prepare(opts)?;
     let netns = prepared.netns.clone();
     let shared = Arc::new(Shared::default());
     let (tx, rx) = std::sync::mpsc::channel();

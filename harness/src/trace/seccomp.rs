@@ -54,7 +54,7 @@ fn arch() -> Result<TargetArch, seccompiler::BackendError> {
 pub(crate) fn build() -> Result<Vec<BpfProgram>, seccompiler::BackendError> {
     let arch = arch()?;
     let trace_rules: BTreeMap<i64, Vec<SeccompRule>> =
-        TRACED.iter().map(|&nr| (nr as i64, Vec::new())).collect();
+        TRACED.iter().map(|&nr| (nr, Vec::new())).collect();
     let trace = SeccompFilter::new(
         trace_rules,
         SeccompAction::Allow,
@@ -69,13 +69,13 @@ pub(crate) fn build() -> Result<Vec<BpfProgram>, seccompiler::BackendError> {
         libc::CLONE_UNTRACED as u64,
     )?])?;
     let guard_eperm = SeccompFilter::new(
-        BTreeMap::from([(libc::SYS_clone as i64, vec![untraced])]),
+        BTreeMap::from([(libc::SYS_clone, vec![untraced])]),
         SeccompAction::Allow,
         SeccompAction::Errno(libc::EPERM as u32),
         arch,
     )?;
     let guard_enosys = SeccompFilter::new(
-        BTreeMap::from([(libc::SYS_clone3 as i64, Vec::new())]),
+        BTreeMap::from([(libc::SYS_clone3, Vec::new())]),
         SeccompAction::Allow,
         SeccompAction::Errno(libc::ENOSYS as u32),
         arch,

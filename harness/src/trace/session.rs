@@ -1,11 +1,11 @@
-//! One run from start to ledger: preparation on the caller's thread (everything that can
-//! fail with a clear message), then the tracer thread: fork, seize, trace, tear down.
+//! The tracer thread's side of a run: pin, fork, seize, put the child in its cgroups,
+//! release it, trace to the end, tear down, and hand back the outcome.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
 use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::Instant;
 
@@ -17,9 +17,7 @@ use super::cgroup::Cgroups;
 use super::drain;
 use super::error::TraceError;
 use super::fds::OurPipes;
-use super::netns::Netns;
-use super::options::{NetnsMode, TraceOptions};
-use super::privileges::{self, Workdir};
+use super::prepare::{Prepared, layer};
 use super::recorder::{Recorder, Shared};
 use super::seccomp;
 use super::sockets::SocketTable;
@@ -29,103 +27,6 @@ use super::tracer_loop::Tracer;
 use super::watchdog;
 use super::writes::Gates;
 use crate::ledger::{ExitStatus, Layer, LimitKind, Pid as LedgerPid};
-
-/// Everything prepared before the tracer thread starts.
-pub(crate) struct Prepared {
-    pub opts: TraceOptions,
-    pub program: std::path::PathBuf,
-    pub argv: Vec<String>,
-    pub env: Vec<(OsString, OsString)>,
-    pub identity: Option<privileges::Identity>,
-    pub workdir: Option<Workdir>,
-    pub netns: Option<Arc<Netns>>,
-    pub layers: Vec<Layer>,
-}
-
-fn layer(name: &str, active: bool, detail: impl Into<String>) -> Layer {
-    Layer {
-        name: name.into(),
-        active,
-        detail: detail.into(),
-    }
-}
-
-/// Resolve the command, pick the user, make the namespace: all on the caller's thread.
-pub(crate) fn prepare(opts: TraceOptions) -> Result<Prepared, TraceError> {
-    let first = opts.command.first().ok_or(TraceError::EmptyCommand)?;
-    let path_var = opts
-        .extra_env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| OsString::from(v))
-        .or_else(|| std::env::var_os("PATH"));
-    let program = privileges::resolve_command(first, path_var.as_deref())?;
-    let mut layers = Vec::new();
-    let (identity, uid_layer) = privileges::choose_identity(&opts.run_as, &program)?;
-    layers.push(uid_layer);
-    let workdir = match (&opts.cwd, &identity) {
-        (None, Some(who)) => Some(Workdir::create(who)?),
-        _ => None,
-    };
-    layers.push(match (&opts.cwd, &workdir) {
-        (Some(dir), _) => layer("workdir", false, format!("given: {}", dir.display())),
-        (None, Some(w)) => layer("workdir", true, format!("private: {}", w.path.display())),
-        (None, None) => layer("workdir", false, "the tracer's current directory"),
-    });
-    let mut argv = opts.command.clone();
-    if workdir.is_some() {
-        let rest = privileges::absolutize_args(&argv[1..]);
-        argv.truncate(1);
-        argv.extend(rest);
-    }
-
-    // PYTHONUNBUFFERED=1: a Python child's print() reaches the pipe when it is called,
-    // as on a terminal, instead of when a block buffer fills or the process exits. An
-    // environment variable works through any launcher (shims, shells, `env`), has none
-    // of a pty's side effects (echo, \r\n, job control, isatty() changing behaviour),
-    // and keeps stdout and stderr apart.
-    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
-        .filter(|(k, _)| k != "PYTHONUNBUFFERED")
-        .collect();
-    env.push(("PYTHONUNBUFFERED".into(), "1".into()));
-    for (k, v) in &opts.extra_env {
-        env.retain(|(ek, _)| ek != k.as_str());
-        env.push((k.into(), v.into()));
-    }
-
-    let is_root = nix::unistd::Uid::effective().is_root();
-    let netns = match opts.netns {
-        NetnsMode::Off => {
-            layers.push(layer("netns", false, "host network (option)"));
-            None
-        }
-        NetnsMode::Auto if !is_root => {
-            layers.push(layer("netns", false, "host network: not root"));
-            None
-        }
-        mode => match Netns::create() {
-            Ok(ns) => {
-                layers.push(layer("netns", true, "private namespace, loopback only"));
-                Some(Arc::new(ns))
-            }
-            Err(e) if mode == NetnsMode::Auto => {
-                layers.push(layer("netns", false, format!("host network: {e}")));
-                None
-            }
-            Err(e) => return Err(TraceError::setup("creating the network namespace")(e)),
-        },
-    };
-    Ok(Prepared {
-        opts,
-        program,
-        argv,
-        env,
-        identity,
-        workdir,
-        netns,
-        layers,
-    })
-}
 
 /// What the tracer thread reports once the child runs.
 pub(crate) struct Started {
@@ -144,8 +45,19 @@ pub(crate) struct Outcome {
     pub wall_ns: u64,
 }
 
-fn pin_to_current_cpu() -> Result<usize, nix::errno::Errno> {
-    let cpu = nix::sched::sched_getcpu()?;
+/// Pin this thread (and so the child and helper threads it starts) to one CPU it may
+/// run on. Runs started one after another take the allowed CPUs in turn, so parallel
+/// runs of one grader spread over the machine instead of sharing a CPU.
+fn pin_cpu() -> Result<usize, nix::errno::Errno> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let allowed = nix::sched::sched_getaffinity(Pid::from_raw(0))?;
+    let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
+        .filter(|&c| allowed.is_set(c).unwrap_or(false))
+        .collect();
+    if cpus.is_empty() {
+        return Err(nix::errno::Errno::EINVAL);
+    }
+    let cpu = cpus[NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len()];
     let mut set = nix::sched::CpuSet::new();
     set.set(cpu)?;
     nix::sched::sched_setaffinity(Pid::from_raw(0), &set)?;
@@ -182,7 +94,7 @@ fn trace(
     let opts = p.opts.clone();
     // The child and the helper threads started below inherit this thread's affinity.
     if opts.pin_cpu {
-        p.layers.push(match pin_to_current_cpu() {
+        p.layers.push(match pin_cpu() {
             Ok(cpu) => layer("pin-cpu", true, format!("tracer and tree on CPU {cpu}")),
             Err(e) => layer("pin-cpu", false, format!("cannot pin: {e}")),
         });
@@ -313,7 +225,19 @@ fn trace(
         let _ = nix::sys::wait::waitpid(root, None);
         return Err(early(e));
     }
+    let memory_poll = !cgroups
+        .layers
+        .iter()
+        .any(|l| l.name == "memory-cgroup" && l.active);
+    if memory_poll {
+        p.layers.push(layer(
+            "memory-poll",
+            true,
+            "no memory cgroup: the tree's resident memory is sampled every 100 ms",
+        ));
+    }
     let watchdog = watchdog::spawn(
+        memory_poll,
         stopper.clone(),
         Arc::clone(&cgroups),
         opts.limits.clone(),
@@ -376,17 +300,17 @@ fn trace(
         let _ = handle.join();
     }
     result.map_err(|e| (e, true))?;
-    if !tracer.root_execd {
-        if let Some((stage, errno)) = forked.failure() {
-            return Err((
-                TraceError::Start {
-                    command: p.argv.first().cloned().unwrap_or_default(),
-                    stage,
-                    errno,
-                },
-                true,
-            ));
-        }
+    if !tracer.root_execd
+        && let Some((stage, errno)) = forked.failure()
+    {
+        return Err((
+            TraceError::Start {
+                command: p.argv.first().cloned().unwrap_or_default(),
+                stage,
+                errno,
+            },
+            true,
+        ));
     }
     drop(p.workdir.take());
     Ok(Outcome {

@@ -15,6 +15,7 @@ use crate::ledger::{LimitKind, Limits};
 const PROBE_EVERY: Duration = Duration::from_millis(100);
 
 pub(crate) fn spawn(
+    memory_poll: bool,
     stopper: StopHandle,
     cgroups: Arc<Cgroups>,
     limits: Limits,
@@ -23,10 +24,11 @@ pub(crate) fn spawn(
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("proclab-watchdog".into())
-        .spawn(move || watch(&stopper, &cgroups, &limits, start, linger))
+        .spawn(move || watch(memory_poll, &stopper, &cgroups, &limits, start, linger))
 }
 
 fn watch(
+    memory_poll: bool,
     stopper: &StopHandle,
     cgroups: &Cgroups,
     limits: &Limits,
@@ -35,14 +37,22 @@ fn watch(
 ) {
     let deadline = start + Duration::from_millis(limits.time_ms);
     let shared = &stopper.shared;
-    let mut state = shared.lock();
     loop {
-        if state.finished {
-            return;
-        }
+        // A snapshot, so the probes below (file reads) run without holding the lock.
+        let (stopping, root_exited_at, live) = {
+            let state = shared.lock();
+            if state.finished {
+                return;
+            }
+            let live: Vec<i32> = if memory_poll {
+                state.live.values().copied().collect()
+            } else {
+                Vec::new()
+            };
+            (state.stop.is_some(), state.root_exited_at, live)
+        };
         let now = Instant::now();
-        let stopping = state.stop.is_some();
-        let linger_end = state.root_exited_at.map(|t| t + linger);
+        let linger_end = root_exited_at.map(|t| t + linger);
         if !stopping {
             let reason = if now >= deadline {
                 Some(StopReason::Limit(
@@ -56,7 +66,9 @@ fn watch(
                     LimitKind::Processes,
                     "the kernel refused a fork at the cgroup's pids.max".into(),
                 ))
-            } else if cgroups.oom_kills() > 0 {
+            } else if cgroups.oom_kills() > 0
+                || (memory_poll && tree_rss(&live) > limits.memory_bytes)
+            {
                 Some(StopReason::Limit(
                     LimitKind::Memory,
                     format!(
@@ -68,26 +80,50 @@ fn watch(
                 None
             };
             if let Some(reason) = reason {
-                drop(state);
                 stopper.stop(reason);
-                state = shared.lock();
                 continue;
             }
         }
-        let mut wake = (now + PROBE_EVERY).min(deadline.max(now));
+        let mut wake = if stopping {
+            now + PROBE_EVERY
+        } else {
+            (now + PROBE_EVERY).min(deadline)
+        };
         if let Some(end) = linger_end {
-            wake = wake.min(end.max(now));
+            wake = wake.min(end);
         }
-        if stopping {
-            wake = now + PROBE_EVERY;
+        let state = shared.lock();
+        // Re-checked under the lock: the tracer may have finished, or the root exited,
+        // since the snapshot, and its notification would otherwise be missed.
+        if state.finished
+            || state.root_exited_at != root_exited_at
+            || state.stop.is_some() != stopping
+        {
+            continue;
         }
         let timeout = wake
-            .saturating_duration_since(now)
+            .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1));
-        state = shared
-            .control_cv
-            .wait_timeout(state, timeout)
-            .map(|(guard, _)| guard)
-            .unwrap_or_else(|e| e.into_inner().0);
+        drop(shared.control_cv.wait_timeout(state, timeout));
     }
+}
+
+/// Resident memory of the given processes (thread-group ids, possibly repeated), from
+/// /proc/<pid>/statm (proc(5)): the fallback when there is no memory cgroup. Shared
+/// pages are counted in each process, so this overestimates forked children a little.
+fn tree_rss(pids: &[i32]) -> u64 {
+    let mut pids = pids.to_vec();
+    pids.sort_unstable();
+    pids.dedup();
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096) as u64;
+    pids.iter()
+        .filter_map(|pid| {
+            let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+            statm.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .sum::<u64>()
+        * page
 }

@@ -1,0 +1,109 @@
+//! Preparing a run on the caller's thread: everything that can fail with a clear
+//! message (a missing command, an unknown user, no network namespace when one is
+//! required) fails here, before any process exists.
+
+use std::ffi::OsString;
+use std::sync::Arc;
+
+use super::error::TraceError;
+use super::netns::Netns;
+use super::options::{NetnsMode, TraceOptions};
+use super::privileges::{self, Workdir};
+use crate::ledger::Layer;
+
+/// Everything prepared before the tracer thread starts.
+pub(crate) struct Prepared {
+    pub opts: TraceOptions,
+    pub program: std::path::PathBuf,
+    pub argv: Vec<String>,
+    pub env: Vec<(OsString, OsString)>,
+    pub identity: Option<privileges::Identity>,
+    pub workdir: Option<Workdir>,
+    pub netns: Option<Arc<Netns>>,
+    pub layers: Vec<Layer>,
+}
+
+pub(crate) fn layer(name: &str, active: bool, detail: impl Into<String>) -> Layer {
+    Layer {
+        name: name.into(),
+        active,
+        detail: detail.into(),
+    }
+}
+
+/// Resolve the command, pick the user, make the namespace: all on the caller's thread.
+pub(crate) fn prepare(opts: TraceOptions) -> Result<Prepared, TraceError> {
+    let first = opts.command.first().ok_or(TraceError::EmptyCommand)?;
+    let path_var = opts
+        .extra_env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| OsString::from(v))
+        .or_else(|| std::env::var_os("PATH"));
+    let program = privileges::resolve_command(first, path_var.as_deref())?;
+    let mut layers = Vec::new();
+    let (identity, uid_layer) = privileges::choose_identity(&opts.run_as, &program)?;
+    layers.push(uid_layer);
+    let workdir = match (&opts.cwd, &identity) {
+        (None, Some(who)) => Some(Workdir::create(who)?),
+        _ => None,
+    };
+    layers.push(match (&opts.cwd, &workdir) {
+        (Some(dir), _) => layer("workdir", false, format!("given: {}", dir.display())),
+        (None, Some(w)) => layer("workdir", true, format!("private: {}", w.path.display())),
+        (None, None) => layer("workdir", false, "the tracer's current directory"),
+    });
+    let mut argv = opts.command.clone();
+    if workdir.is_some() {
+        let rest = privileges::absolutize_args(&argv[1..]);
+        argv.truncate(1);
+        argv.extend(rest);
+    }
+
+    // PYTHONUNBUFFERED=1: a Python child's print() reaches the pipe when it is called,
+    // as on a terminal, instead of when a block buffer fills or the process exits. An
+    // environment variable works through any launcher (shims, shells, `env`), has none
+    // of a pty's side effects (echo, \r\n, job control, isatty() changing behaviour),
+    // and keeps stdout and stderr apart.
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| k != "PYTHONUNBUFFERED")
+        .collect();
+    env.push(("PYTHONUNBUFFERED".into(), "1".into()));
+    for (k, v) in &opts.extra_env {
+        env.retain(|(ek, _)| ek != k.as_str());
+        env.push((k.into(), v.into()));
+    }
+
+    let is_root = nix::unistd::Uid::effective().is_root();
+    let netns = match opts.netns {
+        NetnsMode::Off => {
+            layers.push(layer("netns", false, "host network (option)"));
+            None
+        }
+        NetnsMode::Auto if !is_root => {
+            layers.push(layer("netns", false, "host network: not root"));
+            None
+        }
+        mode => match Netns::create() {
+            Ok(ns) => {
+                layers.push(layer("netns", true, "private namespace, loopback only"));
+                Some(Arc::new(ns))
+            }
+            Err(e) if mode == NetnsMode::Auto => {
+                layers.push(layer("netns", false, format!("host network: {e}")));
+                None
+            }
+            Err(e) => return Err(TraceError::setup("creating the network namespace")(e)),
+        },
+    };
+    Ok(Prepared {
+        opts,
+        program,
+        argv,
+        env,
+        identity,
+        workdir,
+        netns,
+        layers,
+    })
+}
