@@ -260,3 +260,43 @@ fn a_submission_the_grader_cannot_run_is_an_error_row() {
         .to_string();
     assert!(detail.contains("/nonexistent/ruby"), "{detail}");
 }
+
+#[test]
+fn servers_hard_coding_one_port_are_graded_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let good = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/python/socket_server/good.py");
+    for i in 0..4 {
+        let student = root.join(format!("class/s{i}"));
+        std::fs::create_dir_all(&student).unwrap();
+        std::fs::copy(&good, student.join("socket_server.py")).unwrap();
+    }
+    let out = root.join("out");
+    let run = std::process::Command::new(proclab())
+        .arg("grade-class")
+        .arg(root.join("class"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--exercises", "socket-server", "--jobs", "4"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let book = gradebook(&out);
+    assert_eq!(book.len(), 4);
+    for (student, row) in &book {
+        assert_eq!(
+            row["socket-server status"],
+            "pass",
+            "{student}: {}",
+            record(&out, student, "socket-server")
+        );
+    }
+    // The report shows which process accepted and which served each connection.
+    let report = std::fs::read_to_string(out.join("students/s0/socket-server.html")).unwrap();
+    assert!(report.matches(">accepted :").count() >= 8, "accepts drawn");
+    assert!(
+        report.matches(">serves :").count() >= 8,
+        "serving processes drawn"
+    );
+}

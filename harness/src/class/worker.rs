@@ -2,6 +2,11 @@
 //! ordinary grader and writes its record and HTML report.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use super::job::WorkerJob;
 use super::outcome::{CheckOutcome, Outcome, RECORD_VERSION, Status};
@@ -9,6 +14,7 @@ use super::store::write_atomic;
 use crate::exercise::spec;
 use crate::ledger::Ledger;
 use crate::report::html;
+use crate::trace::StopHandle;
 
 /// A graded run, as the worker needs it.
 #[derive(Debug, Clone)]
@@ -21,7 +27,8 @@ pub struct Graded {
     pub ledger: Ledger,
 }
 
-/// Run the job in `job_path`; the process exit status: 0 when a record was written.
+/// Run the job in `job_path`; the process exit status: 0 when a record was written, 130
+/// when stopped by SIGTERM or SIGINT (nothing written), 2 on error.
 pub fn main(job_path: &Path) -> i32 {
     let job: WorkerJob = match std::fs::read(job_path)
         .map_err(|e| e.to_string())
@@ -37,7 +44,9 @@ pub fn main(job_path: &Path) -> i32 {
         }
     };
     let outcome = match grade(&job) {
-        Ok(graded) => record(&job, graded),
+        // Stopped: no record, so the next run grades it again.
+        Ok(None) => return 130,
+        Ok(Some(graded)) => record(&job, graded),
         Err(e) => Outcome::without_checks(&job.student, &job.exercise, Status::Error, e, &job.key),
     };
     let written = serde_json::to_vec_pretty(&outcome)
@@ -108,16 +117,33 @@ fn record(job: &WorkerJob, graded: Graded) -> Outcome {
 }
 
 /// Grade the job's command with the ordinary grader.
-fn grade(job: &WorkerJob) -> Result<Graded, String> {
+fn grade(job: &WorkerJob) -> Result<Option<Graded>, String> {
     let spec = match &job.spec {
         Some(path) => spec::load(path),
         None => spec::builtin(&job.exercise),
     }
     .map_err(|e| e.to_string())?;
     let opts = crate::grade::trace_options(&spec, job.command.clone());
-    let (report, ledger) = crate::grade::grade_traced(&spec, opts)
+    // The batch stops a worker with SIGTERM: end the run cleanly (every process of the
+    // submission killed and reaped, its cgroups removed) rather than die mid-trace.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let on_start = |stopper: StopHandle| {
+        let flag = Arc::clone(&interrupted);
+        if let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) {
+            std::thread::spawn(move || {
+                if signals.forever().next().is_some() {
+                    flag.store(true, Ordering::SeqCst);
+                    stopper.interrupt();
+                }
+            });
+        }
+    };
+    let (report, ledger) = crate::grade::grade_with_stop(&spec, opts, on_start)
         .map_err(|e| format!("cannot run `{}`: {e}", job.command.join(" ")))?;
-    Ok(Graded {
+    if interrupted.load(Ordering::SeqCst) {
+        return Ok(None);
+    }
+    Ok(Some(Graded {
         checks: report
             .checks
             .iter()
@@ -133,5 +159,5 @@ fn grade(job: &WorkerJob) -> Result<Graded, String> {
         max_score: f64::from(report.max_score),
         limit: report.ledger.limit_hit.clone(),
         ledger,
-    })
+    }))
 }

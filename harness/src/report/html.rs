@@ -65,7 +65,9 @@ pub fn render(page: &Page<'_>) -> String {
              <span class=\"k-reap\">wait</span> (parent collects the child's exit status), \
              <span class=\"k-signal\">signal</span>. A dashed lane is a process that has \
              exited but was not yet waited for (a zombie). Dotted lines across all lanes \
-             mark what the main process printed.</p>\n",
+             mark what the main process printed. For servers, <code>accepted :PORT</code> \
+             and <code>serves :PORT</code> name a client connection by its port: which \
+             process accepted it and which one talked to it.</p>\n",
         );
         html.push_str(&timeline::svg(ledger));
         html.push_str("</section>\n");
