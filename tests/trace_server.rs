@@ -150,3 +150,93 @@ fn two_runs_both_bind_the_same_port() {
     common::assert_nothing_left(&a);
     common::assert_nothing_left(&b);
 }
+
+#[test]
+fn terminate_sends_sigterm_then_kills_what_ignores_it() {
+    let prog = common::fixture("hostile/ignore_signals.py");
+    let run = trace::start(TraceOptions::new(["python3".to_string(), prog])).expect("start");
+    let started = |events: &[proclab::ledger::Event]| {
+        events
+            .iter()
+            .filter(
+                |e| matches!(&e.kind, EventKind::Write { text, .. } if text.contains("ignoring")),
+            )
+            .count()
+            >= 4
+    };
+    assert!(
+        run.wait_for(Duration::from_secs(10), started),
+        "the program started its children"
+    );
+    assert!(!run.is_finished());
+    assert!(
+        !run.wait_for(Duration::from_millis(50), |_| false),
+        "a false predicate times out"
+    );
+    let t = std::time::Instant::now();
+    let ledger = run.terminate(Duration::from_millis(300)).expect("ledger");
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "the grace was given"
+    );
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(ledger.limit_hit, None, "terminate is not a limit");
+    assert!(ledger.leftovers.len() >= 4, "{:?}", ledger.leftovers);
+    assert!(
+        ledger
+            .events
+            .iter()
+            .filter(|e| matches!(
+                e.kind,
+                EventKind::Exit {
+                    status: proclab::ledger::ExitStatus::Killed,
+                    ..
+                }
+            ))
+            .count()
+            >= 4
+    );
+    common::assert_nothing_left(&ledger);
+}
+
+#[test]
+fn terminate_lets_a_cooperative_program_end_by_sigterm() {
+    let run = trace::start(TraceOptions::new(["sleep", "30"])).expect("start");
+    let ledger = run.terminate(Duration::from_secs(5)).expect("ledger");
+    assert_eq!(
+        ledger.root_status,
+        Some(proclab::ledger::ExitStatus::Signal {
+            signal: 15,
+            core: false
+        })
+    );
+    assert!(ledger.leftovers.is_empty());
+}
+
+#[test]
+fn dropping_a_running_trace_kills_everything() {
+    let run = trace::start(TraceOptions::new([
+        "python3".to_string(),
+        program("pids_then_hide.py"),
+    ]))
+    .expect("start");
+    let printed = |events: &[proclab::ledger::Event]| {
+        events
+            .iter()
+            .filter(|e| matches!(&e.kind, EventKind::Write { .. }))
+            .count()
+            >= 2
+    };
+    assert!(run.wait_for(Duration::from_secs(10), printed));
+    let pids: Vec<i32> = run
+        .events()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Write { text, .. } => text.split_whitespace().nth(1)?.parse().ok(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pids.len(), 2);
+    drop(run);
+    assert!(proclab_tests::still_running(&pids).is_empty());
+}
