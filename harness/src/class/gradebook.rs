@@ -208,9 +208,17 @@ pub fn index_html(view: &ClassView<'_>, title: &str) -> String {
         view.students.len()
     ));
     for e in view.exercises {
-        html.push_str(&format!("<th>{}</th>", escape(e)));
+        html.push_str(&format!(
+            "<th>{} <span class=\"meta\">/ {}</span></th>",
+            escape(e),
+            points(view.max_of(e))
+        ));
     }
-    html.push_str("<th>total</th></tr></thead><tbody>\n");
+    let max_total: f64 = view.exercises.iter().map(|e| view.max_of(e)).sum();
+    html.push_str(&format!(
+        "<th>total <span class=\"meta\">/ {}</span></th></tr></thead><tbody>\n",
+        points(max_total)
+    ));
     for student in view.students {
         html.push_str(&format!("<tr><td>{}</td>", escape(student)));
         let mut total = 0.0;
