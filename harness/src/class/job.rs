@@ -140,8 +140,20 @@ pub fn run(sub: &Submission, key: &str, ctx: &JobContext<'_>) -> JobResult {
         ));
     }
     let _ = std::fs::remove_file(&job.outcome_path);
+    // A fresh working directory per grading: what a submission writes to relative paths
+    // lands there, never in the instructor's current directory or another grading's.
+    let scratch = ctx.store.work_dir().join("run").join(&stem);
+    let _ = std::fs::remove_dir_all(&scratch);
+    if let Err(e) = std::fs::create_dir_all(&scratch) {
+        let msg = format!("cannot create {}: {e}", scratch.display());
+        return JobResult::Done(error(sub, key, msg, started));
+    }
     let mut cmd = Command::new(ctx.worker_exe);
-    cmd.arg("grade-class").arg("--worker").arg(&job_path);
+    cmd.arg("grade-class")
+        .arg("--worker")
+        .arg(&job_path)
+        .current_dir(&scratch);
+    die_with_parent(&mut cmd);
     let done = match supervise(cmd, ctx.worker_deadline, ctx.stop, Target::Child) {
         Ok(done) => done,
         Err(e) => {
@@ -150,6 +162,7 @@ pub fn run(sub: &Submission, key: &str, ctx: &JobContext<'_>) -> JobResult {
         }
     };
     let _ = std::fs::remove_file(&job_path);
+    let _ = std::fs::remove_dir_all(&scratch);
     let result = match done.end {
         End::Stopped => return interrupted(),
         End::TimedOut => Err(format!(
@@ -183,4 +196,24 @@ fn error(sub: &Submission, key: &str, detail: String, started: Instant) -> Outco
         Outcome::without_checks(&sub.student, &sub.exercise, Status::Error, detail, key);
     outcome.seconds = started.elapsed().as_secs_f64();
     outcome
+}
+
+/// The worker gets SIGKILL when the batch process dies, even by SIGKILL (which no
+/// handler sees): its tracer then dies too and PTRACE_O_EXITKILL takes the submission
+/// with it. Without this a killed batch leaves every running grading behind.
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = nix::unistd::getpid();
+    // SAFETY: between fork and exec the closure makes only async-signal-safe syscalls
+    // (prctl, getppid) and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+            // The batch died before the prctl took effect.
+            if nix::unistd::getppid() != parent {
+                return Err(nix::errno::Errno::ESRCH.into());
+            }
+            Ok(())
+        });
+    }
 }
