@@ -1,0 +1,313 @@
+//! Determinism under load.
+//!
+//! - Slow (runs only with `PROCLAB_SLOW_TESTS=1`, as `just test-slow` sets): the whole
+//!   self-test corpus graded 20 times while CPU hogs keep every core busy gives zero
+//!   verdict changes. The corpus: every fixture of tests/fixtures/manifest.toml (the
+//!   trace-only hostile programs graded as `start-target` with short limits, each grading
+//!   in a safety net of its own) except `write_other_folder.py` (it writes into /tmp as
+//!   root; tests/hardening_hostile.rs covers it), plus the eight reference scenarios with
+//!   short sleeps. A verdict is (exit status, failed check ids, limit that fired). Gradings
+//!   run 4 at a time (`PROCLAB_DETERMINISM_JOBS`); `PROCLAB_DETERMINISM_RUNS` changes 20.
+//!   Budget: 8 minutes on 2 cores. The test prints its duration and the per-grading mean.
+//! - Normal: sixteen server gradings at once, all binding 127.0.0.1:8080, all pass.
+
+#[path = "hardening_common.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+struct Fixture {
+    id: String,
+    exercise: String,
+    kind: String,
+    path: Option<String>,
+    bin: Option<String>,
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    fixture: Vec<Fixture>,
+}
+
+/// One item of the corpus: a name, the exercise, extra grade args, the command.
+#[derive(Debug, Clone)]
+struct Item {
+    name: String,
+    exercise: String,
+    args: Vec<String>,
+    command: Vec<String>,
+    /// Needs a safety net of its own (every trace-only hostile program gets one).
+    net: bool,
+}
+
+/// (exit status, failed checks, limit).
+type Verdict = (Option<i32>, Vec<String>, String);
+
+fn bin(name: &str) -> String {
+    profile_dir().join(name).display().to_string()
+}
+
+fn corpus(spec_dir: &Path) -> Vec<Item> {
+    build_once(&["proclab", "proclab-tests"]);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let text = std::fs::read_to_string(fixtures.join("manifest.toml")).expect("manifest");
+    let manifest: Manifest = toml::from_str(&text).expect("manifest parses");
+    let hostile_spec = exercise_file(
+        spec_dir,
+        "start-target",
+        "time_ms = 2000\nmax_processes = 32\nmemory_mb = 96\noutput_kb = 1024",
+        "",
+    )
+    .display()
+    .to_string();
+    let server_spec = exercise_file(
+        spec_dir,
+        "socket-server",
+        "time_ms = 20000",
+        "startup_timeout_ms = 3000\nreply_timeout_ms = 1000\nteardown_grace_ms = 500",
+    )
+    .display()
+    .to_string();
+    let mut items = Vec::new();
+    for f in manifest.fixture {
+        if f.path.as_deref() == Some("hostile/write_other_folder.py") {
+            continue;
+        }
+        let file = |p: &Option<String>| {
+            fixtures
+                .join(p.as_deref().unwrap_or(""))
+                .display()
+                .to_string()
+        };
+        let command = match f.kind.as_str() {
+            "python" => vec!["python3".to_string(), file(&f.path)],
+            "rust-bin" => vec![bin(f.bin.as_deref().unwrap_or(""))],
+            _ => std::iter::once(file(&f.path))
+                .chain(f.args.iter().map(|a| {
+                    let a = a.replace("{fixtures}", &fixtures.display().to_string());
+                    match a.strip_prefix("{bin:").and_then(|r| r.strip_suffix('}')) {
+                        Some(name) => bin(name),
+                        None => a,
+                    }
+                }))
+                .collect(),
+        };
+        let hostile = f.exercise == "trace-only";
+        let (exercise, args) = if hostile {
+            (
+                "start-target".to_string(),
+                vec!["--exercise-file".into(), hostile_spec.clone()],
+            )
+        } else if f.id.starts_with("hostile-server") {
+            (
+                f.exercise.clone(),
+                vec!["--exercise-file".into(), server_spec.clone()],
+            )
+        } else {
+            (f.exercise.clone(), Vec::new())
+        };
+        items.push(Item {
+            name: f.id,
+            exercise,
+            args,
+            command,
+            net: hostile,
+        });
+    }
+    build_once(&[
+        "start-target",
+        "start-subclass",
+        "isolation",
+        "join-order",
+        "daemon",
+        "terminate",
+        "socket-server",
+        "pool-server",
+    ]);
+    let scenarios: [(&str, &[&str]); 8] = [
+        ("start-target", &["--sleep-ms", "300"]),
+        ("start-subclass", &["--sleep-ms", "300"]),
+        ("join-order", &["--sleep-ms", "300"]),
+        ("isolation", &[]),
+        (
+            "daemon",
+            &["--daemon-sleep-ms", "5000", "--sleep-ms", "300"],
+        ),
+        ("terminate", &[]),
+        ("socket-server", &[]),
+        ("pool-server", &[]),
+    ];
+    for (exercise, flags) in scenarios {
+        let mut command = vec![bin(exercise)];
+        command.extend(flags.iter().map(|s| s.to_string()));
+        items.push(Item {
+            name: format!("scenario-{exercise}"),
+            exercise: exercise.into(),
+            args: Vec::new(),
+            command,
+            net: false,
+        });
+    }
+    items
+}
+
+fn grade_item(item: &Item) -> Verdict {
+    let net = if item.net {
+        match proclab_tests::SafetyNet::new(256, 1 << 30) {
+            Ok(net) => Some(net),
+            Err(why) => panic!("{}: no safety net can be made here: {why}", item.name),
+        }
+    } else {
+        None
+    };
+    let args: Vec<&str> = item.args.iter().map(String::as_str).collect();
+    let command: Vec<&str> = item.command.iter().map(String::as_str).collect();
+    let run = run_measured(
+        grade_command(net.as_ref(), &item.exercise, &args, &command),
+        Duration::from_secs(120),
+    );
+    run.assert_no_panic();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_default();
+    (
+        run.code,
+        failed_checks(&report).into_keys().collect(),
+        report["ledger"]["limit_hit"].to_string(),
+    )
+}
+
+/// One busy-looping process per core, killed by pid when dropped.
+struct Hogs(Vec<Child>);
+
+impl Hogs {
+    fn start() -> Hogs {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Hogs(
+            (0..cores)
+                .map(|_| {
+                    Command::new("sh")
+                        .args(["-c", "while :; do :; done"])
+                        .stdin(Stdio::null())
+                        .spawn()
+                        .expect("a CPU hog")
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for hog in &mut self.0 {
+            let _ = hog.kill();
+            let _ = hog.wait();
+        }
+    }
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn the_whole_corpus_graded_20_times_under_load_never_changes_a_verdict() {
+    if std::env::var_os("PROCLAB_SLOW_TESTS").is_none() {
+        println!("skipped: slow test (set PROCLAB_SLOW_TESTS=1 to run it)");
+        return;
+    }
+    let runs = env_number("PROCLAB_DETERMINISM_RUNS", 20);
+    let jobs = env_number("PROCLAB_DETERMINISM_JOBS", 4);
+    let specs = tempfile::tempdir().unwrap();
+    let items = corpus(specs.path());
+    let work: Vec<usize> = (0..runs).flat_map(|_| 0..items.len()).collect();
+    let verdicts: Mutex<BTreeMap<usize, BTreeMap<Verdict, usize>>> = Mutex::default();
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    let _hogs = Hogs::start();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&item) = work.get(i) else { break };
+                    let verdict = grade_item(&items[item]);
+                    let mut all = verdicts.lock().unwrap_or_else(|p| p.into_inner());
+                    *all.entry(item).or_default().entry(verdict).or_default() += 1;
+                }
+            });
+        }
+    });
+    let elapsed = started.elapsed();
+    println!(
+        "{} items x {runs} runs, {jobs} at a time, under load: {elapsed:.1?} ({:.2?} per grading)",
+        items.len(),
+        elapsed / work.len().max(1) as u32
+    );
+    let verdicts = verdicts.into_inner().unwrap_or_else(|p| p.into_inner());
+    let changed: Vec<String> = verdicts
+        .iter()
+        .filter(|(_, seen)| seen.len() > 1)
+        .map(|(item, seen)| format!("{}: {seen:?}", items[*item].name))
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "verdicts changed:\n{}",
+        changed.join("\n")
+    );
+    assert!(
+        elapsed < Duration::from_secs(8 * 60),
+        "over the 8-minute CI budget: {elapsed:?}"
+    );
+}
+
+#[test]
+fn sixteen_servers_on_port_8080_graded_at_once_all_pass() {
+    let server = fixture("python/socket_server/good.py");
+    let started = Instant::now();
+    let results: Vec<(Option<i32>, String, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| {
+                let server = server.clone();
+                scope.spawn(move || {
+                    let run = run_measured(
+                        grade_command(None, "socket-server", &[], &["python3", &server]),
+                        Duration::from_secs(120),
+                    );
+                    run.assert_no_panic();
+                    let report: serde_json::Value =
+                        serde_json::from_str(&run.stdout).unwrap_or_default();
+                    (
+                        run.code,
+                        report["clients"]["listen"].to_string(),
+                        format!("{:?} {}", failed_checks(&report), run.stderr),
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("grading thread"))
+            .collect()
+    });
+    println!("16 server gradings at once: {:.1?}", started.elapsed());
+    for (i, (code, listen, why)) in results.iter().enumerate() {
+        assert_eq!(*code, Some(0), "grading {i}: {why}");
+        assert!(
+            listen.contains("127.0.0.1:8080"),
+            "grading {i} listened on {listen}"
+        );
+    }
+}

@@ -1,0 +1,464 @@
+//! Hostile submissions graded through `proclab grade`: each verdict names the limit or
+//! the fault, the run ends within its time limit plus a small margin, nothing of the run
+//! is left alive (pids from the JSON report's tree, scanned in /proc), no file outside
+//! the run's working directory changed, and proclab's own peak memory stays bounded.
+//!
+//! Every case runs proclab inside an outer safety net of the test's own (pids cgroup
+//! capped at 256 tasks, memory cgroup at 1 GiB): a containment bug fails the test instead
+//! of taking the machine down. Without a net the case is skipped with a printed reason.
+
+#[path = "hardening_common.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+
+/// Slack over the run's own time limit: interpreter start-up, teardown, the report.
+const MARGIN: Duration = Duration::from_secs(4);
+/// proclab's own peak RSS (VmHWM) in every case.
+const PEAK_KIB: u64 = 64 * 1024;
+
+/// One hostile case.
+struct Case<'a> {
+    name: &'a str,
+    exercise: &'a str,
+    /// `[limits]` lines of the exercise file (`time_ms` is required: it bounds the run).
+    limits: &'a str,
+    params: &'a str,
+    time_limit: Duration,
+    command: Vec<String>,
+    /// The `limit_hit` the report must give (`None`: no limit may fire).
+    limit: Option<&'a str>,
+    /// Checks that must fail, with a word their message must contain.
+    must_fail: &'a [(&'a str, &'a str)],
+    env: Vec<(String, String)>,
+}
+
+/// The run's sandbox: the submission runs with `student` as its current directory (the
+/// run's working directory when the tracer keeps the caller's); everything else under
+/// `root` (another student's folder, the output folder) must stay as it was.
+struct Sandbox {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    student: PathBuf,
+    other: PathBuf,
+    out: PathBuf,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().to_path_buf();
+        let student = root.join("class/student_a");
+        let other = root.join("class/other_student");
+        let out = root.join("out");
+        for d in [&student, &other, &out] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(other.join("x"), "the neighbour's work\n").unwrap();
+        std::fs::write(other.join("start_target.py"), "print('mine')\n").unwrap();
+        std::fs::write(out.join("x"), "grades\n").unwrap();
+        std::fs::write(out.join("gradebook.csv"), "student,total\nalice,7\n").unwrap();
+        // Reachable, but not writable, by an unprivileged uid: only the uid layer (or a
+        // private mount) is what stops a write here.
+        for d in [dir.path(), &root.join("class"), &student, &other, &out] {
+            set_mode(d, 0o755);
+        }
+        Sandbox {
+            _dir: dir,
+            root,
+            student,
+            other,
+            out,
+        }
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn run_case(case: &Case) {
+    let Some(net) = net_or_skip(case.name) else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let spec = exercise_file(&sandbox.root, case.exercise, case.limits, case.params);
+    let before = snapshot(&sandbox.root, &[&sandbox.student]);
+    let spec_arg = spec.display().to_string();
+    let command: Vec<&str> = case.command.iter().map(String::as_str).collect();
+    let mut cmd = grade_command(
+        Some(&net),
+        case.exercise,
+        &["--exercise-file", &spec_arg],
+        &command,
+    );
+    cmd.current_dir(&sandbox.student);
+    for (k, v) in &case.env {
+        cmd.env(k, v.replace("{out}", &sandbox.out.display().to_string()));
+    }
+    let deadline = case.time_limit + MARGIN;
+    let run = run_measured(cmd, deadline + Duration::from_secs(30));
+    run.assert_no_panic();
+    let report = run.json();
+    println!(
+        "{}: exit {:?} in {:.2?}, proclab peak {} KiB, limit {}, {} processes",
+        case.name,
+        run.code,
+        run.elapsed,
+        run.peak_kib,
+        report["ledger"]["limit_hit"],
+        report["tree"].as_array().map_or(0, Vec::len),
+    );
+    assert_eq!(
+        run.code,
+        Some(1),
+        "{}: a failing grade: {}",
+        case.name,
+        run.stderr
+    );
+    assert_eq!(report["verdict"], "fail", "{}", case.name);
+    let failed = failed_checks(&report);
+    match case.limit {
+        Some(limit) => {
+            assert_eq!(
+                report["ledger"]["limit_hit"], limit,
+                "{}: the limit is named; failed checks {failed:?}",
+                case.name
+            );
+            let message = failed.get("limits").map(String::as_str).unwrap_or("");
+            assert!(
+                message.contains(limit),
+                "{}: the `limits` check names the {limit}: {message:?}",
+                case.name
+            );
+        }
+        None => assert!(
+            report["ledger"]["limit_hit"].is_null(),
+            "{}: no limit: {}",
+            case.name,
+            report["ledger"]["limit_hit"]
+        ),
+    }
+    for (check, word) in case.must_fail {
+        let message = failed
+            .get(*check)
+            .unwrap_or_else(|| panic!("{}: `{check}` must fail; failed: {failed:?}", case.name));
+        assert!(
+            message.to_lowercase().contains(word),
+            "{}: `{check}` says why ({word}): {message}",
+            case.name
+        );
+    }
+    assert!(
+        run.elapsed <= deadline,
+        "{}: took {:?}, limit {:?} + {MARGIN:?}",
+        case.name,
+        run.elapsed,
+        case.time_limit
+    );
+    let pids = report_pids(&report);
+    assert!(
+        !pids.is_empty(),
+        "{}: the report has a process tree",
+        case.name
+    );
+    let alive = survivors_after(&pids, Duration::from_millis(500));
+    assert!(alive.is_empty(), "{}: still running: {alive:?}", case.name);
+    assert!(
+        net.pids().is_empty(),
+        "{}: left in the safety net: {:?}",
+        case.name,
+        net.pids()
+    );
+    let after = snapshot(&sandbox.root, &[&sandbox.student]);
+    assert_eq!(
+        changed(&before, &after),
+        Vec::<PathBuf>::new(),
+        "{}: files outside the run's working directory changed",
+        case.name
+    );
+    assert!(
+        run.peak_kib <= PEAK_KIB,
+        "{}: proclab peaked at {} KiB",
+        case.name,
+        run.peak_kib
+    );
+    assert!(sandbox.other.join("x").exists());
+}
+
+/// Paths added, removed or modified between two snapshots.
+fn changed(
+    before: &std::collections::BTreeMap<PathBuf, Vec<u8>>,
+    after: &std::collections::BTreeMap<PathBuf, Vec<u8>>,
+) -> Vec<PathBuf> {
+    let mut diff: Vec<PathBuf> = before
+        .iter()
+        .filter(|(p, content)| after.get(*p) != Some(content))
+        .map(|(p, _)| p.clone())
+        .collect();
+    diff.extend(after.keys().filter(|p| !before.contains_key(*p)).cloned());
+    diff
+}
+
+fn python(path: &str) -> Vec<String> {
+    vec!["python3".into(), fixture(path)]
+}
+
+const SHORT: &str = "time_ms = 2000";
+
+fn timed(name: &str, program: &str) {
+    run_case(&Case {
+        name,
+        exercise: "start-target",
+        limits: SHORT,
+        params: "",
+        time_limit: Duration::from_secs(2),
+        command: python(program),
+        limit: Some("time limit"),
+        must_fail: &[],
+        env: Vec::new(),
+    });
+}
+
+#[test]
+fn python_fork_bomb_stops_at_the_process_cap() {
+    run_case(&Case {
+        name: "fork bomb (Python)",
+        exercise: "start-target",
+        limits: "time_ms = 20000\nmax_processes = 32",
+        params: "",
+        time_limit: Duration::from_secs(20),
+        command: python("hostile/fork_bomb.py"),
+        limit: Some("process cap"),
+        must_fail: &[],
+        env: Vec::new(),
+    });
+}
+
+#[test]
+fn rust_fork_bomb_stops_at_the_process_cap() {
+    run_case(&Case {
+        name: "fork bomb (Rust)",
+        exercise: "start-target",
+        limits: "time_ms = 20000\nmax_processes = 32",
+        params: "",
+        time_limit: Duration::from_secs(20),
+        command: vec![env!("CARGO_BIN_EXE_fx-hostile-fork-bomb").into()],
+        limit: Some("process cap"),
+        must_fail: &[],
+        env: Vec::new(),
+    });
+}
+
+/// The main program exits at once; the grader does not wait out the hour: the run ends
+/// shortly after main, the orphan is killed, and the verdict names it.
+#[test]
+fn a_setsid_daemon_sleeping_an_hour_is_killed_and_named() {
+    run_case(&Case {
+        name: "double fork + setsid",
+        exercise: "start-target",
+        limits: SHORT,
+        params: "",
+        time_limit: Duration::from_secs(2),
+        command: python("hostile/double_fork_setsid.py"),
+        limit: None,
+        must_fail: &[("no-leftovers", "containment had to kill")],
+        env: Vec::new(),
+    });
+}
+
+#[test]
+fn processes_ignoring_sigterm_and_sigint_are_ended_at_the_time_limit() {
+    timed("SIGTERM/SIGINT ignored", "hostile/ignore_signals.py");
+}
+
+#[test]
+fn children_that_never_end_are_ended_at_the_time_limit() {
+    timed("children never end", "hostile/children_never_end.py");
+}
+
+#[test]
+fn a_program_that_kills_its_parent_cannot_kill_the_grader() {
+    timed("kills its parent", "hostile/kill_parent.py");
+}
+
+#[test]
+fn a_memory_hog_in_every_child_stops_at_the_memory_limit() {
+    run_case(&Case {
+        name: "memory hog",
+        exercise: "start-target",
+        limits: "time_ms = 20000\nmemory_mb = 96",
+        params: "",
+        time_limit: Duration::from_secs(20),
+        command: python("hostile/memory_hog.py"),
+        limit: Some("memory limit"),
+        must_fail: &[],
+        env: Vec::new(),
+    });
+}
+
+#[test]
+fn endless_stdout_stops_at_the_output_cap_with_bounded_grader_memory() {
+    run_case(&Case {
+        name: "endless stdout",
+        exercise: "start-target",
+        limits: "time_ms = 20000\noutput_kb = 4096",
+        params: "",
+        time_limit: Duration::from_secs(20),
+        command: python("hostile/endless_stdout.py"),
+        limit: Some("output cap"),
+        must_fail: &[],
+        env: Vec::new(),
+    });
+}
+
+#[test]
+fn endless_stderr_stops_at_the_output_cap_with_bounded_grader_memory() {
+    run_case(&Case {
+        name: "endless stderr",
+        exercise: "start-target",
+        limits: "time_ms = 20000\noutput_kb = 4096",
+        params: "",
+        time_limit: Duration::from_secs(20),
+        command: python("hostile/endless_stderr.py"),
+        limit: Some("output cap"),
+        must_fail: &[],
+        env: Vec::new(),
+    });
+}
+
+/// Short client timeouts: a server that never answers or never listens is judged in
+/// seconds, not in the default 15 s start-up wait.
+const SERVER_PARAMS: &str =
+    "startup_timeout_ms = 3000\nreply_timeout_ms = 1000\nteardown_grace_ms = 500";
+
+#[test]
+fn a_server_that_accepts_and_never_answers_fails_answers() {
+    run_case(&Case {
+        name: "server accepts, never answers",
+        exercise: "socket-server",
+        limits: "time_ms = 20000",
+        params: SERVER_PARAMS,
+        time_limit: Duration::from_secs(20),
+        command: python("hostile/server_accepts_never_answers.py"),
+        limit: None,
+        must_fail: &[("answers", "")],
+        env: Vec::new(),
+    });
+}
+
+#[test]
+fn a_server_that_never_listens_fails_answers() {
+    run_case(&Case {
+        name: "server never listens",
+        exercise: "socket-server",
+        limits: "time_ms = 20000",
+        params: SERVER_PARAMS,
+        time_limit: Duration::from_secs(20),
+        command: python("hostile/server_never_listens.py"),
+        limit: None,
+        must_fail: &[("answers", "")],
+        env: Vec::new(),
+    });
+}
+
+/// The fixed /tmp victims of `write_other_folder.py`, made read-only for others before the
+/// run (an unprivileged uid cannot write them; root can) and removed afterwards when this
+/// test made them.
+struct TmpVictims {
+    made: Vec<PathBuf>,
+    before: Vec<(PathBuf, Option<Vec<u8>>)>,
+}
+
+impl TmpVictims {
+    const DIR: &'static str = "/tmp/proclab-fixture-escape";
+    const FILE: &'static str = "/tmp/proclab-fixture-escape.txt";
+
+    fn new() -> TmpVictims {
+        let mut made = Vec::new();
+        let dir = PathBuf::from(Self::DIR);
+        if !dir.exists() {
+            std::fs::create_dir(&dir).unwrap();
+            made.push(dir.clone());
+        }
+        set_mode(&dir, 0o755);
+        let file = PathBuf::from(Self::FILE);
+        if !file.exists() {
+            std::fs::write(&file, "a file of someone else's\n").unwrap();
+            made.push(file.clone());
+        }
+        set_mode(&file, 0o644);
+        let x = dir.join("x");
+        let before = [x, file]
+            .into_iter()
+            .map(|p| {
+                let content = std::fs::read(&p).ok();
+                (p, content)
+            })
+            .collect();
+        TmpVictims { made, before }
+    }
+
+    fn changed(&self) -> Vec<PathBuf> {
+        self.before
+            .iter()
+            .filter(|(p, content)| std::fs::read(p).ok() != *content)
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+}
+
+impl Drop for TmpVictims {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(PathBuf::from(Self::DIR).join("x"));
+        for path in self.made.iter().rev() {
+            let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_dir(path);
+        }
+    }
+}
+
+fn write_case(name: &str, interpreter: &str) {
+    // Both cases share the fixed /tmp victims.
+    static TMP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = TMP.lock().unwrap_or_else(|p| p.into_inner());
+    let victims = TmpVictims::new();
+    // `../other_student` is the neighbour of the caller's directory (the run's cwd when
+    // the tracer keeps it); PROCLAB_VICTIM_DIR names the output folder.
+    run_case(&Case {
+        name,
+        exercise: "start-target",
+        limits: "time_ms = 10000",
+        params: "",
+        time_limit: Duration::from_secs(10),
+        command: vec![interpreter.into(), fixture("hostile/write_other_folder.py")],
+        limit: None,
+        must_fail: &[("child-count", "")],
+        env: vec![("PROCLAB_VICTIM_DIR".into(), "{out}".into())],
+    });
+    let changed = victims.changed();
+    assert!(changed.is_empty(), "{name}: wrote into {changed:?}");
+}
+
+/// The instructor's usual command, `python3 …`: here a pyenv shim under /root.
+#[test]
+fn a_python3_submission_cannot_write_into_other_folders() {
+    write_case("writes other folders (python3 on PATH)", "python3");
+}
+
+/// An interpreter every user can run: the run drops to `nobody`.
+#[test]
+fn a_submission_run_by_a_world_readable_interpreter_cannot_write_into_other_folders() {
+    if !Path::new("/usr/bin/python3").exists() {
+        println!("SKIPPED: no /usr/bin/python3 on this machine");
+        return;
+    }
+    write_case(
+        "writes other folders (/usr/bin/python3)",
+        "/usr/bin/python3",
+    );
+}

@@ -1,0 +1,309 @@
+//! The grader interrupted or killed mid-run, while a hostile submission runs (children
+//! that ignore SIGTERM and SIGINT, one of them in its own session with a grandchild):
+//! no submission process survives. The submission writes every pid it has to a file
+//! named by `HARDENING_PIDS`, so the test knows them without trusting proclab.
+//!
+//! - `proclab grade` SIGKILLed;
+//! - `proclab grade-class` SIGKILLed, and stopped with SIGINT / SIGTERM: then the partial
+//!   gradebook parses and is consistent, and a rerun resumes (the finished rows are kept).
+
+#[path = "hardening_common.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Ignores SIGTERM and SIGINT everywhere; main, two children, a setsid grandchild; all
+/// sleep an hour. Each appends `PID TAG` to $HARDENING_PIDS.
+const STUBBORN: &str = r#"
+import os, signal, time
+def note(tag):
+    with open(os.environ['HARDENING_PIDS'], 'a') as f:
+        f.write(f'{os.getpid()} {tag}\n')
+for s in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(s, signal.SIG_IGN)
+note('main')
+for i in range(2):
+    if os.fork() == 0:
+        note(f'child{i}')
+        if i == 1:
+            os.setsid()
+            if os.fork() == 0:
+                note('grandchild')
+                time.sleep(3600)
+                os._exit(0)
+        time.sleep(3600)
+        os._exit(0)
+time.sleep(3600)
+"#;
+
+/// A correct start-target with 0.3 s children (graded in about a second).
+const GOOD: &str = r#"
+import time
+from multiprocessing import Process
+def roam(name):
+    print(f'{name} piaoing')
+    time.sleep(0.3)
+    print(f'{name} piao end')
+if __name__ == '__main__':
+    for name in ('egon', 'alex', 'wupeiqi', 'yuanhao'):
+        Process(target=roam, args=(name,)).start()
+    print('主')
+"#;
+
+/// A temp dir every user can enter, with the pids file every user can append to.
+struct Scratch {
+    dir: tempfile::TempDir,
+    pids: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let pids = dir.path().join("pids");
+        std::fs::write(&pids, "").unwrap();
+        std::fs::set_permissions(&pids, std::fs::Permissions::from_mode(0o666)).unwrap();
+        Scratch { dir, pids }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The pids written so far, with their tags.
+    fn noted(&self) -> Vec<(i32, String)> {
+        std::fs::read_to_string(&self.pids)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let (pid, tag) = l.split_once(' ')?;
+                Some((pid.parse().ok()?, tag.to_string()))
+            })
+            .collect()
+    }
+
+    /// Wait until `n` pids were noted (the submission is fully up).
+    fn wait_for(&self, n: usize, child: &mut Child) -> Vec<i32> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let noted = self.noted();
+            if noted.len() >= n {
+                return noted.into_iter().map(|(p, _)| p).collect();
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("proclab ended before the submission was up: {status}");
+            }
+            assert!(Instant::now() < deadline, "only {noted:?} after 60 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn assert_all_gone(what: &str, pids: &[i32], net: &proclab_tests::SafetyNet) {
+    let alive = survivors_after(pids, Duration::from_secs(5));
+    assert!(
+        alive.is_empty(),
+        "{what}: submission processes survived: {alive:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !net.pids().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        net.pids().is_empty(),
+        "{what}: left in the safety net: {:?}",
+        net.pids()
+    );
+}
+
+#[test]
+fn sigkill_to_proclab_grade_leaves_no_submission_process() {
+    let Some(net) = net_or_skip("SIGKILL to proclab grade") else {
+        return;
+    };
+    let scratch = Scratch::new();
+    let program = scratch.path().join("stubborn.py");
+    std::fs::write(&program, STUBBORN).unwrap();
+    let program = program.display().to_string();
+    let mut cmd = grade_command(
+        Some(&net),
+        "start-target",
+        &["--time-limit", "120s"],
+        &["python3", &program],
+    );
+    let mut child = cmd
+        .env("HARDENING_PIDS", &scratch.pids)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pids = scratch.wait_for(4, &mut child);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let killed = Instant::now();
+    assert_all_gone("proclab grade", &pids, &net);
+    println!(
+        "all 4 submission processes gone {:?} after SIGKILL",
+        killed.elapsed()
+    );
+}
+
+/// A class: `good` students (a-prefixed: graded first) with a quick correct submission,
+/// then `stubborn` ones (z-prefixed); every run's pids go to the scratch file.
+fn class(scratch: &Scratch, good: usize, stubborn: usize, time_ms: u64) -> PathBuf {
+    let class = scratch.path().join("class");
+    for i in 0..good {
+        let dir = class.join(format!("a{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("start_target.py"), GOOD).unwrap();
+    }
+    for i in 0..stubborn {
+        let dir = class.join(format!("z{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("start_target.py"), STUBBORN).unwrap();
+    }
+    let spec = scratch.path().join("spec.toml");
+    std::fs::write(
+        &spec,
+        format!("exercise = \"start-target\"\n[limits]\ntime_ms = {time_ms}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        scratch.path().join("class.toml"),
+        "[exercises.start-target]\nspec = \"spec.toml\"\n",
+    )
+    .unwrap();
+    class
+}
+
+fn grade_class(net: &proclab_tests::SafetyNet, scratch: &Scratch, out: &Path) -> Command {
+    let mut cmd = net.command(proclab());
+    cmd.arg("grade-class")
+        .arg(scratch.path().join("class"))
+        .arg("--config")
+        .arg(scratch.path().join("class.toml"))
+        .arg("--out")
+        .arg(out)
+        .args(["-e", "start-target", "--jobs", "2"])
+        .env("HARDENING_PIDS", &scratch.pids)
+        .env_remove("PYTHONUNBUFFERED");
+    cmd
+}
+
+/// gradebook.csv parsed: every row as wide as the header, scores adding up to the total.
+fn parse_gradebook(out: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(out.join("gradebook.csv")).unwrap_or_default();
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let header: Vec<&str> = header.split(',').collect();
+    let score = header.iter().position(|h| *h == "start-target");
+    let total = header.iter().position(|h| *h == "total");
+    let status = header.iter().position(|h| *h == "start-target status");
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    for row in &rows {
+        assert_eq!(
+            row.len(),
+            header.len(),
+            "a complete row: {row:?} ({header:?})"
+        );
+        if let (Some(s), Some(t)) = (score, total) {
+            assert_eq!(row[s], row[t], "total = the one exercise's score: {row:?}");
+        }
+        if let Some(st) = status {
+            assert!(
+                ["pass", "fail", "limit", "error", "missing", "build-error"]
+                    .contains(&row[st].as_str()),
+                "a known status: {row:?}"
+            );
+        }
+    }
+    rows
+}
+
+#[test]
+fn sigint_and_sigterm_to_grade_class_tear_down_and_a_rerun_resumes() {
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let Some(net) = net_or_skip("interrupting grade-class") else {
+            return;
+        };
+        let scratch = Scratch::new();
+        class(&scratch, 3, 2, 60_000);
+        let out = scratch.path().join("out");
+        let mut child = grade_class(&net, &scratch, &out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Both stubborn students up: 2 × (main, 2 children, grandchild).
+        let pids = scratch.wait_for(8, &mut child);
+        kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+        let stopped = Instant::now();
+        let output = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&output.stderr).into_owned();
+        println!("{signal}: stopped in {:?}", stopped.elapsed());
+        assert!(!err.contains("panicked at"), "{err}");
+        assert_eq!(output.status.code(), Some(130), "{signal}: {err}");
+        assert!(
+            stopped.elapsed() < Duration::from_secs(15),
+            "{signal}: prompt stop"
+        );
+        assert_all_gone(&format!("grade-class {signal}"), &pids, &net);
+        let rows = parse_gradebook(&out);
+        let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(
+            names,
+            ["a0", "a1", "a2"],
+            "{signal}: the finished rows, only them"
+        );
+        // The stubborn students repent; the rerun grades only them.
+        for i in 0..2 {
+            std::fs::write(
+                scratch.path().join(format!("class/z{i}/start_target.py")),
+                GOOD,
+            )
+            .unwrap();
+        }
+        let rerun = grade_class(&net, &scratch, &out).output().unwrap();
+        let err = String::from_utf8_lossy(&rerun.stderr).into_owned();
+        assert_eq!(rerun.status.code(), Some(0), "{err}");
+        assert!(
+            err.contains("2 graded, 3 unchanged"),
+            "{signal}: resumed: {err}"
+        );
+        let rows = parse_gradebook(&out);
+        assert_eq!(rows.len(), 5, "{signal}: {rows:?}");
+    }
+}
+
+#[test]
+fn sigkill_to_grade_class_leaves_no_submission_process() {
+    let Some(net) = net_or_skip("SIGKILL to grade-class") else {
+        return;
+    };
+    let scratch = Scratch::new();
+    class(&scratch, 0, 2, 60_000);
+    let out = scratch.path().join("out");
+    let mut child = grade_class(&net, &scratch, &out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pids = scratch.wait_for(8, &mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Workers are separate processes: they must go with their parent.
+    assert_all_gone("grade-class SIGKILL", &pids, &net);
+    let rows = parse_gradebook(&out);
+    assert!(rows.is_empty(), "no finished row: {rows:?}");
+}

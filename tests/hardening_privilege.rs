@@ -1,0 +1,235 @@
+//! Least privilege: which containment layers a run had, as root and as an ordinary user,
+//! and that the reports say so (docs/security.md describes each layer).
+//!
+//! As root, a submission every user can run (a binary under a world-readable path) drops
+//! to `nobody` in a private working directory, in a network namespace with only loopback,
+//! in pids and memory cgroups with `cgroup.kill`. As `nobody` (proclab copied to a
+//! world-readable temp dir and started through `setpriv`), the same submission is still
+//! graded, and the report marks the layers that need privileges as inactive.
+
+#[path = "hardening_common.rs"]
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use nix::unistd::Uid;
+
+/// A temp dir every user can enter holding copies of proclab and the good Rust
+/// start-target fixture (the target dir may be out of `nobody`'s reach).
+fn world_readable_copies() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = |from: &Path, name: &str| {
+        let to = dir.path().join(name);
+        std::fs::copy(from, &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).unwrap();
+        to
+    };
+    let proclab = copy(&proclab(), "proclab");
+    let good = copy(
+        Path::new(env!("CARGO_BIN_EXE_fx-start-target-good")),
+        "start-target-good",
+    );
+    (dir, proclab, good)
+}
+
+fn active(report: &serde_json::Value, name: &str) -> bool {
+    layers(report)
+        .get(name)
+        .unwrap_or_else(|| panic!("no `{name}` layer in {:?}", layers(report)))
+        .0
+}
+
+#[test]
+fn as_root_a_reachable_submission_gets_every_layer() {
+    if !Uid::effective().is_root() {
+        println!("SKIPPED: needs root");
+        return;
+    }
+    let (_dir, _proclab, good) = world_readable_copies();
+    let good = good.display().to_string();
+    let run = run_measured(
+        grade_command(None, "start-target", &[], &[&good]),
+        Duration::from_secs(60),
+    );
+    run.assert_no_panic();
+    let report = run.json();
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let layers = layers(&report);
+    println!("layers as root: {layers:#?}");
+    for name in [
+        "uid",
+        "workdir",
+        "netns",
+        "pids-cgroup",
+        "memory-cgroup",
+        "cgroup-kill",
+    ] {
+        assert!(active(&report, name), "`{name}` active as root: {layers:?}");
+    }
+    assert!(layers["uid"].1.contains("nobody"), "{layers:?}");
+    assert!(layers["workdir"].1.contains("private"), "{layers:?}");
+}
+
+#[test]
+fn as_root_an_interpreter_out_of_nobodys_reach_says_the_run_stays_root() {
+    if !Uid::effective().is_root() {
+        println!("SKIPPED: needs root");
+        return;
+    }
+    // Where `python3` resolves into a folder `nobody` cannot enter (a pyenv shim under
+    // /root here), the run cannot drop privileges; the report must say so and why.
+    let run = run_measured(
+        grade_command(
+            None,
+            "isolation",
+            &[],
+            &["python3", &fixture("python/isolation/good.py")],
+        ),
+        Duration::from_secs(60),
+    );
+    run.assert_no_panic();
+    let report = run.json();
+    let layers = layers(&report);
+    let (uid_active, detail) = &layers["uid"];
+    println!("uid layer for python3: active={uid_active} {detail}");
+    if !*uid_active {
+        assert!(
+            detail.contains("stays root"),
+            "an inactive uid layer says why: {detail}"
+        );
+        assert!(
+            !layers["workdir"].0,
+            "no private workdir without a uid: {layers:?}"
+        );
+    }
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+}
+
+/// `cmd args…` as `nobody` (setpriv, else su), or None when neither works here.
+fn as_nobody(program: &Path, args: &[&str], cwd: &Path) -> Option<Command> {
+    if Path::new("/usr/bin/setpriv").exists() || Path::new("/bin/setpriv").exists() {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(program)
+            .args(args)
+            .current_dir(cwd)
+            .env("HOME", cwd)
+            .env_remove("PYTHONUNBUFFERED");
+        return Some(cmd);
+    }
+    None
+}
+
+#[test]
+fn as_nobody_proclab_still_grades_and_reports_the_inactive_layers() {
+    if !Uid::effective().is_root() {
+        println!("SKIPPED: needs root to become nobody");
+        return;
+    }
+    let (dir, proclab, good) = world_readable_copies();
+    let good = good.display().to_string();
+    let Some(cmd) = as_nobody(
+        &proclab,
+        &["grade", "start-target", "--format", "json", "--", &good],
+        dir.path(),
+    ) else {
+        println!("SKIPPED: no setpriv here");
+        return;
+    };
+    let run = run_measured(cmd, Duration::from_secs(60));
+    run.assert_no_panic();
+    let report = run.json();
+    let layers = layers(&report);
+    println!("layers as nobody: {layers:#?}");
+    assert_eq!(run.code, Some(0), "graded as nobody: {}", run.stderr);
+    assert_eq!(report["verdict"], "pass");
+    for name in ["uid", "workdir", "netns"] {
+        assert!(!active(&report, name), "`{name}` needs root: {layers:?}");
+        assert!(!layers[name].1.is_empty(), "`{name}` says why it is off");
+    }
+    // Whatever the cgroups allow, the process cap is enforced somewhere.
+    let capped =
+        active(&report, "pids-cgroup") || layers.get("ptrace-process-cap").is_some_and(|l| l.0);
+    assert!(capped, "a process cap is active as nobody: {layers:?}");
+    assert!(active(&report, "exitkill"), "{layers:?}");
+    let pids = report_pids(&report);
+    assert!(survivors_after(&pids, Duration::from_millis(500)).is_empty());
+}
+
+#[test]
+fn as_nobody_a_fork_bomb_is_still_capped() {
+    if !Uid::effective().is_root() {
+        println!("SKIPPED: needs root to become nobody");
+        return;
+    }
+    let Some(net) = net_or_skip("fork bomb as nobody") else {
+        return;
+    };
+    let (dir, proclab, _) = world_readable_copies();
+    let bomb = dir.path().join("bomb");
+    std::fs::copy(env!("CARGO_BIN_EXE_fx-hostile-fork-bomb"), &bomb).unwrap();
+    std::fs::set_permissions(&bomb, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let spec = exercise_file(
+        dir.path(),
+        "start-target",
+        "time_ms = 20000\nmax_processes = 32",
+        "",
+    );
+    std::fs::set_permissions(&spec, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // setpriv inside the net: the net's cgroups hold the whole tree.
+    let mut cmd = net.command("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&proclab)
+        .args([
+            "grade",
+            "start-target",
+            "--format",
+            "json",
+            "--exercise-file",
+        ])
+        .arg(&spec)
+        .arg("--")
+        .arg(&bomb)
+        .current_dir(dir.path());
+    let run = run_measured(cmd, Duration::from_secs(60));
+    run.assert_no_panic();
+    let report = run.json();
+    println!(
+        "fork bomb as nobody: {:?}, limit {}, {} processes, layers {:?}",
+        run.elapsed,
+        report["ledger"]["limit_hit"],
+        report["tree"].as_array().map_or(0, Vec::len),
+        layers(&report)
+    );
+    assert_eq!(report["ledger"]["limit_hit"], "process cap");
+    assert!(run.elapsed < Duration::from_secs(24), "{:?}", run.elapsed);
+    let pids = report_pids(&report);
+    assert!(survivors_after(&pids, Duration::from_millis(500)).is_empty());
+    assert!(net.pids().is_empty(), "left in the net: {:?}", net.pids());
+}
+
+#[test]
+fn proclab_trace_prints_the_layers() {
+    let (_dir, _proclab, good) = world_readable_copies();
+    let out = Command::new(proclab())
+        .args(["trace", "--"])
+        .arg(&good)
+        .env_remove("PYTHONUNBUFFERED")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["uid", "netns", "pids-cgroup"] {
+        assert!(text.contains(name), "`{name}` listed: {text}");
+    }
+}
