@@ -79,7 +79,8 @@ pub fn run(
     stop: &AtomicBool,
     progress: &Progress,
 ) -> Result<BatchSummary, BatchError> {
-    let store = Store::new(&options.out);
+    // Absolute, because workers run in a working directory of their own.
+    let store = Store::new(std::path::absolute(&options.out).unwrap_or(options.out.clone()));
     let output_error = |source| BatchError::Output {
         path: options.out.clone(),
         source,
@@ -202,7 +203,9 @@ pub fn run(
         progress.warn(&format!("cannot write the gradebook: {e}"));
         summary.write_errors += 1;
     }
-    let _ = std::fs::remove_dir_all(store.work_dir().join("jobs"));
+    for scratch in ["jobs", "run"] {
+        let _ = std::fs::remove_dir_all(store.work_dir().join(scratch));
+    }
     progress.finish(&summary);
     Ok(summary)
 }

@@ -118,7 +118,12 @@ impl ClassConfig {
         for (ext, argv) in ClassConfig::default().run {
             config.run.entry(ext).or_insert(argv);
         }
-        let base = path.parent().unwrap_or(Path::new("."));
+        // Absolute, because workers run in a working directory of their own.
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let base = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
         for rule in config.exercises.values_mut() {
             if let Some(spec) = rule.spec.as_mut()
                 && spec.is_relative()
