@@ -3,10 +3,14 @@
 //!
 //! 1. The *trace* filter returns `SECCOMP_RET_TRACE` only for the syscalls the ledger
 //!    needs, so every other syscall runs at full speed and creates no ptrace stop. A
-//!    filter cannot tell which file a descriptor names, so the whole read/write family
-//!    stops; the tracer classifies the descriptor (our stdout/stderr pipe, an accepted
-//!    connection, anything else) and lets uninteresting ones go at once. Filtering on
-//!    `fd <= 2` would miss `os.dup(1)` and sockets, which are never 0–2.
+//!    filter cannot tell which file a descriptor names, so every write/writev stops; the
+//!    tracer classifies the descriptor (our stdout/stderr pipe, an accepted connection,
+//!    anything else) and lets uninteresting ones go at once. Filtering on `fd <= 2`
+//!    would miss `os.dup(1)` and sockets, which are never 0–2. Reads are traced only
+//!    through the socket-only calls (recvfrom, recvmsg: Python's and Rust's `recv`):
+//!    tracing read(2) would stop every file read (the dynamic loader, each Python
+//!    import) for the rare server that reads a connection with read(2), and such a
+//!    server's replies (write/send) still show which process served the client.
 //! 2. The *guard* filter closes the ways out of tracing: `clone(CLONE_UNTRACED)` fails
 //!    with EPERM (ptrace(2): CLONE_UNTRACED stops the tracer from auto-attaching), and
 //!    `clone3` fails with ENOSYS (its flags live in memory a filter cannot read; libc
@@ -28,8 +32,6 @@ pub(crate) const TRACED: &[libc::c_long] = &[
     libc::SYS_writev,
     libc::SYS_sendto,
     libc::SYS_sendmsg,
-    libc::SYS_read,
-    libc::SYS_readv,
     libc::SYS_recvfrom,
     libc::SYS_recvmsg,
     // Signals between processes.

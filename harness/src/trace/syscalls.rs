@@ -78,7 +78,7 @@ pub(crate) fn decode(nr: u64, args: [u64; 6]) -> Call {
             fd: a0,
             dir: IoDir::Write,
         },
-        libc::SYS_read | libc::SYS_readv | libc::SYS_recvfrom | libc::SYS_recvmsg => Call::Io {
+        libc::SYS_recvfrom | libc::SYS_recvmsg => Call::Io {
             fd: a0,
             dir: IoDir::Read,
         },
