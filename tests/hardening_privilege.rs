@@ -233,3 +233,53 @@ fn proclab_trace_prints_the_layers() {
         assert!(text.contains(name), "`{name}` listed: {text}");
     }
 }
+
+/// Issue 3: "unable to … read other submissions". A class folder as `umask 022` leaves it
+/// (folders 0755, files 0644), the submission run by an interpreter `nobody` can use (so
+/// the run drops to `nobody`), reading a neighbour's submission by absolute path. The
+/// submission exits 0 if it could read it, 3 if it was refused.
+#[test]
+fn a_submission_cannot_read_another_students_submission() {
+    if !Uid::effective().is_root() || !Path::new("/usr/bin/python3").exists() {
+        println!("SKIPPED: needs root and /usr/bin/python3");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let class = dir.path().join("class");
+    let mine = class.join("alice/start_target.py");
+    let theirs = class.join("bob/start_target.py");
+    for d in [dir.path(), &class, &class.join("alice"), &class.join("bob")] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::write(&theirs, "print('bob worked hard on this')\n").unwrap();
+    std::fs::write(
+        &mine,
+        "import os, sys\ntry:\n    open(os.environ['HARDENING_VICTIM']).read()\n    \
+         print('read it')\nexcept OSError as e:\n    print('refused:', e)\n    sys.exit(3)\n",
+    )
+    .unwrap();
+    for f in [&mine, &theirs] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let mine = mine.display().to_string();
+    let mut cmd = grade_command(None, "isolation", &[], &["/usr/bin/python3", &mine]);
+    cmd.env("HARDENING_VICTIM", &theirs);
+    let run = run_measured(cmd, Duration::from_secs(60));
+    run.assert_no_panic();
+    let report = run.json();
+    assert!(
+        active(&report, "uid"),
+        "the run dropped to nobody: {:?}",
+        layers(&report)
+    );
+    let root_exit = report["tree"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["depth"] == 0))
+        .map(|r| r["exit"].to_string())
+        .unwrap_or_default();
+    assert!(
+        root_exit.contains("exit code 3"),
+        "the submission read another student's file (root exit: {root_exit})"
+    );
+}
