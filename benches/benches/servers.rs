@@ -33,7 +33,7 @@ fn main() -> Result<()> {
     // The per-client servers fork once per connection: cap the tree, just in case.
     let _net = SafetyNet::enter("servers", 2048, 4 << 30)?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let count = pick(3000, 400);
+    let count = pick(2000, 400);
     let rounds = pick(3, 1);
     let timeout_s = pick(40, 15);
     let specs = specs(cores)?;
