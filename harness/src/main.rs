@@ -9,7 +9,11 @@ use proclab::cli_grade::{self, ExercisesArgs, GradeArgs};
 use proclab::cli_trace::{self, TraceArgs};
 
 #[derive(Debug, Parser)]
-#[command(name = "proclab", version, about = "Trace and grade process-programming exercises")]
+#[command(
+    name = "proclab",
+    version,
+    about = "Trace and grade process-programming exercises"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
