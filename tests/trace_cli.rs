@@ -13,7 +13,7 @@ use proclab::ledger::{EventKind, ExitStatus, ProcessTree, Role};
 
 #[test]
 fn a_missing_command_is_bad_input() {
-    let out = Command::new(proclab())
+    let out = proclab_command()
         .args(["trace", "--", "/no/such/program", "arg"])
         .output()
         .unwrap();
@@ -21,7 +21,7 @@ fn a_missing_command_is_bad_input() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("command not found: /no/such/program"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
-    let out = Command::new(proclab())
+    let out = proclab_command()
         .args(["trace", "--", "no-such-program-anywhere"])
         .output()
         .unwrap();
@@ -39,7 +39,7 @@ fn a_non_executable_file_is_bad_input() {
     let file = dir.path().join("prog.py");
     std::fs::write(&file, "print('hi')\n").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = Command::new(proclab())
+    let out = proclab_command()
         .args(["trace", "--"])
         .arg(&file)
         .output()
@@ -48,7 +48,7 @@ fn a_non_executable_file_is_bad_input() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not executable"), "{err}");
     // A directory is not a program either.
-    let out = Command::new(proclab())
+    let out = proclab_command()
         .args(["trace", "--"])
         .arg(dir.path())
         .output()
@@ -59,10 +59,7 @@ fn a_non_executable_file_is_bad_input() {
 
 #[test]
 fn no_command_is_bad_input() {
-    let out = Command::new(proclab())
-        .args(["trace", "--"])
-        .output()
-        .unwrap();
+    let out = proclab_command().args(["trace", "--"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -160,7 +157,7 @@ fn a_known_family_is_recorded_exactly() {
 
 #[test]
 fn a_python_childs_print_is_seen_when_called_without_pythonunbuffered() {
-    let out = Command::new(proclab())
+    let out = proclab_command()
         .args([
             "trace",
             "--format",
@@ -224,7 +221,7 @@ fn a_wrapper_script_is_marked_as_launcher() {
 
 #[test]
 fn the_text_format_shows_tree_timeline_and_layers() {
-    let out = Command::new(proclab())
+    let out = proclab_command()
         .args(["trace", "--", "sh", "-c", "echo out; echo err >&2; exit 7"])
         .output()
         .unwrap();
@@ -273,7 +270,7 @@ fn a_file_the_kernel_cannot_exec_is_bad_input() {
     let file = dir.path().join("garbage");
     std::fs::write(&file, [0u8, 1, 2, 3, 4, 5, 6, 7]).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new(proclab())
+    let out = proclab_command()
         .args(["trace", "--user", "root", "--"])
         .arg(&file)
         .output()

@@ -47,6 +47,34 @@ pub fn proclab() -> PathBuf {
     profile_dir().join("proclab")
 }
 
+/// The environment marker every traced program of this test binary carries, so a pid
+/// reused by an unrelated process after the run is never mistaken for a leak.
+pub const MARK_VAR: &str = "PROCLAB_TEST_MARK";
+
+pub fn mark() -> String {
+    format!("trace-tests-{}", std::process::id())
+}
+
+/// `proclab` with the marker in its environment (traced programs inherit it).
+pub fn proclab_command() -> Command {
+    let mut cmd = Command::new(proclab());
+    cmd.env(MARK_VAR, mark());
+    cmd
+}
+
+/// Of `pids`, those alive (not zombies) that belong to a traced run of this test binary.
+pub fn ours_still_running(pids: &[Pid]) -> Vec<Pid> {
+    let needle = format!("{MARK_VAR}={}", mark());
+    proclab_tests::still_running(pids)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|&b| b == 0).any(|kv| kv == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
 /// A program under tests/trace_programs/.
 pub fn program(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -67,7 +95,7 @@ pub fn fixture(path: &str) -> String {
 
 /// `proclab trace --format json <opts> -- <command>`: the ledger and the raw output.
 pub fn trace_json(opts: &[&str], command: &[&str]) -> (Ledger, Output) {
-    let out = Command::new(proclab())
+    let out = proclab_command()
         .arg("trace")
         .args(["--format", "json"])
         .args(opts)
@@ -101,7 +129,7 @@ pub fn all_pids(ledger: &Ledger) -> Vec<Pid> {
 
 /// Assert that no process of the run is still alive.
 pub fn assert_nothing_left(ledger: &Ledger) {
-    let alive = proclab_tests::still_running(&all_pids(ledger));
+    let alive = ours_still_running(&all_pids(ledger));
     assert!(alive.is_empty(), "left running: {alive:?}");
 }
 
@@ -140,6 +168,6 @@ pub fn stdout_of(ledger: &Ledger, pid: Pid) -> String {
 }
 
 /// The first event matching `pred`.
-pub fn find<'a>(ledger: &'a Ledger, pred: impl Fn(&EventKind) -> bool) -> Option<&'a Event> {
+pub fn find(ledger: &Ledger, pred: impl Fn(&EventKind) -> bool) -> Option<&Event> {
     ledger.events.iter().find(|e| pred(&e.kind))
 }

@@ -14,7 +14,7 @@ use common::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use proclab::ledger::{EventKind, ExitStatus, Ledger, LimitKind};
-use proclab_tests::{SafetyNet, still_running};
+use proclab_tests::SafetyNet;
 
 /// Run `proclab trace --format json opts -- command` from `cmd`; the ledger, exit code
 /// and the peak RSS of proclab itself (KiB).
@@ -44,7 +44,7 @@ fn run_measured(mut cmd: Command, opts: &[&str], command: &[&str]) -> (Ledger, O
 }
 
 fn proclab_cmd() -> Command {
-    Command::new(proclab())
+    proclab_command()
 }
 
 fn net_or_skip(max_pids: u32, memory: u64) -> Option<SafetyNet> {
@@ -203,7 +203,7 @@ fn a_program_cannot_kill_the_grader() {
 #[test]
 fn ctrl_c_to_the_grader_ends_the_run_cleanly() {
     let out = tempfile::NamedTempFile::new().unwrap();
-    let child = Command::new(proclab())
+    let child = proclab_command()
         .args(["trace", "--format", "json", "--"])
         .args(["python3", &fixture("hostile/ignore_signals.py")])
         .stdout(Stdio::from(File::create(out.path()).unwrap()))
@@ -228,7 +228,7 @@ fn ctrl_c_to_the_grader_ends_the_run_cleanly() {
 fn killing_the_grader_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let capture = dir.path().display().to_string();
-    let mut child = Command::new(proclab())
+    let mut child = proclab_command()
         .args(["trace", "--capture", &capture, "--"])
         .args(["python3", &program("pids_then_hide.py")])
         .stdout(Stdio::null())
@@ -253,11 +253,11 @@ fn killing_the_grader_leaves_nothing_behind() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !still_running(&pids).is_empty() {
+    while !ours_still_running(&pids).is_empty() {
         assert!(
             Instant::now() < deadline,
             "still running: {:?}",
-            still_running(&pids)
+            ours_still_running(&pids)
         );
         std::thread::sleep(Duration::from_millis(20));
     }

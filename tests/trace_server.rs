@@ -13,6 +13,13 @@ use common::program;
 use proclab::ledger::{EventKind, IoDir, Ledger};
 use proclab::trace::{self, TraceOptions};
 
+/// The options with the test marker in the program's environment.
+fn marked(mut opts: TraceOptions) -> TraceOptions {
+    opts.extra_env
+        .push((common::MARK_VAR.into(), common::mark()));
+    opts
+}
+
 fn listen_addr(events: &[proclab::ledger::Event]) -> Option<(i32, String)> {
     events.iter().find_map(|e| match &e.kind {
         EventKind::Listen { pid, addr } => Some((*pid, addr.clone())),
@@ -57,10 +64,10 @@ fn serving_pid(ledger: &Ledger, peer: &SocketAddr, dir: IoDir) -> Vec<i32> {
 
 #[test]
 fn each_client_is_served_by_its_own_process() {
-    let run = trace::start(TraceOptions::new([
+    let run = trace::start(marked(TraceOptions::new([
         "python3".to_string(),
         program("server.py"),
-    ]))
+    ])))
     .expect("start");
     assert!(
         run.wait_for(Duration::from_secs(10), |events| listen_addr(events)
@@ -123,10 +130,10 @@ fn each_client_is_served_by_its_own_process() {
 #[test]
 fn two_runs_both_bind_the_same_port() {
     let start = || {
-        trace::start(TraceOptions::new([
+        trace::start(marked(TraceOptions::new([
             "python3".to_string(),
             program("server.py"),
-        ]))
+        ])))
         .expect("start")
     };
     let (one, two) = (start(), start());
@@ -154,7 +161,8 @@ fn two_runs_both_bind_the_same_port() {
 #[test]
 fn terminate_sends_sigterm_then_kills_what_ignores_it() {
     let prog = common::fixture("hostile/ignore_signals.py");
-    let run = trace::start(TraceOptions::new(["python3".to_string(), prog])).expect("start");
+    let run =
+        trace::start(marked(TraceOptions::new(["python3".to_string(), prog]))).expect("start");
     let started = |events: &[proclab::ledger::Event]| {
         events
             .iter()
@@ -201,7 +209,7 @@ fn terminate_sends_sigterm_then_kills_what_ignores_it() {
 
 #[test]
 fn terminate_lets_a_cooperative_program_end_by_sigterm() {
-    let run = trace::start(TraceOptions::new(["sleep", "30"])).expect("start");
+    let run = trace::start(marked(TraceOptions::new(["sleep", "30"]))).expect("start");
     let ledger = run.terminate(Duration::from_secs(5)).expect("ledger");
     assert_eq!(
         ledger.root_status,
@@ -215,10 +223,10 @@ fn terminate_lets_a_cooperative_program_end_by_sigterm() {
 
 #[test]
 fn dropping_a_running_trace_kills_everything() {
-    let run = trace::start(TraceOptions::new([
+    let run = trace::start(marked(TraceOptions::new([
         "python3".to_string(),
         program("pids_then_hide.py"),
-    ]))
+    ])))
     .expect("start");
     let printed = |events: &[proclab::ledger::Event]| {
         events
@@ -238,5 +246,5 @@ fn dropping_a_running_trace_kills_everything() {
         .collect();
     assert_eq!(pids.len(), 2);
     drop(run);
-    assert!(proclab_tests::still_running(&pids).is_empty());
+    assert!(common::ours_still_running(&pids).is_empty());
 }

@@ -1,5 +1,6 @@
 """Escape attempt: a double-forked, setsid'd grandchild that ignores SIGTERM and sleeps;
-prints its pid (flushed) so a test can look for it after the grader is gone."""
+prints its pid so a test can look for it after the grader is gone (os.write: one write
+per line, whatever the buffering)."""
 import os
 import signal
 import time
@@ -9,10 +10,10 @@ if middle == 0:
     os.setsid()
     if os.fork() == 0:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print(f'hidden {os.getpid()}', flush=True)
+        os.write(1, f'hidden {os.getpid()}\n'.encode())
         time.sleep(3600)
         os._exit(0)
     os._exit(0)
 os.waitpid(middle, 0)
-print(f'main {os.getpid()}', flush=True)
+os.write(1, f'main {os.getpid()}\n'.encode())
 time.sleep(3600)

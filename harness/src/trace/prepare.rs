@@ -21,6 +21,8 @@ pub(crate) struct Prepared {
     pub workdir: Option<Workdir>,
     pub netns: Option<Arc<Netns>>,
     pub layers: Vec<Layer>,
+    /// The program would run as uid 0: exec it without capabilities.
+    pub drop_caps: bool,
 }
 
 pub(crate) fn layer(name: &str, active: bool, detail: impl Into<String>) -> Layer {
@@ -75,6 +77,17 @@ pub(crate) fn prepare(opts: TraceOptions) -> Result<Prepared, TraceError> {
     }
 
     let is_root = nix::unistd::Uid::effective().is_root();
+    let drop_caps = is_root && identity.is_none();
+    if drop_caps {
+        // Without CAP_SYS_ADMIN it cannot leave the run's network namespace (setns),
+        // without CAP_DAC_OVERRIDE it cannot read other users' files, without CAP_KILL
+        // it cannot signal other users' processes.
+        layers.push(layer(
+            "capabilities",
+            true,
+            "runs as root without any capability",
+        ));
+    }
     let netns = match opts.netns {
         NetnsMode::Off => {
             layers.push(layer("netns", false, "host network (option)"));
@@ -105,5 +118,6 @@ pub(crate) fn prepare(opts: TraceOptions) -> Result<Prepared, TraceError> {
         workdir,
         netns,
         layers,
+        drop_caps,
     })
 }

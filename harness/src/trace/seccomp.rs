@@ -14,7 +14,8 @@
 //! 2. The *guard* filter closes the ways out of tracing: `clone(CLONE_UNTRACED)` fails
 //!    with EPERM (ptrace(2): CLONE_UNTRACED stops the tracer from auto-attaching), and
 //!    `clone3` fails with ENOSYS (its flags live in memory a filter cannot read; libc
-//!    then falls back to `clone`).
+//!    then falls back to `clone`). `ptrace` fails with EPERM: a program staying uid 0
+//!    could otherwise attach to the grader, which runs as the same user.
 //!
 //! Both are built before fork; the child only calls seccomp(2).
 
@@ -71,7 +72,10 @@ pub(crate) fn build() -> Result<Vec<BpfProgram>, seccompiler::BackendError> {
         libc::CLONE_UNTRACED as u64,
     )?])?;
     let guard_eperm = SeccompFilter::new(
-        BTreeMap::from([(libc::SYS_clone, vec![untraced])]),
+        BTreeMap::from([
+            (libc::SYS_clone, vec![untraced]),
+            (libc::SYS_ptrace, Vec::new()),
+        ]),
         SeccompAction::Allow,
         SeccompAction::Errno(libc::EPERM as u32),
         arch,

@@ -140,6 +140,7 @@ fn trace(
             (None, None) => None,
         },
         identity: p.identity.as_ref().map(|who| (who.uid, who.gid)),
+        drop_caps: p.drop_caps,
         netns: p.netns.as_ref().map(|ns| ns.fd()),
         filters,
         stdin,

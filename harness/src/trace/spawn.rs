@@ -47,6 +47,9 @@ pub(crate) struct ChildSpec<'a> {
     pub envp: Vec<CString>,
     pub cwd: Option<CString>,
     pub identity: Option<(Uid, Gid)>,
+    /// Clear the capability bounding set: a program that stays uid 0 then execs with no
+    /// capabilities (capabilities(7), "Transformation of capabilities during execve").
+    pub drop_caps: bool,
     pub netns: Option<BorrowedFd<'a>>,
     pub filters: Vec<BpfProgram>,
     pub stdin: OwnedFd,
@@ -177,6 +180,29 @@ fn child_setup(
         step!(6, nix::unistd::setgroups(&[gid]));
         step!(6, nix::unistd::setresgid(gid, gid, gid));
         step!(6, nix::unistd::setresuid(uid, uid, uid));
+    }
+    if spec.drop_caps {
+        // nix has no wrapper for PR_CAPBSET_DROP. Numbers past the kernel's last
+        // capability fail with EINVAL, which ends the loop.
+        for cap in 0..64 {
+            // SAFETY: prctl with integer arguments.
+            if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } < 0 {
+                if Errno::last() == Errno::EINVAL && cap > 0 {
+                    break;
+                }
+                return (6, Errno::last());
+            }
+        }
+        // SAFETY: prctl with integer arguments.
+        unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            )
+        };
     }
     // After the uid change: changing credentials clears the parent-death signal
     // (prctl(2), PR_SET_PDEATHSIG). If the tracer died already, stop here.
