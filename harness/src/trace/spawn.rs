@@ -31,7 +31,7 @@ const STAGES: &[&str] = &[
     "redirecting stdin/stdout/stderr",
     "marking inherited descriptors close-on-exec",
     "joining the network namespace",
-    "changing directory",
+    "changing directory or limits",
     "switching user",
     "setting the parent-death signal",
     "waiting for the tracer",
@@ -167,6 +167,10 @@ fn child_setup(
         )
     };
     step!(3, Errno::result(rc));
+    // No core files: a crashing submission would otherwise write one into its working
+    // directory (the grader's own, when it stays root). The exit status still tells the
+    // signal; `core` is then false.
+    step!(5, nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0));
     if let Some(ns) = spec.netns {
         step!(
             4,
