@@ -1,7 +1,7 @@
 //! What a tracee's file descriptor refers to: the run's stdout/stderr pipe, a socket,
 //! or something the ledger does not care about.
 //!
-//! Read from /proc/<tid>/fd/<fd> at each stop (readlink costs ~2 µs). Caching per
+//! Read from `/proc/<tid>/fd/<fd>` at each stop (readlink costs ~2 µs). Caching per
 //! (process, fd) would need close/dup2/dup3/fcntl/exec traced too, to invalidate it.
 
 use std::os::unix::fs::MetadataExt;

@@ -1,5 +1,5 @@
 //! The tracer: runs a command under ptrace and records what its processes did as a
-//! [`Ledger`](crate::ledger::Ledger), inside containment (time, process, memory and
+//! [`Ledger`], inside containment (time, process, memory and
 //! output limits; cgroups; a private network namespace; an unprivileged user).
 //!
 //! ```no_run
@@ -12,9 +12,30 @@
 //! [`RunningTrace::connect_tcp`], then ends the run with [`RunningTrace::terminate`].
 //!
 //! How it works (facts measured on the target machine are in `TRACING.md`):
-//! ptrace options report fork/vfork/clone/exec/exit without syscall stops; a seccomp
-//! filter stops only the syscalls of interest (`seccomp.rs`); writes to one stream are
-//! serialised so the ledger's byte order is the pipe's (`writes.rs`).
+//! - ptrace options report fork/vfork/clone/exec/exit without syscall stops
+//!   (`tracer_loop.rs`); a seccomp filter stops only the syscalls of interest
+//!   (`seccomp.rs`, decoded in `syscalls.rs`, handled in `calls.rs`); a stopped syscall
+//!   is followed to its exit only when its result matters, so every process stays on
+//!   the filter's fast path.
+//! - Writes to one stream are serialised so the ledger's byte order is the pipe's
+//!   (`writes.rs`); the bytes are read from the writer's memory (`memory.rs`).
+//! - Python's output: `PYTHONUNBUFFERED=1` is injected (`prepare.rs` says why). A
+//!   `print(x)` is then two writes (`x`, then the newline); `ledger::lines` joins a
+//!   process's pieces into lines.
+//! - Containment, each recorded as a [`Layer`](crate::ledger::Layer): cgroups below the
+//!   tracer's own (`cgroup.rs`: pids.max, memory cap, cgroup.kill), the process cap also
+//!   through ptrace, memory by RSS sampling without a memory cgroup (`watchdog.rs`), a
+//!   private network namespace (`netns.rs`), an unprivileged user and private directory,
+//!   or, when the program must stay root, no capabilities (`privileges.rs`, `spawn.rs`),
+//!   a signal fence (`fence.rs`), and teardown by cgroup.kill, SIGKILL per traced task
+//!   and PTRACE_O_EXITKILL (`teardown.rs`).
+//! - Tracer and tree share one CPU by default: measured here, a run with 22 000
+//!   captured writes took 438 ms pinned, 738 ms unpinned (strace -f --seccomp-bpf:
+//!   588 ms; untraced: 83 ms).
+//!
+//! Not recorded: output written with sendfile/splice/copy_file_range (no user buffer to
+//! read), reads of a connection with read(2) (its replies still name the serving
+//! process), x32-ABI syscalls.
 
 mod calls;
 mod cgroup;

@@ -1,7 +1,7 @@
 //! Servers seen through the trace: which address a process listens on, which
 //! connections it accepted, and which processes used each connection.
 //!
-//! Addresses come from /proc/<pid>/net/tcp{,6} (proc(5)), found by the socket's inode:
+//! Addresses come from `/proc/<pid>/net/tcp{,6}` (proc(5)), found by the socket's inode:
 //! that view is the tracee's own network namespace, and it gives the real bound port
 //! even for `bind(("127.0.0.1", 0))`. A listening socket appears there only after
 //! listen(2), so it is read at listen's syscall exit.

@@ -170,7 +170,10 @@ fn child_setup(
     // No core files: a crashing submission would otherwise write one into its working
     // directory (the grader's own, when it stays root). The exit status still tells the
     // signal; `core` is then false.
-    step!(5, nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0));
+    step!(
+        5,
+        nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0)
+    );
     if let Some(ns) = spec.netns {
         step!(
             4,
