@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-use crate::ledger::{self, Event, EventKind, ExitStatus, Ledger, ProcId, ProcessTree, Stream};
+use crate::ledger::{
+    self, Event, EventKind, ExitStatus, IoDir, Ledger, ProcId, ProcessTree, SpawnVia, Stream,
+};
 
 fn seconds(ns: u64) -> String {
     format!("{:.3}s", ns as f64 / 1e9)
@@ -184,10 +186,14 @@ fn describe(event: &Event) -> Option<String> {
         }
         EventKind::Spawn {
             parent, child, via, ..
-        } => format!("{parent:<7} created {child} ({via:?})")
-            .replace("(Fork)", "(fork)")
-            .replace("(Vfork)", "(vfork)")
-            .replace("(Clone)", "(clone)"),
+        } => {
+            let via = match via {
+                SpawnVia::Fork => "fork",
+                SpawnVia::Vfork => "vfork",
+                SpawnVia::Clone => "clone",
+            };
+            format!("{parent:<7} created {child} ({via})")
+        }
         EventKind::Exec { pid, path, argv } => {
             format!("{pid:<7} exec {path}  [{}]", quote_argv(argv))
         }
@@ -203,9 +209,50 @@ fn describe(event: &Event) -> Option<String> {
             peer,
             dir,
             len,
-        } => format!("{pid:<7} {dir:?} {len} bytes on the connection from {peer}")
-            .replace("Read ", "read ")
-            .replace("Write ", "wrote "),
+        } => {
+            let verb = match dir {
+                IoDir::Read => "read",
+                IoDir::Write => "wrote",
+            };
+            format!("{pid:<7} {verb} {len} bytes on the connection from {peer}")
+        }
         EventKind::Limit { limit, detail } => format!("LIMIT   {limit}: {detail}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::builder::LedgerBuilder;
+
+    #[test]
+    fn renders_tree_timeline_lines_and_signals() {
+        let mut b = LedgerBuilder::new(10, &["python3", "prog.py"]);
+        b.fork(10, 11)
+            .out(11, "child line\n")
+            .out(10, "parent line\n")
+            .signal(10, 11, 15)
+            .killed(11, 15)
+            .reap(10, 11)
+            .exit(10, 0);
+        let text = render(&b.build());
+        assert!(text.contains("command: python3 prog.py"), "{text}");
+        assert!(text.contains("processes (2):"), "{text}");
+        // The child never exec'd: it shows the image its parent ran when it forked.
+        assert!(
+            text.lines()
+                .any(|l| l.contains("11") && l.contains("python3 prog.py")),
+            "{text}"
+        );
+        assert!(text.contains("11      | child line"), "{text}");
+        assert!(text.contains("sent SIGTERM to 11"), "{text}");
+        assert!(text.contains("killed by SIGTERM"), "{text}");
+        assert!(text.contains("reaped 11"), "{text}");
+    }
+
+    #[test]
+    fn signal_names_cover_realtime_signals() {
+        assert_eq!(signal_name(9), "SIGKILL");
+        assert_eq!(signal_name(40), "signal 40");
+    }
 }
