@@ -220,3 +220,49 @@ impl<'a> Reader<'a> {
         self.take(u32::from_le_bytes(b) as usize)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn double(n: i64) -> i64 {
+        n * 2
+    }
+
+    #[test]
+    fn payload_round_trips_and_calls_the_target() {
+        let body = FnArgs {
+            target: double as fn(i64) -> i64,
+            args: 21,
+        };
+        let bytes = Payload::encode(&body, true, "egon", "1:").unwrap();
+        let len = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, bytes.len() - 4);
+        let p = Payload::decode(&bytes[4..]).unwrap();
+        assert!(p.daemon);
+        assert_eq!((p.name.as_str(), p.identity.as_str()), ("egon", "1:"));
+        assert_eq!((p.trampoline)(p.target, &p.args), Ok(b"42".to_vec()));
+    }
+
+    #[test]
+    fn a_damaged_payload_is_refused() {
+        let body = FnArgs {
+            target: double as fn(i64) -> i64,
+            args: 1,
+        };
+        let bytes = Payload::encode(&body, false, "n", "").unwrap();
+        assert!(Payload::decode(&bytes[4..bytes.len() - 1]).is_err());
+        let mut wrong = bytes[4..].to_vec();
+        wrong[4] ^= 1; // the layout check
+        match Payload::decode(&wrong) {
+            Err(why) => assert!(why.contains("not the same binary"), "{why}"),
+            Ok(_) => panic!("a changed layout was accepted"),
+        }
+    }
+
+    #[test]
+    fn unit_values_are_sent_as_nothing() {
+        assert_eq!(encode_value(&()), Ok(Vec::new()));
+        assert_eq!(encode_value(&"a"), Ok(b"\"a\"".to_vec()));
+    }
+}

@@ -47,7 +47,7 @@ fn launch() -> Result<Zygote> {
     )
     .ctx("socketpair")?;
     let value = format!("{}:{}", theirs.as_raw_fd(), nix::unistd::getpid());
-    let pid = exec_self(&theirs, ENV, &value)?;
+    let pid = exec_self(&theirs, ENV, &value, Some("--multiprocessing.forkserver"))?;
     Ok(Zygote { pid, control: ours })
 }
 

@@ -181,3 +181,50 @@ impl Inbox {
         self.last(|t| t != STATUS)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::fcntl::OFlag;
+
+    /// An inbox fed with `chunks` by a writer thread (a pipe holds only 64 KiB).
+    fn inbox_with(chunks: &[&[u8]]) -> Inbox {
+        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
+        let chunks: Vec<Vec<u8>> = chunks.iter().map(|c| c.to_vec()).collect();
+        let writer = std::thread::spawn(move || {
+            for c in chunks {
+                sys::write_all(w.as_fd(), &c).unwrap();
+            }
+        });
+        let mut inbox = Inbox::new(r);
+        while inbox.pump(true) {}
+        writer.join().unwrap();
+        inbox
+    }
+
+    #[test]
+    fn small_frames_stay_inline_and_parse() {
+        let inbox = inbox_with(&[&frame(RETURNED, b"42")]);
+        assert!(inbox.big.is_empty());
+        assert_eq!(inbox.outcome(), Some((RETURNED, &b"42"[..])));
+        assert_eq!(inbox.status(), None);
+        assert!(inbox.at_eof());
+    }
+
+    #[test]
+    fn large_frames_and_a_status_after_them() {
+        let value = vec![b'x'; 100_000];
+        let f = frame(RETURNED, &value);
+        let (head, tail) = f.split_at(3); // a frame split across reads
+        let inbox = inbox_with(&[head, tail, &status_frame(-15)]);
+        assert_eq!(inbox.outcome(), Some((RETURNED, &value[..])));
+        assert_eq!(inbox.status(), Some(-15));
+    }
+
+    #[test]
+    fn a_truncated_frame_is_no_outcome() {
+        let f = frame(PANICKED, b"{\"message\":\"x\"}");
+        let inbox = inbox_with(&[&f[..f.len() - 1]]);
+        assert_eq!(inbox.outcome(), None);
+    }
+}

@@ -41,7 +41,7 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
         .map_err(Error::Serialize)?;
     let (ours, theirs) = channel_pair()?;
     let value = format!("{}:{}", theirs.as_raw_fd(), nix::unistd::getpid());
-    let pid = exec_self(&theirs, ENV, &value)?;
+    let pid = exec_self(&theirs, ENV, &value, None)?;
     drop(theirs);
     // If the child died already, it reports nothing and `join` shows how it ended.
     let _ = sys::send_all(ours.as_fd(), &payload);
@@ -58,7 +58,12 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
 /// The program's path (so the child's command name is the program's, not `exe`), or
 /// `/proc/self/exe` when the file is gone; were it replaced by another build, the payload's
 /// layout check makes the child fail cleanly.
-pub(crate) fn exec_self(fd: &OwnedFd, env: &str, value: &str) -> Result<Pid> {
+///
+/// `marker`, when given, is passed as the only argument: the forkserver's zygote carries
+/// `--multiprocessing.forkserver` so that tools reading argv (proclab's ledger) tell it
+/// from the program's own processes, as they do Python's forkserver. The child never
+/// parses its arguments: `init()` takes it over first.
+pub(crate) fn exec_self(fd: &OwnedFd, env: &str, value: &str, marker: Option<&str>) -> Result<Pid> {
     sys::flush_stdio();
     let raw = fd.as_raw_fd();
     let exe = std::env::current_exe()
@@ -68,6 +73,9 @@ pub(crate) fn exec_self(fd: &OwnedFd, env: &str, value: &str) -> Result<Pid> {
     let mut cmd = Command::new(exe);
     if let Some(arg0) = std::env::args_os().next() {
         cmd.arg0(arg0);
+    }
+    if let Some(marker) = marker {
+        cmd.arg(marker);
     }
     cmd.env(env, value);
     // SAFETY: the closure only calls fcntl, which is async-signal-safe.
