@@ -58,11 +58,9 @@ fn scenarios_pass_with_spawn() {
     grade_all("spawn");
 }
 
-/// Needs the library's forkserver zygote to carry the `multiprocessing.forkserver` marker
-/// in its argv (see /work/notes/grader-requests.md); until then its zygote counts as a
-/// child of the main process.
+/// The library's zygote carries `--multiprocessing.forkserver` in its argv, so it is an
+/// interpreter helper like Python's forkserver and its children are the main process's.
 #[test]
-#[ignore = "until the library marks its forkserver zygote in argv"]
 fn scenarios_pass_with_forkserver() {
     grade_all("forkserver");
 }

@@ -1,7 +1,7 @@
 //! `terminate`: the parent sends SIGTERM to its child, which dies of it, is reaped, and
 //! whose exit code (-15) the parent prints.
 
-use crate::ledger::{EventKind, ExitStatus};
+use crate::ledger::{EventKind, ExitStatus, Role};
 
 use super::check::{Outcome, Run, describe_status, last_int, signal_name};
 use super::common;
@@ -116,6 +116,12 @@ pub fn child_reaped(run: &Run) -> Outcome {
         Some((by, _)) if by == main => {
             Outcome::pass("the main process reaped its child (join() collected its status)")
         }
+        // A forkserver (Python's, or the library's zygote) reaps the children it forked
+        // and hands their status to the main process's join().
+        Some((by, _)) if run.tree.processes[by].role == Role::Helper => Outcome::pass(format!(
+            "the child was reaped by the forkserver ({}) on the main process's behalf",
+            run.who(by)
+        )),
         Some((by, _)) => Outcome::fail(format!(
             "expected the main process to reap its child; {} did",
             run.who(by)

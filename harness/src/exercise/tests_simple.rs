@@ -234,3 +234,28 @@ fn terminate_without_a_child_fails_every_child_check() {
     );
     assert_says(&results, "child-count", &["expected 1", "shows 0"]);
 }
+
+#[test]
+fn terminate_reaped_by_a_forkserver_counts_as_joined() {
+    let mut b = LedgerBuilder::new(1, &[PY, "t.py"]);
+    b.fork(1, 5)
+        .exec(
+            5,
+            &[
+                PY,
+                "-c",
+                "from multiprocessing.forkserver import main; main()",
+            ],
+        )
+        .fork(5, 2)
+        .signal(1, 2, 15)
+        .out(1, "True\n")
+        .killed(2, 15)
+        .reap(5, 2)
+        .out(1, "False\n-15\n")
+        .exit(5, 0)
+        .exit(1, 0);
+    let results = grade("terminate", &b.build());
+    assert_failed(&results, &[]);
+    assert_says(&results, "child-reaped", &["forkserver (pid 5)"]);
+}
