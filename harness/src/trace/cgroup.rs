@@ -72,7 +72,11 @@ static RUN_COUNTER: AtomicU32 = AtomicU32::new(0);
 /// Create `<mount>/<own>/proclab/<run-id>`, removing empty leftovers of dead graders.
 fn make_run_dir(mount: &Path, own: &str) -> std::io::Result<PathBuf> {
     let base = mount.join(own).join("proclab");
-    fs::create_dir_all(&base)?;
+    let run = base.join(format!(
+        "{}-{}",
+        std::process::id(),
+        RUN_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
     if let Ok(entries) = fs::read_dir(&base) {
         for entry in entries.flatten() {
             let name = entry.file_name();
@@ -86,13 +90,15 @@ fn make_run_dir(mount: &Path, own: &str) -> std::io::Result<PathBuf> {
             }
         }
     }
-    let run = base.join(format!(
-        "{}-{}",
-        std::process::id(),
-        RUN_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    fs::create_dir(&run)?;
-    Ok(run)
+    // Another run may remove `base` between our two calls (see `Cgroups::remove`).
+    let mut tries = 0;
+    loop {
+        fs::create_dir_all(&base)?;
+        match fs::create_dir(&run) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 10 => tries += 1,
+            other => return other.map(|()| run),
+        }
+    }
 }
 
 fn layer(name: &str, active: bool, detail: impl Into<String>) -> Layer {
@@ -319,6 +325,8 @@ impl Cgroups {
     }
 
     /// Remove the (empty) cgroups; retried briefly while the last tasks are released.
+    /// The shared `proclab` parent goes too when no other run uses it, so a cgroup the
+    /// tracer was started in (a test's safety net) can itself be removed afterwards.
     pub(crate) fn remove(&self) {
         for dir in self.dirs() {
             for _ in 0..50 {
@@ -326,6 +334,9 @@ impl Cgroups {
                     break;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if let Some(base) = dir.parent() {
+                let _ = fs::remove_dir(base);
             }
         }
     }
