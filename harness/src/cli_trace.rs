@@ -40,12 +40,13 @@ pub struct TraceArgs {
     /// Cap on captured output (e.g. 8M).
     #[arg(long, value_parser = parse_size, default_value = "8M")]
     pub max_output: u64,
+    /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: TraceFormat,
     /// Use the host's network instead of a private namespace.
     #[arg(long)]
     pub no_netns: bool,
-    /// No cgroups (process cap through ptrace only, no memory cap).
+    /// No cgroups: the process cap through ptrace only, memory by sampling the tree's RSS.
     #[arg(long)]
     pub no_cgroup: bool,
     /// Run the command as this user when proclab runs as root (default: nobody, if the

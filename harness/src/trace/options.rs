@@ -23,7 +23,8 @@ pub enum CgroupMode {
     /// Every controller that is mounted and writable; the others fall back to ptrace.
     #[default]
     Auto,
-    /// No cgroups: the process cap is enforced through ptrace only, memory is not capped.
+    /// No cgroups: the process cap is enforced through ptrace only, memory by sampling
+    /// the tree's resident memory.
     Off,
 }
 
