@@ -98,9 +98,7 @@ impl Tracer {
                 }
                 stops::resume(tid, 0);
             }
-            Call::Wait { waitid_info } => {
-                self.wait_exit(tid, super::calls::ExitWait::Reap { waitid_info })
-            }
+            Call::Wait { waitid_info } => self.wait_exit(tid, ExitWait::Reap { waitid_info }),
             Call::Listen { fd } => match fds::classify(tid, fd, &self.pipes) {
                 FdKind::Socket(inode) => self.wait_exit(tid, ExitWait::Listen { inode }),
                 _ => stops::resume(tid, 0),

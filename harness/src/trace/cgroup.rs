@@ -342,6 +342,13 @@ impl Cgroups {
     }
 }
 
+impl Drop for Cgroups {
+    /// A run that failed before it started leaves no directories behind.
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
 /// `key N` in a flat keyed file (pids.events, memory.oom_control, memory.events).
 fn read_counter(file: &Path, key: &str) -> u64 {
     fs::read_to_string(file)
