@@ -10,9 +10,16 @@
 //!   limit that fired). Budget: 8 minutes on 2 cores. Measured under load: one pass takes
 //!   ~43 s 4 at a time, ~24 s 8 at a time, ~16 s 12 at a time, so gradings run 12 at a
 //!   time (`PROCLAB_DETERMINISM_JOBS`; more load, a stricter test) and the full 20 passes
-//!   fit (~5.5 min); `PROCLAB_DETERMINISM_RUNS` changes 20. The hostile programs' output
-//!   cap is 64 KiB: at 1 MiB an endless writer slowed by the load sometimes hit the 2 s
-//!   time limit first, a race between two limits of the test's own making.
+//!   fit (measured: 341 s for all 1380, zero changes); `PROCLAB_DETERMINISM_RUNS` changes 20.
+//!
+//!   The hostile programs get an 8 s time limit and a 64 KiB output cap: with 2 s, under
+//!   this load (12 gradings, all pinned to CPU 0 — see the report — plus a hog per core)
+//!   the pyenv shim and Python sometimes had not even started the program when the time
+//!   limit fired, so a writer or a hog hit `time limit` instead of its own limit: a race
+//!   between two limits of the test's own making. For them the verdict is (exit status,
+//!   limit): which of *their* other checks fail depends on how far a hog got before the
+//!   kernel killed it (e.g. whether all 4 children were started), which is the hostile
+//!   program's own race, not the grader's.
 //! - Normal: sixteen server gradings at once, all binding 127.0.0.1:8080, all pass.
 
 #[path = "hardening_common.rs"]
@@ -51,8 +58,9 @@ struct Item {
     exercise: String,
     args: Vec<String>,
     command: Vec<String>,
-    /// Needs a safety net of its own (every trace-only hostile program gets one).
-    net: bool,
+    /// A trace-only hostile program: graded in a safety net of its own; its verdict is
+    /// (exit status, limit) only.
+    hostile: bool,
 }
 
 /// (exit status, failed checks, limit).
@@ -70,7 +78,7 @@ fn corpus(spec_dir: &Path) -> Vec<Item> {
     let hostile_spec = exercise_file(
         spec_dir,
         "start-target",
-        "time_ms = 2000\nmax_processes = 32\nmemory_mb = 96\noutput_kb = 64",
+        "time_ms = 8000\nmax_processes = 32\nmemory_mb = 96\noutput_kb = 64",
         "",
     )
     .display()
@@ -126,7 +134,7 @@ fn corpus(spec_dir: &Path) -> Vec<Item> {
             exercise,
             args,
             command,
-            net: hostile,
+            hostile,
         });
     }
     build_once(&[
@@ -160,14 +168,14 @@ fn corpus(spec_dir: &Path) -> Vec<Item> {
             exercise: exercise.into(),
             args: Vec::new(),
             command,
-            net: false,
+            hostile: false,
         });
     }
     items
 }
 
 fn grade_item(item: &Item) -> Verdict {
-    let net = if item.net {
+    let net = if item.hostile {
         match proclab_tests::SafetyNet::new(256, 1 << 30) {
             Ok(net) => Some(net),
             Err(why) => panic!("{}: no safety net can be made here: {why}", item.name),
@@ -183,11 +191,12 @@ fn grade_item(item: &Item) -> Verdict {
     );
     run.assert_no_panic();
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_default();
-    (
-        run.code,
-        failed_checks(&report).into_keys().collect(),
-        report["ledger"]["limit_hit"].to_string(),
-    )
+    let checks = if item.hostile {
+        Vec::new()
+    } else {
+        failed_checks(&report).into_keys().collect()
+    };
+    (run.code, checks, report["ledger"]["limit_hit"].to_string())
 }
 
 /// One busy-looping process per core, killed by pid when dropped.
