@@ -13,7 +13,8 @@
 //!   fit (measured: 341 s for all 1380, zero changes); `PROCLAB_DETERMINISM_RUNS` changes 20.
 //!
 //!   The hostile programs get an 8 s time limit and a 64 KiB output cap: with 2 s, under
-//!   this load (12 gradings, all pinned to CPU 0 — see the report — plus a hog per core)
+//!   this load (12 gradings, all pinned to CPU 0 since each process pins to its first
+//!   allowed CPU, plus a hog per core)
 //!   the pyenv shim and Python sometimes had not even started the program when the time
 //!   limit fired, so a writer or a hog hit `time limit` instead of its own limit: a race
 //!   between two limits of the test's own making. For them the verdict is (exit status,
