@@ -122,6 +122,22 @@ impl<'a> Run<'a> {
             .map_or(u64::MAX, |(moment, _)| moment.seq)
     }
 
+    /// Pids containment killed at the end that were the program's (or that the tracer
+    /// never followed): an interpreter helper or a launcher that lingers is not the
+    /// student's doing.
+    pub fn program_leftovers(&self) -> Vec<i32> {
+        self.ledger
+            .leftovers
+            .iter()
+            .copied()
+            .filter(|&pid| {
+                self.tree
+                    .at(pid, u64::MAX)
+                    .is_none_or(|id| self.tree.processes[id].role == Role::Program)
+            })
+            .collect()
+    }
+
     /// The main process's extra threads (tids).
     pub fn main_threads(&self) -> &[i32] {
         self.main()

@@ -117,7 +117,7 @@ pub fn no_leftovers(run: &Run) -> Outcome {
         })
         .map(|id| run.who(id))
         .collect();
-    let leftovers = &run.ledger.leftovers;
+    let leftovers = &run.program_leftovers();
     if late.is_empty() && leftovers.is_empty() {
         return Outcome::pass("every process had ended when the main process exited");
     }

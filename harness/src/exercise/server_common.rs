@@ -100,7 +100,7 @@ pub fn teardown(run: &Run, session: &ServerSession) -> Outcome {
             Some(_) => false,
         })
         .collect();
-    let leftovers = &run.ledger.leftovers;
+    let leftovers = &run.program_leftovers();
     if left.is_empty() && leftovers.is_empty() {
         let early = run.main().and_then(|m| {
             let (at, status) = run.tree.processes[m].exited?;

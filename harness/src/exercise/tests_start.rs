@@ -269,3 +269,26 @@ fn the_parent_line_written_by_a_child_is_caught() {
     assert_failed(&results, &["parent-line", "start-nonblocking"]);
     assert_says(&results, "parent-line", &["written by pid 10 instead"]);
 }
+
+#[test]
+fn a_lingering_interpreter_helper_is_not_a_leftover() {
+    let mut b = four(|b| {
+        b.out(1, "主\n");
+    });
+    b.fork(1, 30).exec(
+        30,
+        &[
+            PY,
+            "-c",
+            "from multiprocessing.resource_tracker import main;main(5)",
+        ],
+    );
+    b.exit(1, 0);
+    let mut ledger = b.build();
+    ledger.leftovers = vec![30];
+    assert_failed(&grade("start-target", &ledger), &[]);
+    ledger.leftovers = vec![30, 13];
+    let results = grade("start-target", &ledger);
+    assert_failed(&results, &["no-leftovers"]);
+    assert_says(&results, "no-leftovers", &["[13]"]);
+}
