@@ -14,13 +14,12 @@
 //!
 //!   The hostile programs get an 8 s time limit and a 64 KiB output cap: with 2 s, under
 //!   this load (12 gradings, all pinned to CPU 0 since each process pins to its first
-//!   allowed CPU, plus a hog per core)
-//!   the pyenv shim and Python sometimes had not even started the program when the time
-//!   limit fired, so a writer or a hog hit `time limit` instead of its own limit: a race
-//!   between two limits of the test's own making. For them the verdict is (exit status,
-//!   limit): which of *their* other checks fail depends on how far a hog got before the
-//!   kernel killed it (e.g. whether all 4 children were started), which is the hostile
-//!   program's own race, not the grader's.
+//!   allowed CPU, plus a hog per core) the pyenv shim and Python sometimes had not even
+//!   started the program when the time limit fired, so a writer or a hog hit `time limit`
+//!   instead of its own limit: a race between two limits of the test's own making. For
+//!   them the verdict is (exit status, limit): which of *their* other checks fail depends
+//!   on how far a hog got before the kernel killed it (e.g. whether all 4 children were
+//!   started), which is the hostile program's own race, not the grader's.
 //! - Normal: sixteen server gradings at once, all binding 127.0.0.1:8080, all pass.
 
 #[path = "hardening_common.rs"]
