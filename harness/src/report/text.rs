@@ -31,6 +31,13 @@ pub fn render(report: &GradeReport) -> String {
         let _ = writeln!(out, "{DIM}{}{DIM:#}", report.description);
     }
     let _ = writeln!(out, "{DIM}command: {}{DIM:#}", report.command.join(" "));
+    // A limit explains most failed checks: say it before them.
+    if let Some(limit) = &report.ledger.limit_hit {
+        let _ = writeln!(
+            out,
+            "{YELLOW}Limit:{YELLOW:#} the {limit} fired and the run was stopped (see `limits`)"
+        );
+    }
     out.push('\n');
     let width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for check in &report.checks {
@@ -43,12 +50,6 @@ pub fn render(report: &GradeReport) -> String {
             out,
             "  {style}{mark}{style:#} {:<width$}  {DIM}[{}/{}]{DIM:#} {}",
             check.id, check.points, check.max_points, check.message
-        );
-    }
-    if let Some(limit) = &report.ledger.limit_hit {
-        let _ = writeln!(
-            out,
-            "\n{YELLOW}Limit:{YELLOW:#} the {limit} fired and the run was stopped"
         );
     }
     for crash in &report.crashes {
