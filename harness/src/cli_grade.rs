@@ -158,6 +158,11 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
                         out.write_all(b"\n")
                     }
                 })
+                // A reader that stops early (`| head`) is not a grading failure.
+                .or_else(|e| match e.kind() {
+                    std::io::ErrorKind::BrokenPipe => Ok(()),
+                    _ => Err(e),
+                })
                 .map_err(|e| format!("cannot write the report: {e}"))
         }
     };
