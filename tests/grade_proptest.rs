@@ -46,7 +46,7 @@ fn setup(case: &Case) -> (&'static str, String, Option<String>, Vec<String>) {
     match case {
         Case::Start(exercise, names) => {
             let mut wrong = names.clone();
-            wrong.push("extra".into());
+            wrong.push("extra-child".into());
             let file = |n: &[String]| {
                 format!(
                     "exercise = \"{exercise}\"\n[params]\nnames = {}\n",
