@@ -3,7 +3,7 @@
 //! no submission process survives. The submission writes every pid it has to a file
 //! named by `HARDENING_PIDS`, so the test knows them without trusting proclab.
 //!
-//! - `proclab grade` SIGKILLed;
+//! - `proclab grade` SIGKILLed, and stopped with SIGINT / SIGTERM (exit 130);
 //! - `proclab grade-class` SIGKILLed, and stopped with SIGINT / SIGTERM: then the partial
 //!   gradebook parses and is consistent, and a rerun resumes (the finished rows are kept).
 
@@ -153,6 +153,43 @@ fn sigkill_to_proclab_grade_leaves_no_submission_process() {
         "all 4 submission processes gone {:?} after SIGKILL",
         killed.elapsed()
     );
+}
+
+#[test]
+fn sigint_and_sigterm_to_proclab_grade_tear_everything_down() {
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let Some(net) = net_or_skip("interrupting proclab grade") else {
+            return;
+        };
+        let scratch = Scratch::new();
+        let program = scratch.path().join("stubborn.py");
+        std::fs::write(&program, STUBBORN).unwrap();
+        let program = program.display().to_string();
+        let mut child = grade_command(
+            Some(&net),
+            "start-target",
+            &["--time-limit", "120s"],
+            &["python3", &program],
+        )
+        .env("HARDENING_PIDS", &scratch.pids)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        let pids = scratch.wait_for(4, &mut child);
+        kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+        let stopped = Instant::now();
+        let output = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&output.stderr).into_owned();
+        println!("proclab grade {signal}: ended in {:?}", stopped.elapsed());
+        assert!(!err.contains("panicked at"), "{err}");
+        assert_eq!(output.status.code(), Some(130), "{signal}: {err}");
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "{signal}: prompt"
+        );
+        assert_all_gone(&format!("proclab grade {signal}"), &pids, &net);
+    }
 }
 
 /// A class: `good` students (a-prefixed: graded first) with a quick correct submission,
