@@ -73,6 +73,34 @@ fn statuses_outputs_resume_force_and_corrupt_cache() {
         assert!(test["max_score"].is_number());
         assert!(["passed", "failed"].contains(&test["status"].as_str().unwrap()));
     }
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/gradescope.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for student in ["alice", "bob", "carol", "dave"] {
+        let path = out.join("students").join(student).join("results.json");
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&json)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{student}: {errors:?}\n{json}");
+    }
+    let xsd = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/junit.xsd");
+    match std::process::Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(&xsd)
+        .arg(out.join("junit.xml"))
+        .output()
+    {
+        Ok(lint) => assert!(lint.status.success(), "junit.xml: {}", stderr(&lint)),
+        Err(e) => eprintln!("skipped the JUnit schema check: no xmllint ({e})"),
+    }
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
     assert_eq!(junit.matches("<testcase ").count(), 8, "{junit}");
     assert_eq!(junit.matches("<testsuite ").count(), 4);
