@@ -107,7 +107,8 @@ fn header(html: &mut String, page: &Page<'_>) {
             ledger.limits.time_ms as f64 / 1000.0,
             ledger.limits.max_processes,
         ));
-        if let Some(limit) = ledger.limit_hit {
+        // Shown once: callers usually name the limit in `detail` already.
+        if let Some(limit) = ledger.limit_hit.filter(|_| page.detail.is_empty()) {
             html.push_str(&format!(
                 "<p class=\"limit\">Stopped by the {}.</p>\n",
                 escape(&limit.to_string())
