@@ -91,3 +91,29 @@ fn gradescope_and_junit_and_index() {
     assert!(html.contains("href=\"students/bob/start-target.html\""));
     assert!(html.contains("<td class=\"missing\">missing 0</td>"));
 }
+
+#[test]
+fn odd_student_names_are_escaped_and_quoted() {
+    let name = "o'brien, <b>& co";
+    let mut r = Records::new();
+    let o = outcome(name, "start-target", Status::Pass, 5.0);
+    r.insert((name.to_string(), "start-target".to_string()), o);
+    let exercises = vec!["start-target".to_string()];
+    let students = vec![name.to_string()];
+    let view = ClassView {
+        exercises: &exercises,
+        students: &students,
+        records: &r,
+    };
+    let html = index_html(&view, "class");
+    assert!(!html.contains("<b>&"), "escaped");
+    assert!(html.contains("href=\"students/o%27brien%2C%20%3Cb%3E%26%20co/start-target.html\""));
+    let text = String::from_utf8(csv(&view).unwrap()).unwrap();
+    assert!(text.contains("\"o'brien, <b>& co\",5"), "{text}");
+    let xml = junit(&view).unwrap();
+    assert!(
+        xml.contains("o&apos;brien, &lt;b&gt;&amp; co")
+            || xml.contains("o'brien, &lt;b&gt;&amp; co"),
+        "{xml}"
+    );
+}
