@@ -337,3 +337,64 @@ pub fn descendants(root: i32) -> Vec<i32> {
     found.remove(0);
     found
 }
+
+/// The run's sandbox: the submission runs with `student` as its current directory (the
+/// run's working directory when the tracer keeps the caller's); everything else under
+/// `root` (another student's folder, the output folder) must stay as it was.
+pub struct Sandbox {
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub student: PathBuf,
+    pub other: PathBuf,
+    pub out: PathBuf,
+}
+
+impl Sandbox {
+    /// A fresh sandbox in a temp dir.
+    pub fn new() -> Sandbox {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().to_path_buf();
+        let student = root.join("class/student_a");
+        let other = root.join("class/other_student");
+        let out = root.join("out");
+        for d in [&student, &other, &out] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(other.join("x"), "the neighbour's work\n").unwrap();
+        std::fs::write(other.join("start_target.py"), "print('mine')\n").unwrap();
+        std::fs::write(out.join("x"), "grades\n").unwrap();
+        std::fs::write(out.join("gradebook.csv"), "student,total\nalice,7\n").unwrap();
+        // Reachable, but not writable, by an unprivileged uid: only the uid layer (or a
+        // private mount) is what stops a write here.
+        for d in [dir.path(), &root.join("class"), &student, &other, &out] {
+            set_mode(d, 0o755);
+        }
+        Sandbox {
+            _dir: dir,
+            root,
+            student,
+            other,
+            out,
+        }
+    }
+}
+
+/// chmod.
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Paths added, removed or modified between two snapshots.
+pub fn changed(
+    before: &std::collections::BTreeMap<PathBuf, Vec<u8>>,
+    after: &std::collections::BTreeMap<PathBuf, Vec<u8>>,
+) -> Vec<PathBuf> {
+    let mut diff: Vec<PathBuf> = before
+        .iter()
+        .filter(|(p, content)| after.get(*p) != Some(content))
+        .map(|(p, _)| p.clone())
+        .collect();
+    diff.extend(after.keys().filter(|p| !before.contains_key(*p)).cloned());
+    diff
+}

@@ -7,202 +7,16 @@
 //! capped at 256 tasks, memory cgroup at 1 GiB): a containment bug fails the test instead
 //! of taking the machine down. Without a net the case is skipped with a printed reason.
 
+#[path = "hardening_cases.rs"]
+mod cases;
 #[path = "hardening_common.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cases::*;
 use common::*;
-
-/// Slack over the run's own time limit: interpreter start-up, teardown, the report.
-const MARGIN: Duration = Duration::from_secs(4);
-/// proclab's own peak RSS (VmHWM) in every case.
-const PEAK_KIB: u64 = 64 * 1024;
-
-/// One hostile case.
-struct Case<'a> {
-    name: &'a str,
-    exercise: &'a str,
-    /// `[limits]` lines of the exercise file (`time_ms` is required: it bounds the run).
-    limits: &'a str,
-    params: &'a str,
-    time_limit: Duration,
-    command: Vec<String>,
-    /// The `limit_hit` the report must give (`None`: no limit may fire).
-    limit: Option<&'a str>,
-    /// Checks that must fail, with a word their message must contain.
-    must_fail: &'a [(&'a str, &'a str)],
-    env: Vec<(String, String)>,
-}
-
-/// The run's sandbox: the submission runs with `student` as its current directory (the
-/// run's working directory when the tracer keeps the caller's); everything else under
-/// `root` (another student's folder, the output folder) must stay as it was.
-struct Sandbox {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    student: PathBuf,
-    other: PathBuf,
-    out: PathBuf,
-}
-
-impl Sandbox {
-    fn new() -> Sandbox {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path().to_path_buf();
-        let student = root.join("class/student_a");
-        let other = root.join("class/other_student");
-        let out = root.join("out");
-        for d in [&student, &other, &out] {
-            std::fs::create_dir_all(d).unwrap();
-        }
-        std::fs::write(other.join("x"), "the neighbour's work\n").unwrap();
-        std::fs::write(other.join("start_target.py"), "print('mine')\n").unwrap();
-        std::fs::write(out.join("x"), "grades\n").unwrap();
-        std::fs::write(out.join("gradebook.csv"), "student,total\nalice,7\n").unwrap();
-        // Reachable, but not writable, by an unprivileged uid: only the uid layer (or a
-        // private mount) is what stops a write here.
-        for d in [dir.path(), &root.join("class"), &student, &other, &out] {
-            set_mode(d, 0o755);
-        }
-        Sandbox {
-            _dir: dir,
-            root,
-            student,
-            other,
-            out,
-        }
-    }
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn run_case(case: &Case) {
-    let Some(net) = net_or_skip(case.name) else {
-        return;
-    };
-    let sandbox = Sandbox::new();
-    let spec = exercise_file(&sandbox.root, case.exercise, case.limits, case.params);
-    let before = snapshot(&sandbox.root, &[&sandbox.student]);
-    let spec_arg = spec.display().to_string();
-    let command: Vec<&str> = case.command.iter().map(String::as_str).collect();
-    let mut cmd = grade_command(
-        Some(&net),
-        case.exercise,
-        &["--exercise-file", &spec_arg],
-        &command,
-    );
-    cmd.current_dir(&sandbox.student);
-    for (k, v) in &case.env {
-        cmd.env(k, v.replace("{out}", &sandbox.out.display().to_string()));
-    }
-    let deadline = case.time_limit + MARGIN;
-    let run = run_measured(cmd, deadline + Duration::from_secs(30));
-    run.assert_no_panic();
-    let report = run.json();
-    println!(
-        "{}: exit {:?} in {:.2?}, proclab peak {} KiB, limit {}, {} processes",
-        case.name,
-        run.code,
-        run.elapsed,
-        run.peak_kib,
-        report["ledger"]["limit_hit"],
-        report["tree"].as_array().map_or(0, Vec::len),
-    );
-    assert_eq!(
-        run.code,
-        Some(1),
-        "{}: a failing grade: {}",
-        case.name,
-        run.stderr
-    );
-    assert_eq!(report["verdict"], "fail", "{}", case.name);
-    let failed = failed_checks(&report);
-    match case.limit {
-        Some(limit) => {
-            assert_eq!(
-                report["ledger"]["limit_hit"], limit,
-                "{}: the limit is named; failed checks {failed:?}",
-                case.name
-            );
-            let message = failed.get("limits").map(String::as_str).unwrap_or("");
-            assert!(
-                message.contains(limit),
-                "{}: the `limits` check names the {limit}: {message:?}",
-                case.name
-            );
-        }
-        None => assert!(
-            report["ledger"]["limit_hit"].is_null(),
-            "{}: no limit: {}",
-            case.name,
-            report["ledger"]["limit_hit"]
-        ),
-    }
-    for (check, word) in case.must_fail {
-        let message = failed
-            .get(*check)
-            .unwrap_or_else(|| panic!("{}: `{check}` must fail; failed: {failed:?}", case.name));
-        assert!(
-            message.to_lowercase().contains(word),
-            "{}: `{check}` says why ({word}): {message}",
-            case.name
-        );
-    }
-    assert!(
-        run.elapsed <= deadline,
-        "{}: took {:?}, limit {:?} + {MARGIN:?}",
-        case.name,
-        run.elapsed,
-        case.time_limit
-    );
-    let pids = report_pids(&report);
-    assert!(
-        !pids.is_empty(),
-        "{}: the report has a process tree",
-        case.name
-    );
-    let alive = survivors_after(&pids, Duration::from_millis(500));
-    assert!(alive.is_empty(), "{}: still running: {alive:?}", case.name);
-    assert!(
-        net.pids().is_empty(),
-        "{}: left in the safety net: {:?}",
-        case.name,
-        net.pids()
-    );
-    let after = snapshot(&sandbox.root, &[&sandbox.student]);
-    assert_eq!(
-        changed(&before, &after),
-        Vec::<PathBuf>::new(),
-        "{}: files outside the run's working directory changed",
-        case.name
-    );
-    assert!(
-        run.peak_kib <= PEAK_KIB,
-        "{}: proclab peaked at {} KiB",
-        case.name,
-        run.peak_kib
-    );
-    assert!(sandbox.other.join("x").exists());
-}
-
-/// Paths added, removed or modified between two snapshots.
-fn changed(
-    before: &std::collections::BTreeMap<PathBuf, Vec<u8>>,
-    after: &std::collections::BTreeMap<PathBuf, Vec<u8>>,
-) -> Vec<PathBuf> {
-    let mut diff: Vec<PathBuf> = before
-        .iter()
-        .filter(|(p, content)| after.get(*p) != Some(content))
-        .map(|(p, _)| p.clone())
-        .collect();
-    diff.extend(after.keys().filter(|p| !before.contains_key(*p)).cloned());
-    diff
-}
 
 fn python(path: &str) -> Vec<String> {
     vec!["python3".into(), fixture(path)]
@@ -461,4 +275,74 @@ fn a_submission_run_by_a_world_readable_interpreter_cannot_write_into_other_fold
         "writes other folders (/usr/bin/python3)",
         "/usr/bin/python3",
     );
+}
+
+/// The Python cases above run through `python3`, which here is out of `nobody`'s reach, so
+/// they run as root. The same programs run by an interpreter every user can use drop to
+/// `nobody`: contained the same way, with the uid layer on.
+#[test]
+fn hostile_python_run_as_nobody_is_contained_too() {
+    let interpreter = "/usr/bin/python3";
+    if !Path::new(interpreter).exists() || !nix::unistd::Uid::effective().is_root() {
+        println!("SKIPPED: needs root and {interpreter}");
+        return;
+    }
+    let cases: [(&str, &str, &str, Duration, &str); 5] = [
+        (
+            "fork bomb as nobody",
+            "hostile/fork_bomb.py",
+            "time_ms = 20000\nmax_processes = 32",
+            Duration::from_secs(20),
+            "process cap",
+        ),
+        (
+            "SIGTERM/SIGINT ignored as nobody",
+            "hostile/ignore_signals.py",
+            SHORT,
+            Duration::from_secs(2),
+            "time limit",
+        ),
+        (
+            "kills its parent as nobody",
+            "hostile/kill_parent.py",
+            SHORT,
+            Duration::from_secs(2),
+            "time limit",
+        ),
+        (
+            "memory hog as nobody",
+            "hostile/memory_hog.py",
+            "time_ms = 20000\nmemory_mb = 96",
+            Duration::from_secs(20),
+            "memory limit",
+        ),
+        (
+            "endless stdout as nobody",
+            "hostile/endless_stdout.py",
+            "time_ms = 20000\noutput_kb = 1024",
+            Duration::from_secs(20),
+            "output cap",
+        ),
+    ];
+    std::thread::scope(|scope| {
+        for (name, program, limits, time_limit, limit) in cases {
+            scope.spawn(move || {
+                let report = run_case(&Case {
+                    name,
+                    exercise: "start-target",
+                    limits,
+                    params: "",
+                    time_limit,
+                    command: vec![interpreter.into(), fixture(program)],
+                    limit: Some(limit),
+                    must_fail: &[],
+                    env: Vec::new(),
+                });
+                if let Some(report) = report {
+                    let (active, detail) = layers(&report)["uid"].clone();
+                    assert!(active, "{name}: runs as nobody: {detail}");
+                }
+            });
+        }
+    });
 }
