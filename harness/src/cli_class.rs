@@ -88,11 +88,18 @@ fn grade_class(args: &GradeClassArgs) -> Result<ExitCode, String> {
         Some(path) => ClassConfig::load(path).map_err(|e| e.to_string())?,
         None => ClassConfig::default(),
     };
-    let exercises = if args.exercises.is_empty() {
+    let mut exercises: Vec<String> = Vec::new();
+    let wanted = if args.exercises.is_empty() {
         spec::all_ids()
     } else {
         args.exercises.clone()
     };
+    for exercise in wanted {
+        let exercise = exercise.trim().to_string();
+        if !exercise.is_empty() && !exercises.contains(&exercise) {
+            exercises.push(exercise);
+        }
+    }
     let mut longest = 0;
     for exercise in &exercises {
         longest = longest.max(spec::resolve(exercise, config.spec(exercise))?.time_ms);
