@@ -117,6 +117,22 @@ pub fn render(report: &GradeReport) -> String {
         report.ledger.wall_ms / 1000.0,
         report.execution_time
     );
+    // Say which containment layers this run lacked (e.g. not run as root), so a grade
+    // made with weaker isolation is visible as such; `--format json` lists every layer.
+    let off: Vec<String> = report
+        .ledger
+        .layers
+        .iter()
+        .filter(|l| !l.active)
+        .map(|l| format!("{} ({})", l.name, l.detail))
+        .collect();
+    if !off.is_empty() {
+        let _ = writeln!(
+            out,
+            "{DIM}containment layers off: {}{DIM:#}",
+            off.join("; ")
+        );
+    }
     out
 }
 
