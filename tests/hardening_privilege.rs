@@ -283,3 +283,32 @@ fn a_submission_cannot_read_another_students_submission() {
         "the submission read another student's file (root exit: {root_exit})"
     );
 }
+
+/// The human-readable grade says which layers were off, with the reason.
+#[test]
+fn as_nobody_the_text_report_names_the_layers_that_were_off() {
+    if !Uid::effective().is_root() {
+        println!("SKIPPED: needs root to become nobody");
+        return;
+    }
+    let (dir, proclab, good) = world_readable_copies();
+    let good = good.display().to_string();
+    let Some(mut cmd) = as_nobody(
+        &proclab,
+        &["grade", "start-target", "--", &good],
+        dir.path(),
+    ) else {
+        println!("SKIPPED: no setpriv here");
+        return;
+    };
+    let out = cmd.env("NO_COLOR", "1").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("containment layers off:"))
+        .unwrap_or_else(|| panic!("no layers line: {text}"));
+    for name in ["uid (tracer is not root", "netns (host network: not root"] {
+        assert!(line.contains(name), "`{name}` in {line}");
+    }
+}
