@@ -116,6 +116,10 @@ impl Drop for SafetyNet {
     fn drop(&mut self) {
         self.kill_all();
         for dir in &self.dirs {
+            // proclab nests its run's cgroups inside the net (`<net>/proclab/<run>`) and
+            // leaves the empty `proclab` folder: remove the children first, or the net's
+            // own folder stays behind.
+            remove_nested(dir);
             // An emptied cgroup can be removed once its last task is reaped.
             for _ in 0..100 {
                 if fs::remove_dir(dir).is_ok() || !dir.exists() {
@@ -123,6 +127,20 @@ impl Drop for SafetyNet {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
+        }
+    }
+}
+
+/// Remove the (empty) cgroup folders below `dir`, deepest first.
+fn remove_nested(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            remove_nested(&path);
+            let _ = fs::remove_dir(&path);
         }
     }
 }
