@@ -7,6 +7,7 @@
 //! `class="reap-arrow"`, `class="signal-arrow"`, `class="check pass|fail"`, `id="timeline"`,
 //! `id="checks"`, `id="tree"`, `id="output"`.
 
+mod draw;
 mod escape;
 mod timeline;
 mod tree;
