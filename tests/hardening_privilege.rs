@@ -312,3 +312,29 @@ fn as_nobody_the_text_report_names_the_layers_that_were_off() {
         assert!(line.contains(name), "`{name}` in {line}");
     }
 }
+
+/// Insisting on a user who cannot run the program is a clear error, not a silent run as
+/// root: the message names what is in the way.
+#[test]
+fn insisting_on_nobody_for_an_unreachable_program_is_a_clear_error() {
+    if !Uid::effective().is_root() {
+        println!("SKIPPED: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let program = dir.path().join("prog");
+    std::fs::copy(env!("CARGO_BIN_EXE_fx-isolation-good"), &program).unwrap();
+    let out = Command::new(proclab())
+        .args(["grade", "isolation", "--user", "nobody", "--"])
+        .arg(&program)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked at"), "{stderr}");
+    assert!(
+        stderr.contains("out of reach of user nobody") && stderr.contains("not searchable"),
+        "{stderr}"
+    );
+}
