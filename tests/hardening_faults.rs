@@ -64,24 +64,36 @@ fn a_submission_that_closes_its_stdout_is_graded_not_crashed_on() {
     }
 }
 
-/// proclab's own stdout a pipe nobody reads: the report cannot be written, which is an
-/// error (exit 2), not a silent success. (A *closed* fd 1 is not tested: Rust's runtime
-/// reopens a closed 0/1/2 as /dev/null at start-up, so `proclab … >&-` behaves like
-/// `>/dev/null`.)
+/// proclab's own stdout a pipe whose reader left (`proclab grade … | head -1`): by the
+/// grader's design (commit "a reader closing the pipe early is not a grading error") the
+/// exit status stays the verdict's, with no panic and no error message. A report file
+/// that cannot be written (`-o` naming a folder; a full disk below) is exit 2. (A
+/// *closed* fd 1 is not tested: Rust's runtime reopens a closed 0/1/2 as /dev/null at
+/// start-up, so `proclab … >&-` behaves like `>/dev/null`.)
 #[test]
-fn proclab_with_a_broken_stdout_exits_2_without_panic() {
+fn a_broken_stdout_keeps_the_verdicts_status_and_an_unwritable_report_is_exit_2() {
     let good = env!("CARGO_BIN_EXE_fx-isolation-good");
-    let mut child = Command::new(proclab())
-        .args(["grade", "isolation", "--format", "json", "--", good])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
+    let three = env!("CARGO_BIN_EXE_fx-start-target-three");
+    for (exercise, program, status) in [("isolation", good, 0), ("start-target", three, 1)] {
+        let mut child = Command::new(proclab())
+            .args(["grade", exercise, "--format", "json", "--", program])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let (_, stderr) = text(&out);
+        no_panic(&stderr);
+        assert_eq!(out.status.code(), Some(status), "broken pipe: {stderr}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().display().to_string();
+    let out = grade(&["isolation", "-o", &folder, "--", good]);
     let (_, stderr) = text(&out);
     no_panic(&stderr);
-    assert_eq!(out.status.code(), Some(2), "broken pipe: {stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot write"), "{stderr}");
 }
 
 #[test]
