@@ -10,7 +10,8 @@
 //!   limit that fired). Budget: 8 minutes on 2 cores. Measured under load: one pass takes
 //!   ~43 s 4 at a time, ~24 s 8 at a time, ~16 s 12 at a time, so gradings run 12 at a
 //!   time (`PROCLAB_DETERMINISM_JOBS`; more load, a stricter test) and the full 20 passes
-//!   fit (measured: 341 s for all 1380, zero changes); `PROCLAB_DETERMINISM_RUNS` changes 20.
+//!   fit (measured: 341 s and 278 s for all 1380); `PROCLAB_DETERMINISM_RUNS` changes 20,
+//!   `PROCLAB_DETERMINISM_ONLY=id,…` grades only those items (to chase a change).
 //!
 //!   The hostile programs get an 8 s time limit and a 64 KiB output cap: with 2 s, under
 //!   this load (12 gradings, all pinned to CPU 0 since each process pins to its first
@@ -65,6 +66,8 @@ struct Item {
 
 /// (exit status, failed checks, limit).
 type Verdict = (Option<i32>, Vec<String>, String);
+/// Each verdict an item got: how often, and one example of its failed checks' messages.
+type Seen = BTreeMap<Verdict, (usize, String)>;
 
 fn bin(name: &str) -> String {
     profile_dir().join(name).display().to_string()
@@ -174,7 +177,8 @@ fn corpus(spec_dir: &Path) -> Vec<Item> {
     items
 }
 
-fn grade_item(item: &Item) -> Verdict {
+/// The verdict, and the failed checks' messages (to show how a changed verdict differs).
+fn grade_item(item: &Item) -> (Verdict, String) {
     let net = if item.hostile {
         match proclab_tests::SafetyNet::new(256, 1 << 30) {
             Ok(net) => Some(net),
@@ -191,12 +195,17 @@ fn grade_item(item: &Item) -> Verdict {
     );
     run.assert_no_panic();
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_default();
+    let failed = failed_checks(&report);
     let checks = if item.hostile {
         Vec::new()
     } else {
-        failed_checks(&report).into_keys().collect()
+        failed.keys().cloned().collect()
     };
-    (run.code, checks, report["ledger"]["limit_hit"].to_string())
+    let why = format!("{failed:?}");
+    (
+        (run.code, checks, report["ledger"]["limit_hit"].to_string()),
+        why,
+    )
 }
 
 /// One busy-looping process per core, killed by pid when dropped.
@@ -244,9 +253,14 @@ fn the_whole_corpus_graded_20_times_under_load_never_changes_a_verdict() {
     let runs = env_number("PROCLAB_DETERMINISM_RUNS", 20);
     let jobs = env_number("PROCLAB_DETERMINISM_JOBS", 12);
     let specs = tempfile::tempdir().unwrap();
-    let items = corpus(specs.path());
+    let mut items = corpus(specs.path());
+    // Diagnosis: `PROCLAB_DETERMINISM_ONLY=id,id` grades only those items.
+    if let Ok(only) = std::env::var("PROCLAB_DETERMINISM_ONLY") {
+        items.retain(|i| only.split(',').any(|o| o == i.name));
+    }
     let work: Vec<usize> = (0..runs).flat_map(|_| 0..items.len()).collect();
-    let verdicts: Mutex<BTreeMap<usize, BTreeMap<Verdict, usize>>> = Mutex::default();
+    // Per item: each verdict seen, how often, and one example of its messages.
+    let verdicts: Mutex<BTreeMap<usize, Seen>> = Mutex::default();
     let next = AtomicUsize::new(0);
     let started = Instant::now();
     let _hogs = Hogs::start();
@@ -258,7 +272,12 @@ fn the_whole_corpus_graded_20_times_under_load_never_changes_a_verdict() {
                     let Some(&item) = work.get(i) else { break };
                     let verdict = grade_item(&items[item]);
                     let mut all = verdicts.lock().unwrap_or_else(|p| p.into_inner());
-                    *all.entry(item).or_default().entry(verdict).or_default() += 1;
+                    let (verdict, why) = verdict;
+                    let seen = all.entry(item).or_default().entry(verdict).or_default();
+                    seen.0 += 1;
+                    if seen.1.is_empty() {
+                        seen.1 = why;
+                    }
                 }
             });
         }
