@@ -248,3 +248,34 @@ fn dropping_a_running_trace_kills_everything() {
     drop(run);
     assert!(common::ours_still_running(&pids).is_empty());
 }
+
+#[test]
+fn an_ephemeral_port_is_learned_from_the_trace_in_the_host_network_too() {
+    let mut opts = marked(TraceOptions::new([
+        "python3".to_string(),
+        program("server_any_port.py"),
+    ]));
+    opts.netns = trace::NetnsMode::Off;
+    let run = trace::start(opts).expect("start");
+    assert!(run.wait_for(Duration::from_secs(10), |e| listen_addr(e).is_some()));
+    let addr: SocketAddr = listen_addr(&run.events()).unwrap().1.parse().unwrap();
+    assert_eq!(addr.ip().to_string(), "127.0.0.1");
+    assert_ne!(
+        addr.port(),
+        0,
+        "the real port, not the 0 that was asked for"
+    );
+    let (client, stream) = exchange(&run, addr, "host");
+    drop(stream);
+    let ledger = run.terminate(Duration::from_millis(300)).unwrap();
+    let accepted = ledger.events.iter().any(|e| {
+        matches!(&e.kind, EventKind::Accept { peer, local, .. }
+            if *peer == client.to_string() && *local == addr.to_string())
+    });
+    assert!(
+        accepted,
+        "the accept names the client and the server's address"
+    );
+    assert_eq!(serving_pid(&ledger, &client, IoDir::Write).len(), 1);
+    common::assert_nothing_left(&ledger);
+}

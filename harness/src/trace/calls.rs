@@ -31,6 +31,7 @@ pub(crate) enum ExitWait {
         waitid_info: Option<u64>,
     },
     Listen {
+        fd: u64,
         inode: u64,
     },
     Accept,
@@ -100,7 +101,7 @@ impl Tracer {
             }
             Call::Wait { waitid_info } => self.wait_exit(tid, ExitWait::Reap { waitid_info }),
             Call::Listen { fd } => match fds::classify(tid, fd, &self.pipes) {
-                FdKind::Socket(inode) => self.wait_exit(tid, ExitWait::Listen { inode }),
+                FdKind::Socket(inode) => self.wait_exit(tid, ExitWait::Listen { fd, inode }),
                 _ => stops::resume(tid, 0),
             },
             Call::Accept { .. } => self.wait_exit(tid, ExitWait::Accept),
@@ -203,8 +204,8 @@ impl Tracer {
                     });
                 }
             }
-            Some(ExitWait::Listen { inode }) if ret == 0 => {
-                if let Some((local, _)) = sockets::tcp_endpoints(tgid.as_raw(), inode) {
+            Some(ExitWait::Listen { fd, inode }) if ret == 0 => {
+                if let Some((local, _)) = sockets::endpoints(tgid.as_raw(), fd, inode) {
                     self.rec.push(EventKind::Listen {
                         pid: tgid.as_raw(),
                         addr: local.to_string(),
@@ -213,7 +214,8 @@ impl Tracer {
             }
             Some(ExitWait::Accept) if ret >= 0 => {
                 if let FdKind::Socket(inode) = fds::classify(tid, ret as u64, &self.pipes)
-                    && let Some((local, peer)) = sockets::tcp_endpoints(tgid.as_raw(), inode)
+                    && let Some((local, Some(peer))) =
+                        sockets::endpoints(tgid.as_raw(), ret as u64, inode)
                 {
                     self.sockets.add_conn(inode, peer.to_string());
                     self.rec.push(EventKind::Accept {

@@ -1,10 +1,14 @@
 //! Servers seen through the trace: which address a process listens on, which
 //! connections it accepted, and which processes used each connection.
 //!
-//! Addresses come from `/proc/<pid>/net/tcp{,6}` (proc(5)), found by the socket's inode:
-//! that view is the tracee's own network namespace, and it gives the real bound port
-//! even for `bind(("127.0.0.1", 0))`. A listening socket appears there only after
-//! listen(2), so it is read at listen's syscall exit.
+//! Addresses are asked of the socket itself: the tracer duplicates the tracee's
+//! descriptor (pidfd_getfd(2), Linux 5.6; the tracer has the ptrace access it needs) and
+//! calls getsockname/getpeername, which gives the real bound port even for
+//! `bind(("127.0.0.1", 0))`. Without pidfd_getfd they come from
+//! `/proc/<pid>/net/tcp{,6}` (proc(5)), found by the socket's inode; that file lists
+//! every socket of the namespace, which in a busy host namespace (thousands of
+//! TIME_WAIT sockets) takes milliseconds to read, hence the first way. Both are read at
+//! the syscall's exit (a socket appears in /proc/net/tcp only after listen(2)).
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -42,8 +46,53 @@ impl SocketTable {
     }
 }
 
+/// (local, peer) of descriptor `fd` of `pid` (a TCP socket with `inode`); `peer` is
+/// None for a listening socket.
+pub(crate) fn endpoints(pid: i32, fd: u64, inode: u64) -> Option<(SocketAddr, Option<SocketAddr>)> {
+    if let Some(found) = via_pidfd(pid, fd) {
+        return Some(found);
+    }
+    tcp_endpoints(pid, inode).map(|(local, peer)| (local, (peer.port() != 0).then_some(peer)))
+}
+
+/// getsockname/getpeername on a duplicate of the tracee's descriptor. nix has no
+/// wrappers for pidfd_open(2) and pidfd_getfd(2), hence the raw syscalls.
+fn via_pidfd(pid: i32, fd: u64) -> Option<(SocketAddr, Option<SocketAddr>)> {
+    use nix::sys::socket::{SockaddrStorage, getpeername, getsockname};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let fd = i32::try_from(fd).ok()?;
+    // SAFETY: plain syscalls; each returned descriptor is owned right away.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if pidfd < 0 {
+        return None;
+    }
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    let sock = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+    if sock < 0 {
+        return None;
+    }
+    let sock = unsafe { OwnedFd::from_raw_fd(sock as i32) };
+    let to_std = |addr: SockaddrStorage| -> Option<SocketAddr> {
+        if let Some(v4) = addr.as_sockaddr_in() {
+            return Some(SocketAddr::V4((*v4).into()));
+        }
+        let v6: std::net::SocketAddrV6 = (*addr.as_sockaddr_in6()?).into();
+        Some(match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => SocketAddr::V6(v6),
+        })
+    };
+    let local = getsockname::<SockaddrStorage>(sock.as_raw_fd())
+        .ok()
+        .and_then(to_std)?;
+    let peer = getpeername::<SockaddrStorage>(sock.as_raw_fd())
+        .ok()
+        .and_then(to_std);
+    Some((local, peer))
+}
+
 /// (local, remote) addresses of the TCP socket with `inode`, as `pid` sees them.
-pub(crate) fn tcp_endpoints(pid: Pid, inode: u64) -> Option<(SocketAddr, SocketAddr)> {
+fn tcp_endpoints(pid: Pid, inode: u64) -> Option<(SocketAddr, SocketAddr)> {
     ["tcp", "tcp6"].iter().find_map(|table| {
         let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).ok()?;
         text.lines().skip(1).find_map(|line| {
