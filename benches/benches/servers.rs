@@ -33,7 +33,7 @@ fn main() -> Result<()> {
     // The per-client servers fork once per connection: cap the tree, just in case.
     let _net = SafetyNet::enter("servers", 2048, 4 << 30)?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let count = pick(2000, 400);
+    let count = pick(2000, 300);
     let rounds = pick(3, 1);
     let timeout_s = pick(40, 15);
     let specs = specs(cores)?;
@@ -52,28 +52,54 @@ fn main() -> Result<()> {
             runs: s.concurrency.iter().map(|&c| (c, Vec::new())).collect(),
             peak_run: None,
             peak: GroupStats::default(),
+            failure: None,
         })
         .collect();
     // Rounds interleave the servers so drift in the machine's speed hits them alike.
+    // A server that fails (no connection succeeds: it crashed) is recorded as failed and
+    // left out of the rest of the run; the others go on.
     for _ in 0..rounds {
         for (i, spec) in specs.iter().enumerate() {
             for (j, &c) in spec.concurrency.iter().enumerate() {
-                let r = loadgen(&servers[i], c, count, timeout_s)?;
-                results[i].runs[j].1.push(r);
+                if results[i].failure.is_some() {
+                    break;
+                }
+                match loadgen(&servers[i], c, count, timeout_s) {
+                    Ok(r) => results[i].runs[j].1.push(r),
+                    Err(e) => results[i].failure = Some(format!("C={c}: {e:#}")),
+                }
             }
         }
     }
     for (i, server) in servers.iter().enumerate() {
-        let (report, peak) = sampled(server, 64, pick(1000, 300), timeout_s)?;
-        results[i].peak_run = Some(report);
-        results[i].peak = peak;
+        if results[i].failure.is_some() {
+            continue;
+        }
+        match sampled(server, 64, pick(1000, 200), timeout_s) {
+            Ok((report, peak)) => {
+                results[i].peak_run = Some(report);
+                results[i].peak = peak;
+            }
+            Err(e) => results[i].failure = Some(format!("sampled C=64: {e:#}")),
+        }
     }
     for server in servers {
         server.stop()?;
     }
+    let failed: Vec<&ServerRecord> = results.iter().filter(|r| r.failure.is_some()).collect();
+    for r in &failed {
+        eprintln!(
+            "servers: {} FAILED: {}",
+            r.name,
+            r.failure.as_deref().unwrap_or("")
+        );
+    }
     print_table(&results);
     let path = proclab_benches::results::write("servers", &results)?;
     println!("servers: results in {}", path.display());
+    if !failed.is_empty() {
+        bail!("{} server(s) failed", failed.len());
+    }
     Ok(())
 }
 

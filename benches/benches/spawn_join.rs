@@ -3,7 +3,8 @@
 //! `std::process::Command` of `/bin/true` and a thread (the floor), measured by criterion;
 //! then Python's `multiprocessing` fork/spawn/forkserver and `os.fork`, timed by
 //! `peers/mp_start_join.py` (criterion cannot time Python's inner loop) and recorded in
-//! `<target>/proclab-bench/python_spawn_join.json`.
+//! `<target>/proclab-bench/python_spawn_join.json`; then the paired measurement behind the
+//! ratio targets (`paired_spawn_join.json`, see `proclab_benches::paired`).
 
 mod common;
 
@@ -25,6 +26,26 @@ fn main() {
     if filter_allows("spawn_join/python") {
         check(python());
     }
+    if filter_allows("spawn_join/paired") {
+        check(paired());
+    }
+}
+
+/// The ratio targets' measurement: Rust and Python interleaved round by round.
+fn paired() -> anyhow::Result<()> {
+    let p = proclab_benches::paired::run(pick(7, 3), pick(1, 4))?;
+    for (a, b) in [
+        ("mp_fork", "raw_nix_fork"),
+        ("py_fork", "mp_fork"),
+        ("py_spawn", "mp_spawn"),
+        ("py_forkserver", "mp_forkserver"),
+    ] {
+        let r = p.ratio(a, b).unwrap_or(f64::NAN);
+        println!("spawn_join/paired {a} / {b}: {r:.2}x (median of per-round ratios)");
+    }
+    let path = proclab_benches::results::write("paired_spawn_join", &p)?;
+    println!("spawn_join: paired figures in {}", path.display());
+    Ok(())
 }
 
 fn bench(c: &mut Criterion) {

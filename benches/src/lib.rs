@@ -8,6 +8,7 @@
 pub mod echo;
 pub mod env;
 pub mod load;
+pub mod paired;
 pub mod peers;
 pub mod procstat;
 pub mod report;

@@ -49,12 +49,12 @@ pub struct LoadReport {
     pub elapsed_s: f64,
     /// Completed connections per second.
     pub conns_per_s: f64,
-    /// Median latency (connect to close) in microseconds.
-    pub p50_us: f64,
+    /// Median latency (connect to close) in microseconds; `None` if nothing completed.
+    pub p50_us: Option<f64>,
     /// 99th-percentile latency in microseconds.
-    pub p99_us: f64,
+    pub p99_us: Option<f64>,
     /// Slowest connection in microseconds.
-    pub max_us: f64,
+    pub max_us: Option<f64>,
 }
 
 /// Runs the load and reports. Errors only on a bad configuration or a failing epoll;
@@ -125,9 +125,9 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport> {
         first_error: run.first_error,
         elapsed_s: elapsed,
         conns_per_s: lat.len() as f64 / elapsed,
-        p50_us: quantile(&lat, 0.5).unwrap_or(f64::NAN),
-        p99_us: quantile(&lat, 0.99).unwrap_or(f64::NAN),
-        max_us: quantile(&lat, 1.0).unwrap_or(f64::NAN),
+        p50_us: quantile(&lat, 0.5),
+        p99_us: quantile(&lat, 0.99),
+        max_us: quantile(&lat, 1.0),
     })
 }
 

@@ -132,11 +132,16 @@ pub struct PythonTiming {
 
 /// Runs `peers/mp_start_join.py METHOD N` with the real interpreter and parses its JSON.
 pub fn python_start_join(method: &str, n: u64) -> Result<PythonTiming> {
+    python_start_join_warm(method, n, 3)
+}
+
+/// [`python_start_join`] with `warmup` untimed start+joins first.
+pub fn python_start_join_warm(method: &str, n: u64, warmup: u64) -> Result<PythonTiming> {
     let py = crate::env::python()?;
     let script = crate::env::peers_dir().join("mp_start_join.py");
     let out = Command::new(&py)
         .arg(&script)
-        .args([method, &n.to_string()])
+        .args([method, &n.to_string(), &warmup.to_string()])
         .output()
         .with_context(|| format!("cannot run {} {}", py.display(), script.display()))?;
     if !out.status.success() {

@@ -18,6 +18,8 @@ pub struct Measured {
     pub servers: Vec<ServerRecord>,
     /// Tracer results.
     pub tracer: Vec<TracerRecord>,
+    /// The interleaved Rust/Python measurement behind the spawn/join ratio targets.
+    pub paired: crate::paired::Paired,
 }
 
 /// One target of the issue, with its measured ratio.
@@ -70,6 +72,9 @@ impl Measured {
             tracer: read("tracer")
                 .and_then(|t| serde_json::from_str(&t).ok())
                 .unwrap_or_default(),
+            paired: read("paired_spawn_join")
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default(),
         }
     }
 
@@ -117,38 +122,39 @@ impl Measured {
 
     /// The issue's targets, each with its measured ratio.
     pub fn targets(&self) -> Vec<Target> {
-        let sj = |id: &str| self.crit("spawn_join", id);
-        let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
+        let pr = |a: &str, b: &str| self.paired.ratio(a, b);
+        let how = |a: &str, b: &str| format!("paired rounds: median of per-round {a} / {b}");
         let mut t = vec![
             target(
                 "fork start+join ≤ 1.2× raw nix fork+waitpid",
-                div(sj("mp_fork"), sj("raw_nix_fork")),
+                pr("mp_fork", "raw_nix_fork"),
                 1.2,
                 false,
-                "criterion medians: mp_fork / raw_nix_fork",
+                &how("mp_fork", "raw_nix_fork"),
             ),
             target(
                 "fork ≥ 12× faster than Python's fork method",
-                div(self.python_ns("fork"), sj("mp_fork")),
+                pr("py_fork", "mp_fork"),
                 12.0,
                 true,
-                "Python fork median / criterion mp_fork median",
+                &how("py_fork", "mp_fork"),
             ),
             target(
                 "spawn ≥ 40× faster than Python's spawn",
-                div(self.python_ns("spawn"), sj("mp_spawn")),
+                pr("py_spawn", "mp_spawn"),
                 40.0,
                 true,
-                "Python spawn median / criterion mp_spawn median",
+                &how("py_spawn", "mp_spawn"),
             ),
             target(
                 "forkserver ≥ 30× faster than Python's forkserver",
-                div(self.python_ns("forkserver"), sj("mp_forkserver")),
+                pr("py_forkserver", "mp_forkserver"),
                 30.0,
                 true,
-                "Python forkserver median / criterion mp_forkserver median",
+                &how("py_forkserver", "mp_forkserver"),
             ),
         ];
+        let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
         let rate = |name: &str| self.server(name).and_then(|s| s.rate(8));
         t.push(target(
             "per-client server ≥ 7× Python's ForkingTCPServer at C=8",
@@ -244,7 +250,24 @@ pub fn markdown(m: &Measured) -> String {
     }
     let _ = writeln!(
         s,
-        "\n### Start + join of one process (median, µs)\n\n| way | µs | × raw fork |\n|---|---|---|"
+        "\n### Start + join, paired rounds (median over rounds of each round's median, µs)\n\n| way | per round | µs | × raw fork (median of per-round ratios) |\n|---|---|---|---|"
+    );
+    for w in &m.paired.ways {
+        let x = m
+            .paired
+            .ratio(&w.name, "raw_nix_fork")
+            .map_or("–".into(), |r| format!("{r:.2}"));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {x} |",
+            w.name,
+            w.per_round,
+            us(m.paired.median_ns(&w.name))
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n### Start + join of one process, criterion (median, µs)\n\n| way | µs | × raw fork |\n|---|---|---|"
     );
     let raw = m.crit("spawn_join", "raw_nix_fork");
     for id in [
@@ -331,6 +354,14 @@ pub fn markdown(m: &Measured) -> String {
             r.peak.rss_bytes as f64 / (1u64 << 20) as f64,
             r.errors()
         );
+        if let Some(f) = &r.failure {
+            let _ = writeln!(
+                s,
+                "| {} FAILED: {} | | | | | | | | |",
+                r.name,
+                f.replace('|', "/")
+            );
+        }
     }
     let _ = writeln!(
         s,

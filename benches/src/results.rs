@@ -34,6 +34,9 @@ pub struct ServerRecord {
     pub peak_run: Option<crate::load::LoadReport>,
     /// The server's peak footprint during the sampled run.
     pub peak: crate::procstat::GroupStats,
+    /// Why the server dropped out of the run, if it did (e.g. it crashed).
+    #[serde(default)]
+    pub failure: Option<String>,
 }
 
 impl ServerRecord {
@@ -47,7 +50,7 @@ impl ServerRecord {
     /// Median p99 latency (µs) at concurrency `c`, if measured.
     pub fn p99_us(&self, c: usize) -> Option<f64> {
         let (_, reports) = self.runs.iter().find(|(k, _)| *k == c)?;
-        let v: Vec<f64> = reports.iter().map(|r| r.p99_us).collect();
+        let v: Vec<f64> = reports.iter().filter_map(|r| r.p99_us).collect();
         crate::stats::median(&v)
     }
 

@@ -1,7 +1,8 @@
 //! A safety net for benches that fork many processes or touch much memory: this process
 //! (and so everything it starts) moves into fresh cgroup-v1 `pids` and `memory` groups
-//! with limits, and back out when the guard drops. Without writable cgroups it falls back
-//! to checking free memory.
+//! with limits, and back out when the guard drops. Each group is made *below the cgroup
+//! this process is already in* (from /proc/self/cgroup), so any outer limit still holds.
+//! Without writable cgroups it falls back to checking free memory.
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -27,9 +28,9 @@ impl SafetyNet {
         let leaf = format!("{PREFIX}{name}-{}", std::process::id());
         let mut net = SafetyNet { groups: Vec::new() };
         let entered = (|| -> Result<()> {
-            net.join(Path::new(PIDS_ROOT), &leaf, "pids.max", pids_max)?;
+            net.join(&own_group(PIDS_ROOT, "pids")?, &leaf, "pids.max", pids_max)?;
             net.join(
-                Path::new(MEMORY_ROOT),
+                &own_group(MEMORY_ROOT, "memory")?,
                 &leaf,
                 "memory.limit_in_bytes",
                 memory_max,
@@ -60,8 +61,8 @@ impl SafetyNet {
 
 impl Drop for SafetyNet {
     fn drop(&mut self) {
-        // Back to each hierarchy's root (every thread: cgroup.procs moves the process),
-        // then the now-empty group can be removed.
+        // Back to the group we came from (cgroup.procs moves every thread), then the
+        // now-empty group can be removed.
         for dir in self.groups.drain(..).rev() {
             if let Some(root) = dir.parent() {
                 let _ = write(&root.join("cgroup.procs"), &std::process::id().to_string());
@@ -71,6 +72,24 @@ impl Drop for SafetyNet {
             }
         }
     }
+}
+
+/// The directory of this process's own group in the v1 hierarchy of `controller`
+/// mounted at `root` (a line `N:controller[,…]:/path` of /proc/self/cgroup).
+fn own_group(root: &str, controller: &str) -> Result<PathBuf> {
+    let text =
+        std::fs::read_to_string("/proc/self/cgroup").context("cannot read /proc/self/cgroup")?;
+    let path = text
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            parts.next();
+            parts.next().zip(parts.next())
+        })
+        .find(|(ctrls, _)| ctrls.split(',').any(|c| c == controller))
+        .map(|(_, p)| p.trim_start_matches('/').to_string())
+        .with_context(|| format!("no {controller} controller in /proc/self/cgroup"))?;
+    Ok(Path::new(root).join(path))
 }
 
 /// Removes groups left by a bench that exited without dropping its net (a failed bench
