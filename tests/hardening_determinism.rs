@@ -66,8 +66,9 @@ struct Item {
 
 /// (exit status, failed checks, limit).
 type Verdict = (Option<i32>, Vec<String>, String);
-/// Each verdict an item got: how often, and one example of its failed checks' messages.
-type Seen = BTreeMap<Verdict, (usize, String)>;
+/// Each verdict an item got: how often, and one example (its failed checks' messages, its
+/// whole JSON report).
+type Seen = BTreeMap<Verdict, (usize, String, String)>;
 
 fn bin(name: &str) -> String {
     profile_dir().join(name).display().to_string()
@@ -177,8 +178,9 @@ fn corpus(spec_dir: &Path) -> Vec<Item> {
     items
 }
 
-/// The verdict, and the failed checks' messages (to show how a changed verdict differs).
-fn grade_item(item: &Item) -> (Verdict, String) {
+/// The verdict, the failed checks' messages and the JSON report (to show how a changed
+/// verdict differs).
+fn grade_item(item: &Item) -> (Verdict, String, String) {
     let net = if item.hostile {
         match proclab_tests::SafetyNet::new(256, 1 << 30) {
             Ok(net) => Some(net),
@@ -205,6 +207,7 @@ fn grade_item(item: &Item) -> (Verdict, String) {
     (
         (run.code, checks, report["ledger"]["limit_hit"].to_string()),
         why,
+        run.stdout,
     )
 }
 
@@ -272,11 +275,12 @@ fn the_whole_corpus_graded_20_times_under_load_never_changes_a_verdict() {
                     let Some(&item) = work.get(i) else { break };
                     let verdict = grade_item(&items[item]);
                     let mut all = verdicts.lock().unwrap_or_else(|p| p.into_inner());
-                    let (verdict, why) = verdict;
+                    let (verdict, why, json) = verdict;
                     let seen = all.entry(item).or_default().entry(verdict).or_default();
                     seen.0 += 1;
-                    if seen.1.is_empty() {
+                    if seen.0 == 1 {
                         seen.1 = why;
+                        seen.2 = json;
                     }
                 }
             });
@@ -292,7 +296,22 @@ fn the_whole_corpus_graded_20_times_under_load_never_changes_a_verdict() {
     let changed: Vec<String> = verdicts
         .iter()
         .filter(|(_, seen)| seen.len() > 1)
-        .map(|(item, seen)| format!("{}: {seen:?}", items[*item].name))
+        .map(|(item, seen)| {
+            // Keep each variant's report for diagnosis; print where.
+            let dir =
+                std::env::temp_dir().join(format!("proclab-determinism-{}", std::process::id()));
+            let _ = std::fs::create_dir_all(&dir);
+            let mut text = format!("{}:", items[*item].name);
+            for (k, (verdict, (count, why, json))) in seen.iter().enumerate() {
+                let file = dir.join(format!("{}-{k}.json", items[*item].name));
+                let _ = std::fs::write(&file, json);
+                text.push_str(&format!(
+                    "\n  {count}x {verdict:?} {why}\n    report: {}",
+                    file.display()
+                ));
+            }
+            text
+        })
         .collect();
     assert!(
         changed.is_empty(),
