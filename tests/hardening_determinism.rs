@@ -10,7 +10,7 @@
 //!   limit that fired). Budget: 8 minutes on 2 cores. Measured under load: one pass takes
 //!   ~43 s 4 at a time, ~24 s 8 at a time, ~16 s 12 at a time, so gradings run 12 at a
 //!   time (`PROCLAB_DETERMINISM_JOBS`; more load, a stricter test) and the full 20 passes
-//!   fit (measured: 341 s and 278 s for all 1380); `PROCLAB_DETERMINISM_RUNS` changes 20,
+//!   fit (measured: 242–341 s for all 1380); `PROCLAB_DETERMINISM_RUNS` changes 20,
 //!   `PROCLAB_DETERMINISM_ONLY=id,…` grades only those items (to chase a change).
 //!
 //!   The hostile programs get an 8 s time limit and a 64 KiB output cap: with 2 s, under
