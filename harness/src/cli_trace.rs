@@ -49,6 +49,9 @@ pub struct TraceArgs {
     /// No cgroups: the process cap through ptrace only, memory by sampling the tree's RSS.
     #[arg(long)]
     pub no_cgroup: bool,
+    /// Let the program write anywhere it has permission to, not only its working directory.
+    #[arg(long)]
+    pub writable_fs: bool,
     /// Run the command as this user when proclab runs as root (default: nobody, if the
     /// command is within its reach). `--user root` keeps root.
     #[arg(long)]
@@ -130,6 +133,7 @@ impl TraceArgs {
         } else {
             NetnsMode::Auto
         };
+        opts.readonly_fs = !self.writable_fs;
         opts.cgroup = if self.no_cgroup {
             CgroupMode::Off
         } else {

@@ -43,6 +43,7 @@ mod drain;
 mod error;
 mod fds;
 mod fence;
+mod fsview;
 mod memory;
 mod netns;
 mod options;

@@ -71,6 +71,9 @@ pub struct TraceOptions {
     /// Write the raw bytes the command's stdout and stderr received (up to the output
     /// cap) to `DIR/stdout` and `DIR/stderr`.
     pub capture_dir: Option<PathBuf>,
+    /// As root, give the program a file system that is read-only but for its working
+    /// directory and a private `/dev/shm` (a mount namespace; see `fsview.rs`).
+    pub readonly_fs: bool,
 }
 
 /// Default limits: 30 s, 64 processes, 512 MiB, 8 MiB of output.
@@ -96,6 +99,7 @@ impl TraceOptions {
             linger: Duration::from_millis(250),
             max_events: 500_000,
             capture_dir: None,
+            readonly_fs: true,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::sync::Arc;
 
 use super::error::TraceError;
+use super::fsview::FsView;
 use super::netns::Netns;
 use super::options::{NetnsMode, TraceOptions};
 use super::privileges::{self, Workdir};
@@ -23,6 +24,8 @@ pub(crate) struct Prepared {
     pub layers: Vec<Layer>,
     /// The program would run as uid 0: exec it without capabilities.
     pub drop_caps: bool,
+    /// Everything read-only but the working directory (root only).
+    pub fs_view: Option<FsView>,
 }
 
 pub(crate) fn layer(name: &str, active: bool, detail: impl Into<String>) -> Layer {
@@ -88,6 +91,37 @@ pub(crate) fn prepare(opts: TraceOptions) -> Result<Prepared, TraceError> {
             "runs as root without any capability",
         ));
     }
+    // The one directory the program may write: its working directory.
+    let fs_view = if is_root && opts.readonly_fs {
+        let writable = match (&opts.cwd, &workdir) {
+            (Some(dir), _) => std::path::absolute(dir)
+                .map_err(TraceError::setup("resolving the working directory"))?,
+            (None, Some(w)) => w.path.clone(),
+            (None, None) => std::env::current_dir()
+                .map_err(TraceError::setup("reading the current directory"))?,
+        };
+        layers.push(layer(
+            "fs-readonly",
+            true,
+            format!(
+                "only {} (and a private /dev/shm) is writable",
+                writable.display()
+            ),
+        ));
+        if !opts.extra_env.iter().any(|(k, _)| k == "TMPDIR") {
+            env.retain(|(k, _)| k != "TMPDIR");
+            env.push(("TMPDIR".into(), writable.clone().into_os_string()));
+        }
+        Some(FsView::new(&writable)?)
+    } else {
+        let why = if is_root { "option" } else { "not root" };
+        layers.push(layer(
+            "fs-readonly",
+            false,
+            format!("whole file system writable: {why}"),
+        ));
+        None
+    };
     let netns = match opts.netns {
         NetnsMode::Off => {
             layers.push(layer("netns", false, "host network (option)"));
@@ -119,5 +153,6 @@ pub(crate) fn prepare(opts: TraceOptions) -> Result<Prepared, TraceError> {
         netns,
         layers,
         drop_caps,
+        fs_view,
     })
 }

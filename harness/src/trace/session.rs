@@ -57,7 +57,10 @@ fn pin_cpu() -> Result<usize, nix::errno::Errno> {
     if cpus.is_empty() {
         return Err(nix::errno::Errno::EINVAL);
     }
-    let cpu = cpus[NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len()];
+    // Start from the pid, so that separate graders (grade-class workers) spread over the
+    // CPUs instead of all taking the first; successive runs in one process take turns.
+    let turn = std::process::id() as usize + NEXT.fetch_add(1, Ordering::Relaxed);
+    let cpu = cpus[turn % cpus.len()];
     let mut set = nix::sched::CpuSet::new();
     set.set(cpu)?;
     nix::sched::sched_setaffinity(Pid::from_raw(0), &set)?;
@@ -141,6 +144,7 @@ fn trace(
         },
         identity: p.identity.as_ref().map(|who| (who.uid, who.gid)),
         drop_caps: p.drop_caps,
+        fs_view: p.fs_view.as_ref(),
         netns: p.netns.as_ref().map(|ns| ns.fd()),
         filters,
         stdin,

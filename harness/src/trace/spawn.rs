@@ -23,6 +23,7 @@ use nix::unistd::{ForkResult, Gid, Pid, Uid, fork, pipe2};
 use seccompiler::BpfProgram;
 
 use super::error::TraceError;
+use super::fsview::FsView;
 
 /// Steps of the child's setup, reported with errno when one fails.
 const STAGES: &[&str] = &[
@@ -37,6 +38,7 @@ const STAGES: &[&str] = &[
     "waiting for the tracer",
     "installing the seccomp filter",
     "exec",
+    "making the file system read-only",
 ];
 const STAGE_EXEC: u8 = 10;
 
@@ -50,6 +52,8 @@ pub(crate) struct ChildSpec<'a> {
     /// Clear the capability bounding set: a program that stays uid 0 then execs with no
     /// capabilities (capabilities(7), "Transformation of capabilities during execve").
     pub drop_caps: bool,
+    /// Everything read-only but the working directory (see `fsview.rs`).
+    pub fs_view: Option<&'a FsView>,
     pub netns: Option<BorrowedFd<'a>>,
     pub filters: Vec<BpfProgram>,
     pub stdin: OwnedFd,
@@ -179,6 +183,10 @@ fn child_setup(
             4,
             nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
         );
+    }
+    // Before the uid change and the capability drop: it needs CAP_SYS_ADMIN.
+    if let Some(view) = spec.fs_view {
+        step!(11, view.enter());
     }
     if let Some(cwd) = &spec.cwd {
         step!(5, nix::unistd::chdir(cwd.as_c_str()));
