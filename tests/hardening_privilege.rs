@@ -237,7 +237,9 @@ fn proclab_trace_prints_the_layers() {
 /// Issue 3: "unable to … read other submissions". A class folder as `umask 022` leaves it
 /// (folders 0755, files 0644), the submission run by an interpreter `nobody` can use (so
 /// the run drops to `nobody`), reading a neighbour's submission by absolute path. The
-/// submission exits 0 if it could read it, 3 if it was refused.
+/// submission exits 0 if it could read it, 3 if it was refused. A single `grade` cannot
+/// know what the class folder is: the instructor says so with `--hide` (as `grade-class`
+/// does by itself, see `class_batch.rs`).
 #[test]
 fn a_submission_cannot_read_another_students_submission() {
     if !Uid::effective().is_root() || !Path::new("/usr/bin/python3").exists() {
@@ -263,7 +265,16 @@ fn a_submission_cannot_read_another_students_submission() {
         std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
     let mine = mine.display().to_string();
-    let mut cmd = grade_command(None, "isolation", &[], &["/usr/bin/python3", &mine]);
+    let (hide, expose) = (
+        class.display().to_string(),
+        class.join("alice").display().to_string(),
+    );
+    let mut cmd = grade_command(
+        None,
+        "isolation",
+        &["--hide", &hide, "--expose", &expose],
+        &["/usr/bin/python3", &mine],
+    );
     cmd.env("HARDENING_VICTIM", &theirs);
     let run = run_measured(cmd, Duration::from_secs(60));
     run.assert_no_panic();

@@ -51,6 +51,13 @@ pub struct GradeArgs {
     /// No cgroups (process cap through ptrace only, no memory cap).
     #[arg(long)]
     pub no_cgroup: bool,
+    /// A directory the submission cannot read (repeatable): the class folder, so that it
+    /// cannot read other students' submissions; `--expose` its own folder.
+    #[arg(long, value_name = "DIR")]
+    pub hide: Vec<std::path::PathBuf>,
+    /// A directory inside a hidden one that stays visible (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub expose: Vec<std::path::PathBuf>,
     /// Do not pin the tracer and the traced tree to one CPU.
     #[arg(long)]
     pub no_pin_cpu: bool,
@@ -107,6 +114,8 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
         Some(user) => RunAs::User(user.to_string()),
     };
     opts.cwd = args.cwd.clone();
+    opts.hide = args.hide.clone();
+    opts.expose = args.expose.clone();
     if args.no_netns {
         opts.netns = NetnsMode::Off;
     }

@@ -52,6 +52,12 @@ pub struct TraceArgs {
     /// Let the program write anywhere it has permission to, not only its working directory.
     #[arg(long)]
     pub writable_fs: bool,
+    /// A directory the program cannot read (repeatable): other students' submissions.
+    #[arg(long, value_name = "DIR")]
+    pub hide: Vec<std::path::PathBuf>,
+    /// A directory inside a hidden one that stays visible (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub expose: Vec<std::path::PathBuf>,
     /// Run the command as this user when proclab runs as root (default: nobody, if the
     /// command is within its reach). `--user root` keeps root.
     #[arg(long)]
@@ -134,6 +140,8 @@ impl TraceArgs {
             NetnsMode::Auto
         };
         opts.readonly_fs = !self.writable_fs;
+        opts.hide = self.hide.clone();
+        opts.expose = self.expose.clone();
         opts.cgroup = if self.no_cgroup {
             CgroupMode::Off
         } else {

@@ -35,6 +35,12 @@ pub struct WorkerJob {
     pub outcome_path: PathBuf,
     /// Where the worker writes the HTML report.
     pub report_path: PathBuf,
+    /// Directories the submission cannot read (the class and output folders)…
+    #[serde(default)]
+    pub hide: Vec<PathBuf>,
+    /// …except its own folder.
+    #[serde(default)]
+    pub expose: Vec<PathBuf>,
 }
 
 /// Shared, read-only context of every job.
@@ -116,6 +122,7 @@ pub fn run(sub: &Submission, key: &str, ctx: &JobContext<'_>) -> JobResult {
             }
         }
     };
+    let (hide, expose) = privacy(sub, &command, ctx);
     let jobs_dir = ctx.store.work_dir().join("jobs");
     let stem = format!("{}--{}", sub.student, sub.exercise);
     let job = WorkerJob {
@@ -126,6 +133,8 @@ pub fn run(sub: &Submission, key: &str, ctx: &JobContext<'_>) -> JobResult {
         key: key.to_string(),
         outcome_path: jobs_dir.join(format!("{stem}.outcome.json")),
         report_path: ctx.store.report_path(&sub.student, &sub.exercise),
+        hide,
+        expose,
     };
     let job_path = jobs_dir.join(format!("{stem}.job.json"));
     let written = serde_json::to_vec(&job)
@@ -216,4 +225,37 @@ fn die_with_parent(cmd: &mut Command) {
             Ok(())
         });
     }
+}
+
+/// What a submission may not read: the class folder (the other students' submissions)
+/// and the output folder; what stays visible inside them: the student's own folder and
+/// the built program's folder.
+fn privacy(
+    sub: &Submission,
+    command: &[String],
+    ctx: &JobContext<'_>,
+) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let own = match &sub.kind {
+        SubmissionKind::Script { file, .. } | SubmissionKind::Executable { file } => file.parent(),
+        SubmissionKind::Crate { dir } => dir.parent(),
+        SubmissionKind::Missing { .. } => None,
+    };
+    let Some(student_dir) = own.and_then(|d| std::path::absolute(d).ok()) else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut hide = Vec::new();
+    if let Some(class_dir) = student_dir.parent() {
+        hide.push(class_dir.to_path_buf());
+    }
+    hide.extend(std::path::absolute(&ctx.store.root).ok());
+    let mut expose = vec![student_dir];
+    if let SubmissionKind::Crate { .. } = sub.kind {
+        expose.extend(
+            command
+                .first()
+                .and_then(|exe| Path::new(exe).parent())
+                .and_then(|d| std::path::absolute(d).ok()),
+        );
+    }
+    (hide, expose)
 }

@@ -123,7 +123,9 @@ fn grade(job: &WorkerJob) -> Result<Option<Graded>, String> {
         None => spec::builtin(&job.exercise),
     }
     .map_err(|e| e.to_string())?;
-    let opts = crate::grade::trace_options(&spec, job.command.clone());
+    let mut opts = crate::grade::trace_options(&spec, job.command.clone());
+    opts.hide = job.hide.clone();
+    opts.expose = job.expose.clone();
     // The batch stops a worker with SIGTERM: end the run cleanly (every process of the
     // submission killed and reaped, its cgroups removed) rather than die mid-trace.
     let interrupted = Arc::new(AtomicBool::new(false));

@@ -18,6 +18,11 @@
 //! 5. `chdir` to the writable directory again: the inherited working directory is the
 //!    one on the read-only mount underneath the bind mount.
 //!
+//! Hiding: directories the program must not even read (the other students' folders of
+//! a class, the grader's output folder) are covered with an empty tmpfs before step 3.
+//! Paths inside them that the program needs (its own folder, its working directory) are
+//! cloned beforehand with open_tree(2) and moved back on top with move_mount(2).
+//!
 //! Temporary files go to the working directory: the run's environment sets `TMPDIR` to
 //! it. Device nodes (`/dev/null`) stay writable: a read-only mount only refuses writes to
 //! regular files, directories and links.
@@ -34,11 +39,28 @@ use super::spawn::cstring;
 
 /// Size cap of the private `/dev/shm`.
 const SHM_OPTIONS: &str = "size=64m,mode=1777";
+/// What covers a hidden directory: an empty tmpfs (read-only after step 3).
+const COVER_OPTIONS: &str = "size=1m,mode=0755";
+/// At most this many paths can be exposed inside hidden directories (the child keeps
+/// their descriptors on its stack: no allocation after fork).
+pub(crate) const MAX_EXPOSED: usize = 8;
+
+/// A path put back inside a hidden directory.
+#[derive(Debug)]
+struct Exposed {
+    path: CString,
+    /// Directories to create in the cover, outermost first, ending with `path`.
+    mkdirs: Vec<CString>,
+}
 
 /// Paths and options for [`FsView::enter`], built before fork.
 #[derive(Debug)]
 pub(crate) struct FsView {
     writable: CString,
+    hidden: Vec<CString>,
+    exposed: Vec<Exposed>,
+    cover_options: CString,
+    empty: CString,
     root: CString,
     shm: CString,
     tmpfs: CString,
@@ -46,10 +68,61 @@ pub(crate) struct FsView {
 }
 
 impl FsView {
-    /// A view where only `writable` (an existing directory) can be written.
-    pub(crate) fn new(writable: &Path) -> Result<FsView, TraceError> {
+    /// A view where only `writable` (an existing directory) can be written, `hide`
+    /// (directories) cannot be read, except `expose` (directories) and `writable`.
+    pub(crate) fn new(
+        writable: &Path,
+        hide: &[std::path::PathBuf],
+        expose: &[std::path::PathBuf],
+    ) -> Result<FsView, TraceError> {
+        let absolute = |p: &Path| {
+            std::path::absolute(p).map_err(TraceError::setup("resolving a hidden or exposed path"))
+        };
+        let mut hide: Vec<std::path::PathBuf> =
+            hide.iter().map(|p| absolute(p)).collect::<Result<_, _>>()?;
+        // A folder inside another hidden one is hidden already (and its mount point is
+        // gone under the cover); a folder that does not exist has nothing to hide.
+        hide.retain(|h| h.is_dir());
+        let all = hide.clone();
+        hide.retain(|h| !all.iter().any(|other| h != other && h.starts_with(other)));
+        hide.dedup();
+        let mut exposed = Vec::new();
+        for path in expose.iter().map(|p| p.as_path()).chain([writable]) {
+            let path = absolute(path)?;
+            let Some(cover) = hide.iter().find(|h| path.starts_with(h) && path != **h) else {
+                continue;
+            };
+            let mut mkdirs = Vec::new();
+            let mut prefix = cover.clone();
+            for part in path
+                .strip_prefix(cover)
+                .into_iter()
+                .flat_map(|rest| rest.components())
+            {
+                prefix.push(part);
+                mkdirs.push(cstring("an exposed path", &prefix)?);
+            }
+            exposed.push(Exposed {
+                path: cstring("an exposed path", &path)?,
+                mkdirs,
+            });
+        }
+        if exposed.len() > MAX_EXPOSED {
+            return Err(TraceError::setup(
+                "exposing paths inside hidden directories",
+            )(std::io::Error::other(format!(
+                "more than {MAX_EXPOSED} paths"
+            ))));
+        }
         Ok(FsView {
             writable: cstring("the writable directory", writable)?,
+            hidden: hide
+                .iter()
+                .map(|h| cstring("a hidden directory", h))
+                .collect::<Result<_, _>>()?,
+            exposed,
+            cover_options: cstring("tmpfs options", COVER_OPTIONS)?,
+            empty: cstring("empty path", "")?,
             root: cstring("/", "/")?,
             shm: cstring("/dev/shm", "/dev/shm")?,
             tmpfs: cstring("tmpfs", "tmpfs")?,
@@ -68,6 +141,7 @@ impl FsView {
             MsFlags::MS_REC | MsFlags::MS_PRIVATE,
             none,
         )?;
+        self.hide()?;
         mount(
             Some(self.writable.as_c_str()),
             self.writable.as_c_str(),
@@ -87,6 +161,59 @@ impl FsView {
         // The inherited working directory still names the directory on the read-only
         // mount below the new bind mount: enter it again through its path.
         nix::unistd::chdir(self.writable.as_c_str())
+    }
+}
+
+impl FsView {
+    /// Cover the hidden directories, then put the exposed paths back. Async-signal-safe.
+    fn hide(&self) -> Result<(), Errno> {
+        let mut clones = [-1; MAX_EXPOSED];
+        for (slot, exposed) in clones.iter_mut().zip(&self.exposed) {
+            // SAFETY: open_tree(2) with a valid C string; returns a new descriptor.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_open_tree,
+                    libc::AT_FDCWD,
+                    exposed.path.as_ptr(),
+                    libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32,
+                )
+            };
+            *slot = Errno::result(fd)? as i32;
+        }
+        for hidden in &self.hidden {
+            mount(
+                Some(self.tmpfs.as_c_str()),
+                hidden.as_c_str(),
+                Some(self.tmpfs.as_c_str()),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some(self.cover_options.as_c_str()),
+            )?;
+        }
+        for (&fd, exposed) in clones.iter().zip(&self.exposed) {
+            for dir in &exposed.mkdirs {
+                match nix::unistd::mkdir(
+                    dir.as_c_str(),
+                    nix::sys::stat::Mode::from_bits_truncate(0o755),
+                ) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            // SAFETY: move_mount(2) of the detached tree `fd` onto a directory we made.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_move_mount,
+                    fd,
+                    self.empty.as_ptr(),
+                    libc::AT_FDCWD,
+                    exposed.path.as_ptr(),
+                    libc::MOVE_MOUNT_F_EMPTY_PATH,
+                )
+            };
+            Errno::result(rc)?;
+            let _ = nix::unistd::close(fd);
+        }
+        Ok(())
     }
 }
 

@@ -74,6 +74,11 @@ pub struct TraceOptions {
     /// As root, give the program a file system that is read-only but for its working
     /// directory and a private `/dev/shm` (a mount namespace; see `fsview.rs`).
     pub readonly_fs: bool,
+    /// With `readonly_fs`: directories the program cannot even read (other students'
+    /// folders, the grader's output), covered by an empty file system…
+    pub hide: Vec<PathBuf>,
+    /// …except these directories inside them (the submission's own folder).
+    pub expose: Vec<PathBuf>,
 }
 
 /// Default limits: 30 s, 64 processes, 512 MiB, 8 MiB of output.
@@ -100,6 +105,8 @@ impl TraceOptions {
             max_events: 500_000,
             capture_dir: None,
             readonly_fs: true,
+            hide: Vec::new(),
+            expose: Vec::new(),
         }
     }
 }

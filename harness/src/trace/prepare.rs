@@ -112,7 +112,15 @@ pub(crate) fn prepare(opts: TraceOptions) -> Result<Prepared, TraceError> {
             env.retain(|(k, _)| k != "TMPDIR");
             env.push(("TMPDIR".into(), writable.clone().into_os_string()));
         }
-        Some(FsView::new(&writable)?)
+        if !opts.hide.is_empty() {
+            let hidden: Vec<String> = opts.hide.iter().map(|h| h.display().to_string()).collect();
+            layers.push(layer(
+                "hidden-dirs",
+                true,
+                format!("unreadable: {}", hidden.join(", ")),
+            ));
+        }
+        Some(FsView::new(&writable, &opts.hide, &opts.expose)?)
     } else {
         let why = if is_root { "option" } else { "not root" };
         layers.push(layer(
