@@ -349,3 +349,62 @@ fn insisting_on_nobody_for_an_unreachable_program_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// `grade-class` hides the class folder and the output folder from every submission but
+/// its own folder, without being asked. Alice's isolation solution is correct unless it
+/// can read Bob's submission (then it prints a wrong parent value and fails).
+#[test]
+fn grade_class_keeps_each_submission_from_reading_the_others() {
+    if !Uid::effective().is_root() {
+        println!("SKIPPED: needs root for a private mount namespace");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let class = dir.path().join("class");
+    for student in ["alice", "bob"] {
+        std::fs::create_dir_all(class.join(student)).unwrap();
+    }
+    std::fs::write(
+        class.join("bob/isolation.py"),
+        "print('子进程内:  0')\nprint('主进程内:  100')\n",
+    )
+    .unwrap();
+    let snoop = format!(
+        "import os\nfrom multiprocessing import Process\nn = 100\n\
+         def work():\n    global n\n    n = 0\n    print('子进程内: ', n)\n\
+         if __name__ == '__main__':\n    \
+         for path in ['../bob/isolation.py', {bob:?}, {out:?}]:\n        \
+         try:\n            open(path).read()\n            \
+         n = 999\n        except OSError:\n            pass\n    \
+         p = Process(target=work)\n    p.start()\n    p.join()\n    print('主进程内: ', n)\n",
+        bob = class.join("bob/isolation.py").display().to_string(),
+        out = dir.path().join("out/secret.txt").display().to_string(),
+    );
+    std::fs::write(class.join("alice/isolation.py"), snoop).unwrap();
+    // Something of the grader's in the output folder, there before the run.
+    std::fs::create_dir_all(dir.path().join("out")).unwrap();
+    std::fs::write(dir.path().join("out/secret.txt"), "grader only\n").unwrap();
+    let output = Command::new(proclab())
+        .args([
+            "grade-class",
+            "--quiet",
+            "--exercises",
+            "isolation",
+            "--out",
+        ])
+        .arg(dir.path().join("out"))
+        .arg(&class)
+        .env_remove("PYTHONUNBUFFERED")
+        .output()
+        .unwrap();
+    let book = std::fs::read_to_string(dir.path().join("out/gradebook.csv")).unwrap();
+    let alice = book
+        .lines()
+        .find(|l| l.starts_with("alice"))
+        .unwrap_or_default();
+    assert!(
+        alice.contains("pass"),
+        "alice's submission could read another student's folder or the output folder:\n{book}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
