@@ -131,7 +131,7 @@ impl ServerParams {
             parallel_clients: 2,
             reply_timeout_ms: 3_000,
             startup_timeout_ms: 15_000,
-            teardown_grace_ms: 3_000,
+            teardown_grace_ms: 10_000,
         }
     }
 
