@@ -3,50 +3,11 @@
 
 #![allow(dead_code)]
 
+#[allow(unused_imports)] // each test file uses its own subset
+pub use proclab_tests::bins::proclab;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
-
-/// `<target>/<profile>` of this test binary.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(|d| d.parent())
-        .expect("target layout")
-        .to_path_buf()
-}
-
-/// The `proclab` binary of this build, built on first use (it belongs to another package,
-/// so `cargo test -p proclab-tests` does not build it by itself).
-pub fn proclab() -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let dir = profile_dir();
-        let target = dir.parent().expect("target dir");
-        let profile = match dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev".to_string(),
-            Some(other) => other.to_string(),
-        };
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "proclab",
-                "--bin",
-                "proclab",
-                "--profile",
-                &profile,
-            ])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .env("CARGO_TARGET_DIR", target)
-            .status()
-            .expect("running cargo build for proclab");
-        assert!(status.success(), "building proclab failed");
-    });
-    profile_dir().join("proclab")
-}
 
 /// A private copy of `tests/class_fixtures` (class/, class.toml, specs/).
 pub fn fixture_class() -> tempfile::TempDir {

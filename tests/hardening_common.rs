@@ -8,68 +8,15 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use proclab_tests::SafetyNet;
+#[allow(unused_imports)] // each test file uses its own subset
+pub use proclab_tests::bins::{build_once, proclab, profile_dir, root};
 use serde_json::Value;
-
-/// `<target>/<profile>` of this build.
-pub fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(|d| d.parent())
-        .expect("target layout")
-        .to_path_buf()
-}
-
-/// The repository's root.
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-/// Build `packages`' binaries once per test process (they belong to other packages).
-pub fn build_once(packages: &[&str]) {
-    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
-    let todo: Vec<&str> = packages
-        .iter()
-        .copied()
-        .filter(|p| !built.iter().any(|b| b == p))
-        .collect();
-    if todo.is_empty() {
-        return;
-    }
-    let dir = profile_dir();
-    let profile = match dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") | None => "dev".to_string(),
-        Some(other) => other.to_string(),
-    };
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--quiet", "--bins", "--profile", &profile]);
-    for p in &todo {
-        cmd.args(["-p", p]);
-    }
-    let status = cmd
-        .current_dir(root())
-        .env("CARGO_TARGET_DIR", dir.parent().expect("target dir"))
-        .status()
-        .expect("running cargo build");
-    assert!(status.success(), "building {todo:?} failed");
-    built.extend(todo.iter().map(|s| s.to_string()));
-}
-
-/// The `proclab` binary.
-pub fn proclab() -> PathBuf {
-    build_once(&["proclab"]);
-    profile_dir().join("proclab")
-}
 
 /// A file under tests/fixtures/.
 pub fn fixture(path: &str) -> String {

@@ -6,10 +6,10 @@
 //! test's own target directory and profile (a no-op when they are fresh). A clean checkout
 //! therefore needs nothing beyond `cargo test --workspace` (or `-p proclab-tests`).
 
+use proclab_tests::bins::{build_once, profile_dir};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 #[path = "scenarios/servers.rs"]
@@ -27,38 +27,9 @@ const SCENARIOS: [&str; 8] = [
 ];
 const METHODS: [&str; 3] = ["fork", "spawn", "forkserver"];
 
-/// The directory holding this test's binaries (`<target>/<profile>`).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    // <target>/<profile>/deps/scenarios-<hash>
-    exe.parent()
-        .and_then(|d| d.parent())
-        .expect("target layout")
-        .to_path_buf()
-}
-
 /// Path of a scenario binary, built on first use.
 pub(crate) fn bin(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let dir = profile_dir();
-        let target = dir.parent().expect("target dir");
-        let profile = match dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev".to_string(),
-            Some(other) => other.to_string(),
-        };
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--quiet", "--bins", "--profile", &profile]);
-        for s in SCENARIOS {
-            cmd.args(["-p", s]);
-        }
-        let status = cmd
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .env("CARGO_TARGET_DIR", target)
-            .status()
-            .expect("running cargo build for the scenarios");
-        assert!(status.success(), "building the scenario binaries failed");
-    });
+    build_once(&SCENARIOS);
     profile_dir().join(name)
 }
 

@@ -161,3 +161,68 @@ pub fn still_running(pids: &[i32]) -> Vec<i32> {
         })
         .collect()
 }
+
+/// The workspace's binaries, built on first use into the test's own target directory.
+///
+/// They belong to other packages (or are bins of this one that `cargo test --test X`
+/// does not build), so a test builds what it runs, once per test process, with the same
+/// profile and target directory as itself: a clean checkout needs no prior build step.
+pub mod bins {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use std::sync::Mutex;
+
+    /// `<target>/<profile>` of the running test binary.
+    pub fn profile_dir() -> PathBuf {
+        let exe = std::env::current_exe().expect("current_exe");
+        exe.parent()
+            .and_then(|deps| deps.parent())
+            .expect("target layout <target>/<profile>/deps")
+            .to_path_buf()
+    }
+
+    /// The workspace root.
+    pub fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace root")
+            .to_path_buf()
+    }
+
+    /// Build `packages`' binaries (once per test process) into this target dir.
+    pub fn build_once(packages: &[&str]) {
+        static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+        let todo: Vec<&str> = packages
+            .iter()
+            .copied()
+            .filter(|p| !built.iter().any(|b| b == p))
+            .collect();
+        if todo.is_empty() {
+            return;
+        }
+        let dir = profile_dir();
+        let profile = match dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev".to_string(),
+            Some(other) => other.to_string(),
+        };
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "--quiet", "--bins", "--profile", &profile]);
+        for p in &todo {
+            cmd.args(["-p", p]);
+        }
+        let status = cmd
+            .current_dir(root())
+            .env("CARGO_TARGET_DIR", dir.parent().expect("target dir"))
+            .status()
+            .expect("running cargo build");
+        assert!(status.success(), "building {todo:?} failed");
+        built.extend(todo.iter().map(|s| s.to_string()));
+    }
+
+    /// The `proclab` binary.
+    pub fn proclab() -> PathBuf {
+        build_once(&["proclab"]);
+        profile_dir().join("proclab")
+    }
+}
