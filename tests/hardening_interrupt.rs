@@ -59,18 +59,43 @@ if __name__ == '__main__':
 /// A temp dir every user can enter, with the pids file every user can append to.
 struct Scratch {
     dir: tempfile::TempDir,
+    /// A FIFO the submission appends its pids to: the run's file system is read-only but
+    /// for its working directory, and a FIFO (like a device) stays writable there.
     pids: PathBuf,
+    /// What came through the FIFO so far.
+    noted: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Scratch {
     fn new() -> Scratch {
+        use std::io::Read;
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let pids = dir.path().join("pids");
-        std::fs::write(&pids, "").unwrap();
+        nix::unistd::mkfifo(&pids, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
         std::fs::set_permissions(&pids, std::fs::Permissions::from_mode(0o666)).unwrap();
-        Scratch { dir, pids }
+        // Read and write: the reader never sees end-of-file between writers, and a
+        // writer's open never blocks for want of a reader.
+        let mut fifo = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&pids)
+            .unwrap();
+        let noted = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = std::sync::Arc::clone(&noted);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = fifo.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Scratch { dir, pids, noted }
     }
 
     fn path(&self) -> &Path {
@@ -79,8 +104,9 @@ impl Scratch {
 
     /// The pids written so far, with their tags.
     fn noted(&self) -> Vec<(i32, String)> {
-        std::fs::read_to_string(&self.pids)
-            .unwrap_or_default()
+        self.noted
+            .lock()
+            .unwrap()
             .lines()
             .filter_map(|l| {
                 let (pid, tag) = l.split_once(' ')?;
