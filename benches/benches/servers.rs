@@ -30,8 +30,9 @@ fn main() -> Result<()> {
     if !filter_allows("servers") {
         return Ok(());
     }
-    // The per-client servers fork once per connection: cap the tree, just in case.
-    let _net = SafetyNet::enter("servers", 2048, 4 << 30)?;
+    // The per-client servers fork once per connection: cap the tree (zombies count too:
+    // a server that stops reaping hits the cap and its fork fails with EAGAIN).
+    let _net = SafetyNet::enter("servers", 4096, 4 << 30)?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let count = pick(2000, 300);
     let rounds = pick(3, 1);
