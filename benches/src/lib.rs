@@ -18,3 +18,4 @@ pub mod safety;
 pub mod server;
 pub mod stats;
 pub mod svg;
+pub mod tables;

@@ -5,8 +5,9 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use proclab_benches::report::{GROWTH_WAYS, MEMORY_MIB, MEMORY_WAYS, Measured, markdown};
+use proclab_benches::report::{GROWTH_WAYS, MEMORY_MIB, MEMORY_WAYS, Measured};
 use proclab_benches::svg::{BarChart, LineChart};
+use proclab_benches::tables::markdown;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
