@@ -30,6 +30,9 @@ struct Cli {
     port: u16,
 }
 
+/// Clients accepted in a row before finished children are reaped again.
+const ACCEPT_BATCH: usize = 32;
+
 fn signals() -> SigSet {
     let mut set = SigSet::empty();
     for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGCHLD] {
@@ -86,13 +89,19 @@ fn main() -> anyhow::Result<()> {
         }
         // Reap whoever finished (is_alive waits for ended children without blocking).
         children.retain_mut(|p: &mut Process<_>| p.is_alive());
-        loop {
+        // A bounded batch, then back to reaping: under a steady stream of clients an
+        // unbounded accept loop would never reap, and zombies would pile up.
+        for _ in 0..ACCEPT_BATCH {
             match server.accept() {
                 Ok((conn, _addr)) => {
                     conn.set_nonblocking(false)?;
                     let mut p = Process::new(move || talk(conn));
-                    p.start()?; // the parent's copy of conn is closed once started
-                    children.push(p);
+                    // A client that cannot get a process (EAGAIN at a process cap) is
+                    // closed; the server keeps serving the others.
+                    match p.start() {
+                        Ok(()) => children.push(p), // the parent's copy of conn is closed
+                        Err(e) => eprintln!("socket-server: cannot serve a client: {e}"),
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
