@@ -123,14 +123,6 @@ pub(crate) fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-/// Clears `FD_CLOEXEC` so the fd survives `exec` (used in `pre_exec`, async-signal-safe).
-pub(crate) fn clear_cloexec(fd: BorrowedFd<'_>) -> std::io::Result<()> {
-    use nix::fcntl::{F_SETFD, FdFlag, fcntl};
-    fcntl(fd, F_SETFD(FdFlag::empty()))
-        .map(drop)
-        .map_err(std::io::Error::from)
-}
-
 /// Is `fd` readable within `timeout_ms` (`-1` waits forever)? EINTR counts as "not yet".
 pub(crate) fn readable(fd: impl AsFd, timeout_ms: i32) -> nix::Result<bool> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
