@@ -253,7 +253,8 @@ fn dropping_a_running_trace_kills_everything() {
 fn an_ephemeral_port_is_learned_from_the_trace_in_the_host_network_too() {
     let mut opts = marked(TraceOptions::new([
         "python3".to_string(),
-        program("server_any_port.py"),
+        program("server.py"),
+        "0".to_string(),
     ]));
     opts.netns = trace::NetnsMode::Off;
     let run = trace::start(opts).expect("start");
