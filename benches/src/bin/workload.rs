@@ -127,15 +127,26 @@ fn tcp(conns: usize, trips: usize) -> Result<()> {
         Ok(())
     })?;
     let mut handlers = Vec::with_capacity(conns);
+    let mut client_status = None;
     for _ in 0..conns {
         let (conn, _) = listener.accept().context("accept")?;
         handlers.push(fork_child(|| Ok(proclab_benches::echo::serve(conn)?))?);
-        // Reap whatever finished, like a real forking server.
-        while let Ok(WaitStatus::Exited(pid, _)) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            handlers.retain(|p| *p != pid);
+        // Reap whatever finished, like a real forking server; that may be the client.
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(status @ WaitStatus::Exited(pid, _)) if pid == client => {
+                    client_status = Some(status)
+                }
+                Ok(WaitStatus::Exited(pid, _)) => handlers.retain(|p| *p != pid),
+                _ => break,
+            }
         }
     }
-    wait_ok(client)?;
+    match client_status {
+        None => wait_ok(client)?,
+        Some(WaitStatus::Exited(_, 0)) => {}
+        Some(other) => bail!("client {client} ended with {other:?}"),
+    }
     handlers.into_iter().try_for_each(wait_ok)
 }
 
