@@ -4,7 +4,9 @@
 //!
 //! Both strace variants trace the facts the grader needs (`-e trace=%process,write,writev`)
 //! into /dev/null, so they differ only in the seccomp filter; `proclab trace` prints its
-//! tree and timeline to /dev/null too.
+//! tree and timeline to /dev/null too. `proclab-bare` is `proclab trace` without its
+//! containment (no network namespace, cgroups, read-only file system or user switch): the
+//! tracer alone, for reading where the grader's time goes; no target uses it.
 
 use anyhow::{Context, Result};
 use proclab_benches::env::{filter_allows, pick, workspace_bin};
@@ -18,34 +20,44 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let workload = env!("CARGO_BIN_EXE_workload").to_string();
-    let rounds = pick(9, 3);
     let timeout = Duration::from_secs(pick(60, 30));
-    let workloads: Vec<(&str, Option<f64>, Vec<String>)> = vec![
+    // (name, target ratio to untraced, workload arguments, rounds): short workloads get
+    // more rounds, their medians move most from one run to the next.
+    let workloads: Vec<(&str, Option<f64>, Vec<String>, usize)> = vec![
         (
             "start-target",
             Some(1.05),
             args(&["tree", "--sleep-ms", "100"]),
+            pick(15, 5),
         ),
-        ("tree-nosleep", None, args(&["tree", "--sleep-ms", "0"])),
+        (
+            "tree-nosleep",
+            None,
+            args(&["tree", "--sleep-ms", "0"]),
+            pick(31, 9),
+        ),
         (
             "tcp",
             Some(1.6),
             args(&["tcp", "--conns", pick("200", "50"), "--trips", "10"]),
+            pick(9, 3),
         ),
         (
             "writes",
             None,
             args(&["writes", "--count", pick("100000", "20000")]),
+            pick(9, 3),
         ),
         (
             "cpu",
             Some(1.05),
             args(&["cpu", "--iters", pick("300000000", "100000000")]),
+            pick(5, 3),
         ),
     ];
     let tracers = tracers();
     let mut results = Vec::new();
-    for (name, target, wargs) in workloads {
+    for (name, target, wargs, rounds) in workloads {
         let mut cmd = vec![workload.clone()];
         cmd.extend(wargs);
         let variants: Vec<(String, Vec<String>)> = tracers
@@ -88,10 +100,26 @@ fn args(a: &[&str]) -> Vec<String> {
 fn tracers() -> Vec<(String, Vec<String>)> {
     let mut t = vec![("untraced".to_string(), vec![])];
     match workspace_bin("proclab") {
-        Ok(p) => t.push((
-            "proclab".into(),
-            vec![p.display().to_string(), "trace".into(), "--".into()],
-        )),
+        Ok(p) => {
+            let p = p.display().to_string();
+            t.push((
+                "proclab".into(),
+                vec![p.clone(), "trace".into(), "--".into()],
+            ));
+            t.push((
+                "proclab-bare".into(),
+                args(&[
+                    &p,
+                    "trace",
+                    "--no-netns",
+                    "--no-cgroup",
+                    "--writable-fs",
+                    "--user",
+                    "root",
+                    "--",
+                ]),
+            ));
+        }
         Err(e) => eprintln!("tracer: skipping proclab trace: {e:#}"),
     }
     let strace_ok = Command::new("strace")

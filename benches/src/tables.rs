@@ -152,16 +152,17 @@ pub fn markdown(m: &Measured) -> String {
     }
     let _ = writeln!(
         s,
-        "\n### Tracer overhead (median wall time; ratio to untraced)\n\n| workload | untraced (ms) | proclab trace | strace -f | strace -f --seccomp-bpf |\n|---|---|---|---|---|"
+        "\n### Tracer overhead (median wall time; ratio to untraced)\n\n| workload | untraced (ms) | proclab trace | proclab trace, no containment | strace -f | strace -f --seccomp-bpf |\n|---|---|---|---|---|---|"
     );
     for w in &m.tracer {
         let base = w.variants.first().map_or(f64::NAN, |v| v.median_s * 1e3);
         let r = |n: &str| w.ratio(n).map_or("–".into(), |v| format!("{v:.2}×"));
         let _ = writeln!(
             s,
-            "| {} | {base:.1} | {} | {} | {} |",
+            "| {} | {base:.1} | {} | {} | {} | {} |",
             w.workload,
             r("proclab"),
+            r("proclab-bare"),
             r("strace"),
             r("strace-bpf")
         );

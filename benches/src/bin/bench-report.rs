@@ -151,7 +151,7 @@ fn charts(m: &Measured) -> Vec<(&'static str, String)> {
         }
         .render(),
     ));
-    let tracers = ["proclab", "strace", "strace-bpf"];
+    let tracers = ["proclab", "proclab-bare", "strace", "strace-bpf"];
     out.push((
         "tracer.svg",
         BarChart {
