@@ -30,19 +30,22 @@ pub(crate) fn encode_value<R: Serialize + 'static>(value: &R) -> Produced {
 
 /// A body that can be sent to another process image.
 pub(crate) trait Portable: Send {
-    /// Runs the body in this address space (fork).
-    fn call(self: Box<Self>) -> Produced;
+    /// Runs the body in this address space (fork), in place: the fork child never frees
+    /// the box (a free would dirty heap pages shared with the parent). Runs once.
+    fn call(&mut self) -> Produced;
     /// The trampoline and target addresses.
     fn entry(&self) -> (Trampoline, usize);
     /// The serialized arguments (or object).
     fn args(&self) -> Result<Vec<u8>, String>;
 }
 
-/// `fn(A) -> R` plus its arguments.
+/// `fn(A) -> R` plus its arguments (taken when the target runs).
 pub(crate) struct FnArgs<A, R> {
     pub(crate) target: fn(A) -> R,
-    pub(crate) args: A,
+    pub(crate) args: Option<A>,
 }
+
+const RAN: &str = "the target has already run";
 
 fn call_fn<A: DeserializeOwned, R: Serialize + 'static>(target: usize, args: &[u8]) -> Produced {
     // SAFETY: `target` was produced from a `fn(A) -> R` of this same binary (checked by the
@@ -58,14 +61,16 @@ where
     A: Serialize + DeserializeOwned + Send + 'static,
     R: Serialize + 'static,
 {
-    fn call(self: Box<Self>) -> Produced {
-        encode_value(&(self.target)(self.args))
+    fn call(&mut self) -> Produced {
+        let args = self.args.take().ok_or(RAN)?;
+        encode_value(&(self.target)(args))
     }
     fn entry(&self) -> (Trampoline, usize) {
         (call_fn::<A, R>, self.target as usize)
     }
     fn args(&self) -> Result<Vec<u8>, String> {
-        serde_json::to_vec(&self.args).map_err(|e| e.to_string())
+        let args = self.args.as_ref().ok_or(RAN)?;
+        serde_json::to_vec(args).map_err(|e| e.to_string())
     }
 }
 
@@ -83,7 +88,7 @@ impl<T> Portable for RunObject<T>
 where
     T: Run + Serialize + DeserializeOwned + Send + 'static,
 {
-    fn call(mut self: Box<Self>) -> Produced {
+    fn call(&mut self) -> Produced {
         self.0.run();
         Ok(Vec::new())
     }
@@ -95,14 +100,24 @@ where
     }
 }
 
+/// A closure run at most once (the `Option` makes an `FnOnce` callable through `&mut`).
+pub(crate) type Local = Box<dyn FnMut() -> Produced + Send>;
+
+/// Wraps an `FnOnce` body as a [`Local`].
+pub(crate) fn local(f: impl FnOnce() -> Produced + Send + 'static) -> Local {
+    let mut f = Some(f);
+    Box::new(move || f.take().ok_or(RAN)?())
+}
+
 /// The body a [`Process`](crate::Process) carries until it starts.
 pub(crate) enum Body {
-    Local(Box<dyn FnOnce() -> Produced + Send>),
+    Local(Local),
     Portable(Box<dyn Portable>),
 }
 
 impl Body {
-    pub(crate) fn run(self) -> Produced {
+    /// Runs the body in place (see [`Portable::call`]).
+    pub(crate) fn run(&mut self) -> Produced {
         match self {
             Body::Local(f) => f(),
             Body::Portable(p) => p.call(),
@@ -233,7 +248,7 @@ mod tests {
     fn payload_round_trips_and_calls_the_target() {
         let body = FnArgs {
             target: double as fn(i64) -> i64,
-            args: 21,
+            args: Some(21),
         };
         let bytes = Payload::encode(&body, true, "egon", "1:").unwrap();
         let len = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
@@ -248,7 +263,7 @@ mod tests {
     fn a_damaged_payload_is_refused() {
         let body = FnArgs {
             target: double as fn(i64) -> i64,
-            args: 1,
+            args: Some(1),
         };
         let bytes = Payload::encode(&body, false, "n", "").unwrap();
         assert!(Payload::decode(&bytes[4..bytes.len() - 1]).is_err());

@@ -3,8 +3,8 @@
 
 use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Mutex, Once};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getpid, getppid};
@@ -13,6 +13,8 @@ use crate::body::Produced;
 use crate::report::{self, PanicReport};
 use crate::{guard, sys};
 
+// The fork child's start writes only these atomics (no allocation, no lock), so it stays
+// async-signal-safe and dirties as few copy-on-write pages as possible.
 static IN_CHILD: AtomicBool = AtomicBool::new(false);
 /// How many times this address space became a child: a `Process` started in another
 /// generation was inherited from an ancestor and is not ours to wait for.
@@ -22,10 +24,18 @@ static DAEMON: AtomicBool = AtomicBool::new(false);
 static REPORT_FD: AtomicI32 = AtomicI32::new(-1);
 /// Whether REPORT_FD is a socket (spawn, forkserver) rather than a pipe (fork).
 static REPORT_IS_SOCKET: AtomicBool = AtomicBool::new(false);
-static NAME: Mutex<Option<String>> = Mutex::new(None);
+/// The parent reaps before it reads (see `Spec::bounded`): the final frame must fit in
+/// one atomic pipe write, so that writing it never waits for the parent.
+static REPORT_BOUNDED: AtomicBool = AtomicBool::new(false);
+/// The name: bytes that live as long as the process (null: `MainProcess`).
+static NAME_PTR: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+static NAME_LEN: AtomicUsize = AtomicUsize::new(0);
 /// Prefix of the names of this process's children (`"1:"` in `Process-1`, as in Python).
 static IDENTITY: Mutex<String> = Mutex::new(String::new());
+/// Our number in the parent, not yet appended to IDENTITY (0: none); appended on first use.
+static PENDING_IDENT: AtomicUsize = AtomicUsize::new(0);
 static PANIC_AT: Mutex<Option<String>> = Mutex::new(None);
+static PANIC_HOOK: Once = Once::new();
 
 /// See [`GENERATION`].
 pub(crate) fn generation() -> u32 {
@@ -39,30 +49,66 @@ pub(crate) fn is_daemon() -> bool {
 
 /// The calling process's name (`MainProcess` outside children).
 pub(crate) fn name() -> String {
-    lock(&NAME)
-        .clone()
-        .unwrap_or_else(|| "MainProcess".to_string())
+    let ptr = NAME_PTR.load(Ordering::Relaxed);
+    if ptr.is_null() {
+        return "MainProcess".to_string();
+    }
+    // SAFETY: NAME_PTR/NAME_LEN are only set together by `become_child`, from a `&str`
+    // that stays valid and unchanged until the process ends (see `Becoming::name`).
+    let bytes = unsafe { std::slice::from_raw_parts(ptr, NAME_LEN.load(Ordering::Relaxed)) };
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The identity prefix for names of processes created here.
-pub(crate) fn identity() -> String {
-    lock(&IDENTITY).clone()
+/// Calls `f` with the identity prefix for names of processes created here.
+pub(crate) fn with_identity<T>(f: impl FnOnce(&str) -> T) -> T {
+    let mut id = lock(&IDENTITY);
+    if PENDING_IDENT.load(Ordering::Relaxed) != 0 {
+        let pending = PENDING_IDENT.swap(0, Ordering::Relaxed);
+        id.push_str(&pending.to_string());
+        id.push(':');
+    }
+    f(&id)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Installs, once per process, the panic hook that records where a child panicked (then
+/// runs the hook that was there before). Called before forking, so the fork child does
+/// not swap hooks (a lock and an allocation) before its target runs.
+pub(crate) fn ensure_panic_hook() {
+    if std::thread::panicking() {
+        return; // set_hook would panic; the child then reports no location
+    }
+    PANIC_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_CHILD.load(Ordering::Relaxed) {
+                *lock(&PANIC_AT) = info.location().map(|l| l.to_string());
+            }
+            previous(info);
+        }));
+    });
+}
+
 /// What a new child needs to know about itself.
 pub(crate) struct Becoming<'a> {
+    /// Must stay valid and unchanged until the process ends: the forking `Process`'s own
+    /// name (its `start` never returns in the child) or a leaked string.
     pub(crate) name: &'a str,
-    pub(crate) identity: String,
+    /// The full identity prefix (spawn, forkserver), or `None` for a fork child, whose
+    /// prefix is the parent's plus `ident`.
+    pub(crate) identity: Option<String>,
+    pub(crate) ident: usize,
     pub(crate) daemon: bool,
     /// The process that must be our parent (for the parent-death race check).
     pub(crate) parent: Pid,
     pub(crate) report_fd: RawFd,
     /// The channel is a socket (spawn, forkserver), not a pipe (fork).
     pub(crate) socket: bool,
+    /// See [`REPORT_BOUNDED`].
+    pub(crate) bounded: bool,
 }
 
 /// Resets the inherited library state and arms the parent-death signal of a daemon.
@@ -73,11 +119,16 @@ pub(crate) fn become_child(b: Becoming<'_>) {
         let _ = nix::unistd::close(old);
     }
     REPORT_IS_SOCKET.store(b.socket, Ordering::Relaxed);
+    REPORT_BOUNDED.store(b.bounded, Ordering::Relaxed);
     IN_CHILD.store(true, Ordering::Relaxed);
     GENERATION.fetch_add(1, Ordering::Relaxed);
     DAEMON.store(b.daemon, Ordering::Relaxed);
-    *lock(&NAME) = Some(b.name.to_string());
-    *lock(&IDENTITY) = b.identity;
+    NAME_PTR.store(b.name.as_ptr().cast_mut(), Ordering::Relaxed);
+    NAME_LEN.store(b.name.len(), Ordering::Relaxed);
+    match b.identity {
+        Some(full) => *lock(&IDENTITY) = full,
+        None => PENDING_IDENT.store(b.ident, Ordering::Relaxed),
+    }
     crate::process::reset_counter();
     guard::forget_inherited();
     if b.daemon {
@@ -100,19 +151,48 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// The largest frame body a bounded child sends (a frame then fits in `PIPE_BUF`).
+const BOUNDED_BODY: usize = libc::PIPE_BUF - report::HEADER;
+
+/// Cuts `text` to at most `max` bytes, at a character boundary.
+fn cut(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max.saturating_sub(3);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+}
+
+/// The panic report's JSON, shortened (message cut) to fit `max` bytes.
+fn panic_json(mut panic: PanicReport, max: usize) -> Vec<u8> {
+    loop {
+        let json = serde_json::to_vec(&panic).unwrap_or_default();
+        if json.len() <= max || panic.message.len() <= 16 {
+            return json;
+        }
+        let half = panic.message.len() / 2;
+        cut(&mut panic.message, half);
+    }
+}
+
 /// Runs the body and leaves the process. Exit code 0, or 1 after a panic or a failure (as
 /// Python's child exits 1 after an uncaught exception).
 pub(crate) fn execute(body: impl FnOnce() -> Produced) -> ! {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        *lock(&PANIC_AT) = info.location().map(|l| l.to_string());
-        previous(info);
-    }));
-    let (frame, code) = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(value)) => (report::frame(report::RETURNED, &value), 0),
-        Ok(Err(why)) => {
+    ensure_panic_hook(); // a no-op in a fork child: the parent installed it
+    let max = if REPORT_BOUNDED.load(Ordering::Relaxed) {
+        BOUNDED_BODY
+    } else {
+        usize::MAX
+    };
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => finish(report::RETURNED, &value, 0),
+        Ok(Err(mut why)) => {
             eprintln!("multiprocessing: {why}");
-            (report::frame(report::FAILED, why.as_bytes()), 1)
+            cut(&mut why, max);
+            finish(report::FAILED, why.as_bytes(), 1)
         }
         Err(payload) => {
             let panic = PanicReport {
@@ -120,28 +200,24 @@ pub(crate) fn execute(body: impl FnOnce() -> Produced) -> ! {
                 location: lock(&PANIC_AT).take(),
             };
             std::mem::forget(payload); // its destructor could panic again
-            let json = serde_json::to_vec(&panic).unwrap_or_default();
-            (report::frame(report::PANICKED, &json), 1)
+            finish(report::PANICKED, &panic_json(panic, max), 1)
         }
-    };
-    finish(&frame, code)
+    }
 }
 
 /// Joins our own children, flushes, sends the final frame and `_exit`s.
-fn finish(frame: &[u8], code: i32) -> ! {
+fn finish(tag: u8, data: &[u8], code: i32) -> ! {
     guard::shutdown();
     sys::flush_stdio();
     let fd = REPORT_FD.load(Ordering::Relaxed);
     if fd >= 0 {
         // SAFETY: REPORT_FD is owned by this module and stays open until _exit.
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        // A parent that dropped its Process no longer listens: EPIPE is fine (a socket
-        // is written with send, which never raises SIGPIPE).
-        let _ = if REPORT_IS_SOCKET.load(Ordering::Relaxed) {
-            sys::send_all(fd, frame)
-        } else {
-            sys::write_all(fd, frame)
-        };
+        let header = report::header(tag, data.len());
+        // One write: a bounded frame is a single atomic pipe write. A parent that dropped
+        // its Process no longer listens: EPIPE is fine (a socket is written with
+        // MSG_NOSIGNAL, which never raises SIGPIPE).
+        let _ = sys::write_frame(fd, &header, data, REPORT_IS_SOCKET.load(Ordering::Relaxed));
     }
     // _exit: no atexit handlers or destructors of state copied from the parent.
     sys::exit_now(code)
@@ -150,9 +226,35 @@ fn finish(frame: &[u8], code: i32) -> ! {
 /// See [`crate::exit`].
 pub(crate) fn exit(code: i32) -> ! {
     if IN_CHILD.load(Ordering::Relaxed) {
-        finish(&report::frame(report::EXITED, &[]), code)
+        finish(report::EXITED, &[], code)
     }
     guard::shutdown();
     sys::flush_stdio();
     std::process::exit(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_panic_message_is_cut_to_fit_one_pipe_write() {
+        let panic = PanicReport {
+            message: "é\"".repeat(5000),
+            location: Some("src/main.rs:1:1".into()),
+        };
+        let json = panic_json(panic, BOUNDED_BODY);
+        assert!(json.len() <= BOUNDED_BODY, "{}", json.len());
+        let back: PanicReport = serde_json::from_slice(&json).unwrap();
+        assert!(back.message.ends_with("..."));
+        assert_eq!(back.location.as_deref(), Some("src/main.rs:1:1"));
+        let short = PanicReport {
+            message: "boom".into(),
+            location: None,
+        };
+        assert_eq!(
+            panic_json(short.clone(), BOUNDED_BODY),
+            serde_json::to_vec(&short).unwrap()
+        );
+    }
 }

@@ -5,11 +5,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Run;
-use crate::body::{Body, FnArgs, RunObject, encode_value};
+use crate::body::{Body, FnArgs, RunObject, encode_value, local};
 use crate::error::{Error, Result};
 use crate::process::Process;
 use crate::process::kind::{ForkOnly, Portable};
 use crate::start_method::StartMethod;
+
+fn is_unit<R: 'static>() -> bool {
+    std::any::TypeId::of::<R>() == std::any::TypeId::of::<()>()
+}
 
 pub(crate) fn short_type_name<T>() -> &'static str {
     let full = std::any::type_name::<T>();
@@ -38,7 +42,8 @@ impl Process<ForkOnly> {
     {
         Self::build(
             "Process",
-            Body::Local(Box::new(move || encode_value(&target()))),
+            Body::Local(local(move || encode_value(&target()))),
+            is_unit::<R>(),
         )
     }
 
@@ -67,11 +72,11 @@ impl Process<ForkOnly> {
     /// # Ok(()) }
     /// ```
     pub fn from_run_local<T: Run + Send + 'static>(mut obj: T) -> Self {
-        let body = Body::Local(Box::new(move || {
+        let body = Body::Local(local(move || {
             obj.run();
             Ok(Vec::new())
         }));
-        Self::build(short_type_name::<T>(), body)
+        Self::build(short_type_name::<T>(), body, true)
     }
 }
 
@@ -84,7 +89,14 @@ impl Process<Portable> {
         A: Serialize + DeserializeOwned + Send + 'static,
         R: Serialize + 'static,
     {
-        Self::build("Process", Body::Portable(Box::new(FnArgs { target, args })))
+        Self::build(
+            "Process",
+            Body::Portable(Box::new(FnArgs {
+                target,
+                args: Some(args),
+            })),
+            is_unit::<R>(),
+        )
     }
 
     /// The "subclass" way: a process whose body is `obj.run()`, default name `TypeName-N`.
@@ -119,6 +131,7 @@ impl Process<Portable> {
         Self::build(
             short_type_name::<T>(),
             Body::Portable(Box::new(RunObject(obj))),
+            true,
         )
     }
 

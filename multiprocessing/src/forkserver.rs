@@ -10,6 +10,7 @@
 
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use nix::errno::Errno;
@@ -33,6 +34,9 @@ struct Zygote {
 }
 
 static ZYGOTE: Mutex<Option<Zygote>> = Mutex::new(None);
+/// Whether ZYGOTE may hold a zygote, readable without the lock (a fork child of a program
+/// that never used the forkserver then writes nothing here).
+static LAUNCHED: AtomicBool = AtomicBool::new(false);
 
 fn lock() -> MutexGuard<'static, Option<Zygote>> {
     ZYGOTE.lock().unwrap_or_else(|p| p.into_inner())
@@ -93,6 +97,7 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
     let mut slot = lock();
     if slot.is_none() {
         *slot = Some(launch()?);
+        LAUNCHED.store(true, Ordering::Relaxed);
     }
     let Some(zygote) = slot.as_ref() else {
         unreachable!("the zygote was launched just above")
@@ -115,12 +120,16 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
         pid,
         channel: ours,
         relayed: true,
+        bounded: false,
     })
 }
 
 /// Closes the control socket (the zygote then waits for its children and exits) and reaps
 /// the zygote.
 pub(crate) fn stop() {
+    if !LAUNCHED.load(Ordering::Relaxed) {
+        return;
+    }
     if let Some(z) = lock().take() {
         drop(z.control);
         while let Err(Errno::EINTR) = waitpid(z.pid, None) {}
@@ -129,7 +138,9 @@ pub(crate) fn stop() {
 
 /// In a new child: the parent's zygote is not ours; close our copy of its socket.
 pub(crate) fn forget_inherited() {
-    if let Ok(mut slot) = ZYGOTE.try_lock() {
+    if LAUNCHED.load(Ordering::Relaxed)
+        && let Ok(mut slot) = ZYGOTE.try_lock()
+    {
         slot.take();
     }
 }

@@ -2,7 +2,7 @@
 //! that the guard terminates (daemons) or joins (the others), as Python's `atexit` hook does.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
@@ -20,23 +20,29 @@ struct Entry {
 }
 
 static CHILDREN: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+/// `CHILDREN.len()`, readable without the lock: a fork child whose parent had no children
+/// listed (and a child that started none) skips the lock (no write to a shared page).
+static REGISTERED: AtomicUsize = AtomicUsize::new(0);
 
 fn children() -> std::sync::MutexGuard<'static, Vec<Entry>> {
     CHILDREN.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 pub(crate) fn register(pid: Pid, daemon: bool, relayed: bool) {
-    children().push(Entry {
+    let mut list = children();
+    list.push(Entry {
         pid,
         daemon,
         relayed,
     });
+    REGISTERED.store(list.len(), Ordering::Relaxed);
 }
 
 pub(crate) fn unregister(pid: Pid) {
     let mut list = children();
     if let Some(i) = list.iter().position(|e| e.pid == pid) {
         list.swap_remove(i);
+        REGISTERED.store(list.len(), Ordering::Relaxed);
     }
 }
 
@@ -47,15 +53,23 @@ pub(crate) fn active() -> Vec<Pid> {
 
 /// In a new child: the parent's children and zygote are not ours.
 pub(crate) fn forget_inherited() {
-    if let Ok(mut list) = CHILDREN.try_lock() {
+    if REGISTERED.load(Ordering::Relaxed) != 0
+        && let Ok(mut list) = CHILDREN.try_lock()
+    {
         list.clear();
+        REGISTERED.store(0, Ordering::Relaxed);
     }
     crate::forkserver::forget_inherited();
 }
 
 /// Terminates daemonic children, then waits for the others and stops the zygote.
 pub(crate) fn shutdown() {
+    if REGISTERED.load(Ordering::Relaxed) == 0 {
+        crate::forkserver::stop();
+        return;
+    }
     let list = std::mem::take(&mut *children());
+    REGISTERED.store(0, Ordering::Relaxed);
     for e in list.iter().filter(|e| e.daemon) {
         let _ = kill(e.pid, Signal::SIGTERM);
     }

@@ -93,6 +93,10 @@ pub struct Process<K: Kind = Portable> {
     pub(crate) pid: Option<Pid>,
     /// The child is the zygote's: its status arrives on the channel.
     pub(crate) relayed: bool,
+    /// The target returns `()` (see `Spec::bounded`).
+    pub(crate) unit_result: bool,
+    /// The child's final frame fits one pipe write: `join` reaps before reading.
+    pub(crate) bounded: bool,
     pub(crate) inbox: Option<Inbox>,
     pub(crate) pidfd: Option<OwnedFd>,
     pub(crate) exitcode: Option<i32>,
@@ -102,10 +106,10 @@ pub struct Process<K: Kind = Portable> {
 }
 
 impl<K: Kind> Process<K> {
-    pub(crate) fn build(prefix: &str, body: Body) -> Self {
+    pub(crate) fn build(prefix: &str, body: Body, unit_result: bool) -> Self {
         let ident = COUNTER.fetch_add(1, Ordering::Relaxed);
         Process {
-            name: format!("{prefix}-{}{ident}", child::identity()),
+            name: child::with_identity(|id| format!("{prefix}-{id}{ident}")),
             ident,
             daemon: false,
             method: StartMethod::Fork,
@@ -115,6 +119,8 @@ impl<K: Kind> Process<K> {
             closed: false,
             pid: None,
             relayed: false,
+            unit_result,
+            bounded: false,
             inbox: None,
             pidfd: None,
             exitcode: None,
@@ -268,6 +274,7 @@ impl<K: Kind> Process<K> {
             ident: self.ident,
             daemon: self.daemon,
             allow_threads: self.allow_threads,
+            bounded: self.unit_result,
         };
         let started = match (self.method, &mut self.body) {
             (StartMethod::Spawn, Some(Body::Portable(p))) => spawn::start(&**p, &spec)?,
@@ -280,6 +287,7 @@ impl<K: Kind> Process<K> {
         self.generation = child::generation();
         self.pid = Some(started.pid);
         self.relayed = started.relayed;
+        self.bounded = started.bounded;
         self.inbox = Some(Inbox::new(started.channel));
         Ok(())
     }

@@ -18,7 +18,7 @@ pub(crate) const EXITED: u8 = 3;
 pub(crate) const STATUS: u8 = 4;
 pub(crate) const FAILED: u8 = 5;
 
-const HEADER: usize = 5;
+pub(crate) const HEADER: usize = 5;
 const INLINE: usize = 48;
 
 /// A panic in a child process: its message and where it happened.
@@ -39,12 +39,11 @@ impl fmt::Display for PanicReport {
     }
 }
 
-/// Encodes one frame (child side; allocation there does not matter).
-pub(crate) fn frame(tag: u8, data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER + data.len());
-    out.push(tag);
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.extend_from_slice(data);
+/// The header of a frame of `len` bytes (sent with the bytes in one vectored write).
+pub(crate) fn header(tag: u8, len: usize) -> [u8; HEADER] {
+    let mut out = [0u8; HEADER];
+    out[0] = tag;
+    out[1..].copy_from_slice(&(len as u32).to_le_bytes());
     out
 }
 
@@ -116,17 +115,19 @@ impl Inbox {
         if !block && !sys::readable(fd, 0).unwrap_or(true) {
             return false;
         }
-        let mut chunk = [0u8; 4096];
-        match sys::read(fd.as_fd(), &mut chunk) {
-            Ok(0) | Err(_) => {
-                self.close();
-                true
-            }
-            Ok(n) => {
-                self.push(&chunk[..n]);
-                true
-            }
+        // Small frames (the usual case) are read straight into the inline buffer, so the
+        // parent touches no extra stack page for a 4 KiB chunk.
+        let read = if self.big.is_empty() && self.small_len < INLINE {
+            sys::read(fd.as_fd(), &mut self.small[self.small_len..])
+                .inspect(|n| self.small_len += n)
+        } else {
+            let mut chunk = [0u8; 4096];
+            sys::read(fd.as_fd(), &mut chunk).inspect(|&n| self.push(&chunk[..n]))
+        };
+        if matches!(read, Ok(0) | Err(_)) {
+            self.close();
         }
+        true
     }
 
     /// Reads everything that is ready without blocking.
@@ -186,6 +187,12 @@ impl Inbox {
 mod tests {
     use super::*;
     use nix::fcntl::OFlag;
+
+    fn frame(tag: u8, data: &[u8]) -> Vec<u8> {
+        let mut out = header(tag, data.len()).to_vec();
+        out.extend_from_slice(data);
+        out
+    }
 
     /// An inbox fed with `chunks` by a writer thread (a pipe holds only 64 KiB).
     fn inbox_with(chunks: &[&[u8]]) -> Inbox {

@@ -47,6 +47,7 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
         pid,
         channel: ours,
         relayed: false,
+        bounded: false,
     })
 }
 
@@ -147,16 +148,19 @@ fn read_payload(fd: &OwnedFd) -> std::result::Result<Payload, String> {
 pub(crate) fn run_child(channel: OwnedFd, parent: Pid) -> ! {
     let payload = read_payload(&channel);
     let (name, identity, daemon) = match &payload {
-        Ok(p) => (p.name.as_str(), p.identity.clone(), p.daemon),
+        // Leaked: the name must live as long as the process.
+        Ok(p) => (&*p.name.clone().leak(), p.identity.clone(), p.daemon),
         Err(_) => ("Process-?", String::new(), false),
     };
     child::become_child(Becoming {
         name,
-        identity,
+        identity: Some(identity),
+        ident: 0,
         daemon,
         parent,
         report_fd: channel.into_raw_fd(),
         socket: true,
+        bounded: false,
     });
     child::execute(move || {
         let p = payload?;

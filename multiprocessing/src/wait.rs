@@ -76,7 +76,11 @@ impl<K: Kind> Process<K> {
             ))?;
             return Ok(self.finished(code));
         }
-        if let Some(inbox) = &mut self.inbox {
+        // A bounded frame never waits for us: reap first, then take the frame (one wake-up).
+        // Otherwise read first, so a large value never blocks the child on a full pipe.
+        if !self.bounded
+            && let Some(inbox) = &mut self.inbox
+        {
             inbox.wait_final();
         }
         loop {
@@ -85,6 +89,11 @@ impl<K: Kind> Process<K> {
                 Err(errno) => return Err(wait_error(errno)),
                 Ok(status) => {
                     if let Some(code) = sys::exitcode_of(status) {
+                        if self.bounded
+                            && let Some(inbox) = &mut self.inbox
+                        {
+                            inbox.drain(); // the child is gone: its frame is in the pipe
+                        }
                         return Ok(self.finished(code));
                     }
                 }

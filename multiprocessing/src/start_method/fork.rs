@@ -22,6 +22,8 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
             return Err(Error::Threads { count });
         }
     }
+    // Before the fork, so the child does not swap hooks before its target runs.
+    child::ensure_panic_hook();
     sys::flush_stdio();
     let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).ctx("pipe2")?;
     // Only a daemon needs it (the parent-death race check): spare the syscall otherwise.
@@ -36,15 +38,19 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
         ForkResult::Child => {
             drop(read_end);
             child::become_child(Becoming {
+                // The name lives in the forking `Process`, whose `start` never returns here.
                 name: spec.name,
-                identity: spec.child_identity(),
+                identity: None,
+                ident: spec.ident,
                 daemon: spec.daemon,
                 parent,
                 report_fd: write_end.into_raw_fd(),
                 socket: false,
+                bounded: spec.bounded,
             });
-            let body = body.take();
-            child::execute(move || match body {
+            // Never dropped: the child `_exit`s, and a free would dirty shared heap pages.
+            let mut body = std::mem::ManuallyDrop::new(body.take());
+            child::execute(move || match &mut *body {
                 Some(b) => b.run(),
                 None => Err("the process has no target".to_string()),
             })
@@ -56,6 +62,7 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
                 pid: child,
                 channel: read_end,
                 relayed: false,
+                bounded: spec.bounded,
             })
         }
     }

@@ -86,6 +86,8 @@ pub(crate) struct Started {
     pub(crate) channel: OwnedFd,
     /// The child is the zygote's child: its status arrives on `channel`, not from `waitpid`.
     pub(crate) relayed: bool,
+    /// `Spec::bounded` applied: the parent may reap before reading.
+    pub(crate) bounded: bool,
 }
 
 /// The settings of the process being started.
@@ -95,11 +97,15 @@ pub(crate) struct Spec<'a> {
     pub(crate) ident: usize,
     pub(crate) daemon: bool,
     pub(crate) allow_threads: bool,
+    /// The target returns `()`: the child's final frame is cut to fit one atomic pipe
+    /// write, so the parent of a fork child can reap it before reading (one wake-up per
+    /// join instead of two: the frame's arrival, then the exit).
+    pub(crate) bounded: bool,
 }
 
 impl Spec<'_> {
     /// The prefix of the names of the child's own children (`"1:"` for `Process-1`).
     pub(crate) fn child_identity(&self) -> String {
-        format!("{}{}:", crate::child::identity(), self.ident)
+        crate::child::with_identity(|id| format!("{id}{}:", self.ident))
     }
 }

@@ -1,0 +1,82 @@
+//! Paired timing of one start+join: raw `fork` + `_exit` + `waitpid` against the library's
+//! fork and forkserver, interleaved round by round; prints the median of per-round ratios.
+//! `cargo run --release -p multiprocessing --example start_join_timing -- [rounds] [per_round]`
+
+use std::time::Instant;
+
+use multiprocessing::{Process, StartMethod};
+use nix::sys::wait::waitpid;
+use nix::unistd::{ForkResult, fork};
+
+fn noop(_: ()) {}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn time(n: usize, mut op: impl FnMut()) -> f64 {
+    let mut t: Vec<f64> = (0..n)
+        .map(|_| {
+            let t0 = Instant::now();
+            op();
+            t0.elapsed().as_nanos() as f64
+        })
+        .collect();
+    median(&mut t)
+}
+
+fn raw() {
+    // SAFETY: the child only calls _exit.
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => unsafe { libc::_exit(0) },
+        ForkResult::Parent { child } => {
+            waitpid(child, None).expect("waitpid");
+        }
+    }
+}
+
+fn mp(method: StartMethod) {
+    let mut p = Process::with_args(noop, ()).with_start_method(method);
+    p.start().expect("start");
+    assert_eq!(p.join().expect("join"), 0);
+}
+
+fn main() {
+    let _guard = multiprocessing::init();
+    let mut args = std::env::args().skip(1);
+    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(7);
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
+    mp(StartMethod::ForkServer);
+    // `ONLY=raw|fork|forkserver`: run just that way (for perf stat / perf record).
+    if let Ok(only) = std::env::var("ONLY") {
+        let op: Box<dyn Fn()> = match only.as_str() {
+            "raw" => Box::new(raw),
+            "fork" => Box::new(|| mp(StartMethod::Fork)),
+            _ => Box::new(|| mp(StartMethod::ForkServer)),
+        };
+        println!("{only}: {:.1} µs", time(rounds * n, op) / 1e3);
+        return;
+    }
+    let (mut fork_r, mut fs_r) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let r = time(n, raw);
+        let f = time(n, || mp(StartMethod::Fork));
+        let s = time(n, || mp(StartMethod::ForkServer));
+        println!(
+            "raw {:6.1} µs  mp_fork {:6.1} µs ({:.2}x)  mp_forkserver {:6.1} µs ({:.2}x)",
+            r / 1e3,
+            f / 1e3,
+            f / r,
+            s / 1e3,
+            s / r
+        );
+        fork_r.push(f / r);
+        fs_r.push(s / r);
+    }
+    println!(
+        "median ratio: mp_fork {:.2}x  mp_forkserver {:.2}x",
+        median(&mut fork_r),
+        median(&mut fs_r)
+    );
+}
