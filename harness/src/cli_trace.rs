@@ -162,6 +162,9 @@ impl TraceArgs {
 
 /// Run `proclab trace`.
 pub fn run(args: TraceArgs) -> ExitCode {
+    // With PROCLAB_TRACE_TIMINGS=1: absolute CLOCK_MONOTONIC µs at entry and exit, so a
+    // benchmark that notes when it spawned proclab can tell the process start-up cost.
+    trace::print_timing("cli:entry-at", trace::now_ns() / 1000);
     let running = match trace::start(args.options()) {
         Ok(running) => running,
         Err(e) => {
@@ -191,6 +194,7 @@ pub fn run(args: TraceArgs) -> ExitCode {
             return ExitCode::from(if e.is_bad_input() { 2 } else { 1 });
         }
     };
+    let report_start = trace::now_ns();
     let text = match args.format {
         TraceFormat::Text => crate::report::trace_text::render(&ledger),
         TraceFormat::Json => match serde_json::to_string_pretty(&ledger) {
@@ -202,6 +206,11 @@ pub fn run(args: TraceArgs) -> ExitCode {
         },
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if trace::timings_enabled() {
+        let now = trace::now_ns();
+        trace::print_timing("cli:report", now.saturating_sub(report_start) / 1000);
+        trace::print_timing("cli:exit-at", now / 1000);
+    }
     if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
         ExitCode::from(130)
     } else {

@@ -10,8 +10,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 
+use super::cgroup_paths::{make_run_dir, mounts, own_path};
 use super::options::CgroupMode;
 use crate::ledger::{Layer, Limits, Pid};
 
@@ -24,81 +24,22 @@ pub(crate) struct Cgroups {
     memory: Option<(PathBuf, bool)>,
     /// v2 directory with `cgroup.kill`.
     unified: Option<PathBuf>,
+    /// Which of the directories above are in v1 hierarchies (the others are v2).
+    v1: Vec<PathBuf>,
     pub layers: Vec<Layer>,
 }
 
-struct Mount {
-    point: PathBuf,
-    v2: bool,
-    options: String,
-}
-
-fn mounts() -> Vec<Mount> {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    info.lines()
-        .filter_map(|line| {
-            // "36 25 0:31 / /sys/fs/cgroup/pids rw,relatime shared:12 - cgroup cgroup rw,pids"
-            let (left, right) = line.split_once(" - ")?;
-            let point = left.split(' ').nth(4)?;
-            let mut right = right.split(' ');
-            let fstype = right.next()?;
-            let options = right.nth(1).unwrap_or("").to_string();
-            (fstype == "cgroup" || fstype == "cgroup2").then(|| Mount {
-                point: PathBuf::from(point.replace("\\040", " ")),
-                v2: fstype == "cgroup2",
-                options,
-            })
-        })
-        .collect()
-}
-
-/// The tracer's own cgroup path in the hierarchy that has `controller` ("" for v2).
-fn own_path(controller: &str) -> Option<String> {
-    let text = fs::read_to_string("/proc/self/cgroup").ok()?;
-    text.lines().find_map(|line| {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let matches = if controller.is_empty() {
-            controllers.is_empty()
-        } else {
-            controllers.split(',').any(|c| c == controller)
-        };
-        matches.then(|| path.trim_start_matches('/').to_string())
-    })
-}
-
-static RUN_COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// Create `<mount>/<own>/proclab/<run-id>`, removing empty leftovers of dead graders.
-fn make_run_dir(mount: &Path, own: &str) -> std::io::Result<PathBuf> {
-    let base = mount.join(own).join("proclab");
-    let run = base.join(format!(
-        "{}-{}",
-        std::process::id(),
-        RUN_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    if let Ok(entries) = fs::read_dir(&base) {
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let owner = name
-                .to_string_lossy()
-                .split('-')
-                .next()
-                .and_then(|p| p.parse::<u32>().ok());
-            if owner.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
-                let _ = fs::remove_dir(entry.path());
-            }
-        }
-    }
-    // Another run may remove `base` between our two calls (see `Cgroups::remove`).
-    let mut tries = 0;
-    loop {
-        fs::create_dir_all(&base)?;
-        match fs::create_dir(&run) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 10 => tries += 1,
-            other => return other.map(|()| run),
-        }
-    }
+/// How the child enters the run's cgroups itself, so that no migration takes the
+/// kernel's global `cgroup_threadgroup_rwsem` for writing: that waits for an RCU grace
+/// period, measured 5–31 ms per run here (the parent writing the child's pid to
+/// `cgroup.procs`). A v2 cgroup is entered at birth (clone3 with CLONE_INTO_CGROUP); a
+/// v1 cgroup by the child writing `0` to its `tasks` file (a single thread moving
+/// itself skips that lock). Built before fork.
+pub(crate) struct Joins {
+    /// v1 `tasks` files, bit `i` of the child's report is `tasks[i]`.
+    pub tasks: Vec<std::ffi::CString>,
+    /// The v2 directory, opened for clone3.
+    pub v2: Option<std::os::fd::OwnedFd>,
 }
 
 fn layer(name: &str, active: bool, detail: impl Into<String>) -> Layer {
@@ -138,7 +79,10 @@ impl Cgroups {
         // bomb there, ptrace enforces the exact process cap (threads excluded).
         let task_cap = u64::from(limits.max_processes) * 2 + 8;
         let pids = match v1("pids") {
-            Some(Ok(dir)) => Some(dir),
+            Some(Ok(dir)) => {
+                cg.v1.push(dir.clone());
+                Some(dir)
+            }
             Some(Err(e)) => {
                 cg.layers
                     .push(layer("pids-cgroup", false, format!("cannot create: {e}")));
@@ -171,7 +115,10 @@ impl Cgroups {
         }
 
         let memory = match v1("memory") {
-            Some(Ok(dir)) => Some((dir, false)),
+            Some(Ok(dir)) => {
+                cg.v1.push(dir.clone());
+                Some((dir, false))
+            }
             Some(Err(e)) => {
                 cg.layers
                     .push(layer("memory-cgroup", false, format!("cannot create: {e}")));
@@ -263,15 +210,56 @@ impl Cgroups {
         dirs
     }
 
-    /// Move `pid` (the stopped child, before exec) into every cgroup of the run.
-    /// A cgroup it cannot join is dropped and its layer marked inactive.
-    pub(crate) fn add(&mut self, pid: Pid) {
+    /// What the child needs to join the run's cgroups itself (see [`Joins`]).
+    pub(crate) fn joins(&self) -> Joins {
+        let tasks = self
+            .dirs()
+            .into_iter()
+            .filter(|d| self.v1.iter().any(|v| v == d))
+            .filter_map(|d| {
+                std::ffi::CString::new(d.join("tasks").as_os_str().as_encoded_bytes()).ok()
+            })
+            .collect();
+        let v2 = self
+            .dirs()
+            .into_iter()
+            .find(|d| !self.v1.iter().any(|v| v == d))
+            .and_then(|d| {
+                nix::fcntl::open(
+                    d,
+                    nix::fcntl::OFlag::O_PATH
+                        | nix::fcntl::OFlag::O_DIRECTORY
+                        | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .ok()
+            });
+        Joins { tasks, v2 }
+    }
+
+    /// Move `pid` (the stopped child, before exec) into every cgroup of the run it did
+    /// not join itself (`joined`: bit `i` for `Joins::tasks[i]`; `in_v2`: born in the
+    /// v2 cgroup). A cgroup it cannot join is dropped and its layer marked inactive.
+    pub(crate) fn add(&mut self, pid: Pid, joined: u64, in_v2: bool) {
+        let v1_dirs: Vec<PathBuf> = self
+            .dirs()
+            .into_iter()
+            .filter(|d| self.v1.iter().any(|v| v == d))
+            .map(Path::to_path_buf)
+            .collect();
         for dir in self
             .dirs()
             .into_iter()
             .map(Path::to_path_buf)
             .collect::<Vec<_>>()
         {
+            let done = match v1_dirs.iter().position(|d| *d == dir) {
+                Some(i) => i < 64 && joined & (1 << i) != 0,
+                None => in_v2,
+            };
+            if done {
+                continue;
+            }
             if let Err(e) = fs::write(dir.join("cgroup.procs"), pid.to_string()) {
                 for l in &mut self.layers {
                     if l.active && l.detail.starts_with(&dir.display().to_string()) {

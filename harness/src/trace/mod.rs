@@ -39,6 +39,7 @@
 
 mod calls;
 mod cgroup;
+mod cgroup_paths;
 mod drain;
 mod error;
 mod fds;
@@ -57,6 +58,7 @@ mod spawn;
 mod stops;
 mod syscalls;
 mod teardown;
+mod timings;
 mod tracer_loop;
 mod watchdog;
 mod writes;
@@ -70,6 +72,7 @@ use std::time::{Duration, Instant};
 pub use error::TraceError;
 pub use options::{CgroupMode, DEFAULT_LIMITS, NetnsMode, RunAs, TraceOptions};
 pub use teardown::StopHandle;
+pub use timings::{enabled as timings_enabled, now_ns, print as print_timing};
 
 use crate::ledger::{Event, Ledger, Pid, SCHEMA_VERSION};
 use netns::Netns;
@@ -86,7 +89,7 @@ pub fn run(opts: TraceOptions) -> Result<Ledger, TraceError> {
 pub fn start(opts: TraceOptions) -> Result<RunningTrace, TraceError> {
     let command = opts.command.clone();
     let limits = opts.limits.clone();
-    let prepared = prepare::prepare(opts)?;
+    let prepared = prepare::prepare(opts, timings::Timings::start())?;
     let netns = prepared.netns.clone();
     let shared = Arc::new(Shared::default());
     let (tx, rx) = std::sync::mpsc::channel();

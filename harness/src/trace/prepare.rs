@@ -5,11 +5,13 @@
 use std::ffi::OsString;
 use std::sync::Arc;
 
+use super::cgroup::Cgroups;
 use super::error::TraceError;
 use super::fsview::FsView;
 use super::netns::Netns;
 use super::options::{NetnsMode, TraceOptions};
 use super::privileges::{self, Workdir};
+use super::timings::Timings;
 use crate::ledger::Layer;
 
 /// Everything prepared before the tracer thread starts.
@@ -26,6 +28,9 @@ pub(crate) struct Prepared {
     pub drop_caps: bool,
     /// Everything read-only but the working directory (root only).
     pub fs_view: Option<FsView>,
+    /// The run's cgroups (made on a helper thread while the rest was prepared).
+    pub cgroups: Cgroups,
+    pub timings: Timings,
 }
 
 pub(crate) fn layer(name: &str, active: bool, detail: impl Into<String>) -> Layer {
@@ -36,8 +41,59 @@ pub(crate) fn layer(name: &str, active: bool, detail: impl Into<String>) -> Laye
     }
 }
 
-/// Resolve the command, pick the user, make the namespace: all on the caller's thread.
-pub(crate) fn prepare(opts: TraceOptions) -> Result<Prepared, TraceError> {
+/// Resolve the command, pick the user, make the namespace and the cgroups. The
+/// namespace and the cgroups (each ~0.5–1 ms of kernel work) are made on helper threads
+/// meanwhile; both are waited for before this returns, also on error (then they are
+/// removed again), so nothing is left behind.
+pub(crate) fn prepare(opts: TraceOptions, mut timings: Timings) -> Result<Prepared, TraceError> {
+    let is_root = nix::unistd::Uid::effective().is_root();
+    let netns_job = match opts.netns {
+        NetnsMode::Off => None,
+        NetnsMode::Auto if !is_root => None,
+        _ => Some(Netns::create_in_background()),
+    };
+    let (limits, mode) = (opts.limits.clone(), opts.cgroup);
+    let fallback_limits = limits.clone();
+    let cgroups_job = std::thread::Builder::new()
+        .name("proclab-cgroups".into())
+        .spawn(move || Cgroups::create(&limits, mode));
+    let rest = prepare_rest(opts, &mut timings);
+    let netns = netns_job.map(|job| job.join());
+    let cgroups = match cgroups_job {
+        Ok(job) => job.join().unwrap_or_default(),
+        Err(_) => Cgroups::create(&fallback_limits, mode),
+    };
+    timings.mark("netns+cgroups-wait");
+    let mut p = rest?;
+    p.netns = match netns {
+        None if p.opts.netns == NetnsMode::Off => {
+            p.layers
+                .push(layer("netns", false, "host network (option)"));
+            None
+        }
+        None => {
+            p.layers
+                .push(layer("netns", false, "host network: not root"));
+            None
+        }
+        Some(Ok(ns)) => {
+            p.layers
+                .push(layer("netns", true, "private namespace, loopback only"));
+            Some(Arc::new(ns))
+        }
+        Some(Err(e)) if p.opts.netns == NetnsMode::Auto => {
+            p.layers
+                .push(layer("netns", false, format!("host network: {e}")));
+            None
+        }
+        Some(Err(e)) => return Err(TraceError::setup("creating the network namespace")(e)),
+    };
+    p.cgroups = cgroups;
+    p.timings = timings;
+    Ok(p)
+}
+
+fn prepare_rest(opts: TraceOptions, timings: &mut Timings) -> Result<Prepared, TraceError> {
     let first = opts.command.first().ok_or(TraceError::EmptyCommand)?;
     let path_var = opts
         .extra_env
@@ -130,27 +186,7 @@ pub(crate) fn prepare(opts: TraceOptions) -> Result<Prepared, TraceError> {
         ));
         None
     };
-    let netns = match opts.netns {
-        NetnsMode::Off => {
-            layers.push(layer("netns", false, "host network (option)"));
-            None
-        }
-        NetnsMode::Auto if !is_root => {
-            layers.push(layer("netns", false, "host network: not root"));
-            None
-        }
-        mode => match Netns::create() {
-            Ok(ns) => {
-                layers.push(layer("netns", true, "private namespace, loopback only"));
-                Some(Arc::new(ns))
-            }
-            Err(e) if mode == NetnsMode::Auto => {
-                layers.push(layer("netns", false, format!("host network: {e}")));
-                None
-            }
-            Err(e) => return Err(TraceError::setup("creating the network namespace")(e)),
-        },
-    };
+    timings.mark("prepare");
     Ok(Prepared {
         opts,
         program,
@@ -158,9 +194,11 @@ pub(crate) fn prepare(opts: TraceOptions) -> Result<Prepared, TraceError> {
         env,
         identity,
         workdir,
-        netns,
+        netns: None,
         layers,
         drop_caps,
         fs_view,
+        cgroups: Cgroups::default(),
+        timings: Timings::off(),
     })
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
@@ -13,7 +13,6 @@ use nix::fcntl::OFlag;
 use nix::sys::ptrace::Options;
 use nix::unistd::Pid;
 
-use super::cgroup::Cgroups;
 use super::drain;
 use super::error::TraceError;
 use super::fds::OurPipes;
@@ -94,6 +93,7 @@ fn trace(
     started: &Sender<Result<Started, TraceError>>,
 ) -> Result<Outcome, Failure> {
     let early = |e: TraceError| (e, false);
+    p.timings.mark("tracer-thread-start");
     let opts = p.opts.clone();
     // The child and the helper threads started below inherit this thread's affinity.
     if opts.pin_cpu {
@@ -102,7 +102,8 @@ fn trace(
             Err(e) => layer("pin-cpu", false, format!("cannot pin: {e}")),
         });
     }
-    let mut cgroups = Cgroups::create(&opts.limits, opts.cgroup);
+    p.timings.mark("pin-cpu");
+    let mut cgroups = std::mem::take(&mut p.cgroups);
     let pipe = |what| {
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| early(TraceError::setup(what)(e.into())))
     };
@@ -119,6 +120,7 @@ fn trace(
             std::io::Error::other(e),
         ))
     })?;
+    let joins = cgroups.joins();
     let c = |what, s: &dyn AsRef<std::ffi::OsStr>| spawn::cstring(what, s).map_err(early);
     let spec = ChildSpec {
         program: c("the program path", &p.program)?,
@@ -146,15 +148,20 @@ fn trace(
         drop_caps: p.drop_caps,
         fs_view: p.fs_view.as_ref(),
         netns: p.netns.as_ref().map(|ns| ns.fd()),
+        cgroup_tasks: &joins.tasks,
+        into_cgroup: joins.v2.as_ref().map(|fd| fd.as_fd()),
         filters,
         stdin,
         stdout: out_w,
         stderr: err_w,
     };
 
+    p.timings.mark("child-spec");
+    let forked_at = p.timings.on().then(super::timings::now_ns);
     let start = Instant::now();
     let forked = spawn::fork_child(spec).map_err(early)?;
     let root = forked.pid;
+    p.timings.mark("fork");
     // PTRACE_O_EXITKILL: if this thread dies, the kernel kills every tracee.
     let options = Options::PTRACE_O_TRACESYSGOOD
         | Options::PTRACE_O_TRACEFORK
@@ -172,9 +179,11 @@ fn trace(
             errno,
         }));
     }
+    p.timings.mark("seize");
     let mut rec = Recorder::new(Arc::clone(&shared), start);
     rec.push(crate::ledger::EventKind::Root { pid: root.as_raw() });
-    cgroups.add(root.as_raw());
+    cgroups.add(root.as_raw(), forked.joined(), forked.in_cgroup);
+    p.timings.mark("cgroups-add");
     p.layers.extend(cgroups.layers.iter().cloned());
     p.layers.push(layer(
         "signal-fence",
@@ -225,11 +234,13 @@ fn trace(
             return Err(e);
         }
     };
+    p.timings.mark("drain-thread");
     if let Err(e) = forked.release() {
         let _ = nix::sys::signal::kill(root, nix::sys::signal::Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(root, None);
         return Err(early(e));
     }
+    p.timings.mark("release");
     let memory_poll = !cgroups
         .layers
         .iter()
@@ -249,6 +260,7 @@ fn trace(
         start,
         opts.linger,
     );
+    p.timings.mark("watchdog-thread");
 
     let mut tracer = Tracer {
         rec,
@@ -272,6 +284,7 @@ fn trace(
         stopping: false,
         leftovers: Vec::new(),
         seen: Default::default(),
+        marks: Default::default(),
     };
     tracer.add_task(root, root);
     let _ = started.send(Ok(Started {
@@ -286,14 +299,23 @@ fn trace(
         ));
     }
 
+    p.timings.mark("started");
     let result = tracer.run();
+    p.timings
+        .mark_at("run:to-root-exec", tracer.marks.root_exec);
+    p.timings
+        .mark_at("run:to-root-exit", tracer.marks.root_exit);
+    p.timings.mark("run:to-last-exit");
     // Every tracee is gone; sweep the cgroups for anything that escaped tracing.
     let escaped = tracer.sweep_cgroups();
     tracer.leftovers.extend(escaped.iter().copied());
     tracer.leftovers.sort_unstable();
     tracer.leftovers.dedup();
+    p.timings.mark("sweep-cgroups");
     cgroups.remove();
+    p.timings.mark("cgroups-remove");
     drain.finish();
+    p.timings.mark("drain-finish");
     {
         let mut state = shared.lock();
         state.finished = true;
@@ -304,6 +326,7 @@ fn trace(
     if let Ok(handle) = watchdog {
         let _ = handle.join();
     }
+    p.timings.mark("watchdog-join");
     result.map_err(|e| (e, true))?;
     if !tracer.root_execd
         && let Some((stage, errno)) = forked.failure()
@@ -318,6 +341,15 @@ fn trace(
         ));
     }
     drop(p.workdir.take());
+    p.timings.mark("workdir-remove");
+    p.timings.print();
+    if let Some(forked_at) = forked_at {
+        // The child's setup runs alongside the tracer's: its marks, from the fork.
+        let marks = forked.marks();
+        for (name, at) in spawn::CHILD_MARKS.iter().zip(marks) {
+            super::timings::print(name, at.saturating_sub(forked_at) / 1000);
+        }
+    }
     Ok(Outcome {
         root: root.as_raw(),
         root_status: tracer.root_status,

@@ -55,17 +55,87 @@ pub(crate) struct ChildSpec<'a> {
     /// Everything read-only but the working directory (see `fsview.rs`).
     pub fs_view: Option<&'a FsView>,
     pub netns: Option<BorrowedFd<'a>>,
+    /// v1 cgroup `tasks` files the child writes `0` to (see `cgroup::Joins`).
+    pub cgroup_tasks: &'a [CString],
+    /// A v2 cgroup directory the child is born in (clone3, CLONE_INTO_CGROUP).
+    pub into_cgroup: Option<BorrowedFd<'a>>,
     pub filters: Vec<BpfProgram>,
     pub stdin: OwnedFd,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
 }
 
+/// Marks the child takes (with `PROCLAB_TRACE_TIMINGS=1`), in this order.
+pub(crate) const CHILD_MARKS: [&str; 5] = [
+    "child:started",
+    "child:netns-joined",
+    "child:fs-view-entered",
+    "child:ready",
+    "child:released",
+];
+
 /// The forked child, stopped at the handshake.
 pub(crate) struct Forked {
     pub pid: Pid,
     sync: OwnedFd,
     errors: OwnedFd,
+    /// Read end of the child's timing marks (timings on only).
+    timing: Option<OwnedFd>,
+    /// Read end of the child's report on `ChildSpec::cgroup_tasks`.
+    joined: OwnedFd,
+    /// The child was born in `ChildSpec::into_cgroup`.
+    pub in_cgroup: bool,
+}
+
+/// clone3(2)'s argument (CLONE_ARGS_SIZE_VER2); libc's copy is not on every target.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// fork(2), but born in the cgroup v2 directory `cgroup` (clone3, Linux 5.7): no
+/// migration afterwards, so no wait for the cgroup lock's RCU grace period.
+///
+/// # Safety
+/// As for fork: the child may only make async-signal-safe calls. It also skips glibc's
+/// fork bookkeeping (atfork handlers, the cached thread id), which the child never
+/// needs: it makes raw syscalls and execs, as std's own clone3 path does.
+unsafe fn fork_into(cgroup: BorrowedFd<'_>) -> Result<ForkResult, Errno> {
+    use std::os::fd::AsRawFd;
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: a valid clone_args of the size given; no stack: the child continues on
+    // a copy of this one, as after fork.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match Errno::result(rc)? {
+        0 => Ok(ForkResult::Child),
+        pid => Ok(ForkResult::Parent {
+            child: Pid::from_raw(pid as i32),
+        }),
+    }
 }
 
 /// Build a C string, refusing interior NULs with a clear error.
@@ -101,17 +171,40 @@ pub(crate) fn fork_child(spec: ChildSpec<'_>) -> Result<Forked, TraceError> {
         stage: "creating the error pipe",
         source: e.into(),
     })?;
+    let timing = if super::timings::enabled() {
+        pipe2(OFlag::O_CLOEXEC).ok()
+    } else {
+        None
+    };
+    let (joined_r, joined_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| TraceError::Setup {
+        stage: "creating the cgroup report pipe",
+        source: e.into(),
+    })?;
     let parent = nix::unistd::getpid();
 
     // SAFETY: the child branch below makes only async-signal-safe calls and then execs
     // or _exits; every allocation happened above.
-    match unsafe { fork() } {
+    let (forked, in_cgroup) = match spec.into_cgroup.map(|cg| unsafe { fork_into(cg) }) {
+        Some(Ok(r)) => (Ok(r), true),
+        // No clone3 or no CLONE_INTO_CGROUP here: the tracer moves the child instead.
+        Some(Err(_)) | None => (unsafe { fork() }, false),
+    };
+    match forked {
         Err(e) => Err(TraceError::Setup {
             stage: "fork",
             source: e.into(),
         }),
         Ok(ForkResult::Child) => {
-            let (stage, errno) = child_setup(&spec, parent, sync_r.as_fd(), &argv_ptrs, &envp_ptrs);
+            let timing_w = timing.as_ref().map(|(_, w)| w.as_fd());
+            join_cgroups(spec.cgroup_tasks, joined_w.as_fd());
+            let (stage, errno) = child_setup(
+                &spec,
+                parent,
+                sync_r.as_fd(),
+                timing_w,
+                &argv_ptrs,
+                &envp_ptrs,
+            );
             let mut report = [0u8; 5];
             report[0] = stage;
             report[1..].copy_from_slice(&(errno as i32).to_ne_bytes());
@@ -120,14 +213,36 @@ pub(crate) fn fork_child(spec: ChildSpec<'_>) -> Result<Forked, TraceError> {
             unsafe { libc::_exit(127) }
         }
         Ok(ForkResult::Parent { child }) => {
-            drop((sync_r, err_w));
+            drop((sync_r, err_w, joined_w));
             Ok(Forked {
+                joined: joined_r,
+                in_cgroup,
                 pid: child,
                 sync: sync_w,
                 errors: err_r,
+                timing: timing.map(|(r, _)| r),
             })
         }
     }
+}
+
+/// The child enters its v1 cgroups (see `cgroup::Joins`) and reports which it joined
+/// (bit `i`: `tasks[i]`); a cgroup it cannot join is left to the tracer.
+fn join_cgroups(tasks: &[CString], report: BorrowedFd<'_>) {
+    let mut joined = 0u64;
+    for (i, file) in tasks.iter().enumerate().take(64) {
+        let fd = nix::fcntl::open(
+            file.as_c_str(),
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        );
+        if let Ok(fd) = fd
+            && nix::unistd::write(&fd, b"0") == Ok(1)
+        {
+            joined |= 1 << i;
+        }
+    }
+    let _ = nix::unistd::write(report, &joined.to_ne_bytes());
 }
 
 /// The child's side. Returns only on failure: (stage, errno).
@@ -135,9 +250,17 @@ fn child_setup(
     spec: &ChildSpec<'_>,
     parent: Pid,
     sync: BorrowedFd<'_>,
+    timing: Option<BorrowedFd<'_>>,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
 ) -> (u8, Errno) {
+    let mut marks = [0u64; CHILD_MARKS.len()];
+    let mut mark = |i: usize| {
+        if timing.is_some() {
+            marks[i] = super::timings::now_ns();
+        }
+    };
+    mark(0);
     macro_rules! step {
         ($stage:expr, $call:expr) => {
             if let Err(e) = $call {
@@ -184,10 +307,12 @@ fn child_setup(
             nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
         );
     }
+    mark(1);
     // Before the uid change and the capability drop: it needs CAP_SYS_ADMIN.
     if let Some(view) = spec.fs_view {
         step!(11, view.enter());
     }
+    mark(2);
     if let Some(cwd) = &spec.cwd {
         step!(5, nix::unistd::chdir(cwd.as_c_str()));
     }
@@ -225,11 +350,20 @@ fn child_setup(
     if nix::unistd::getppid() != parent {
         return (7, Errno::ESRCH);
     }
+    mark(3);
     let mut go = [0u8; 1];
     match nix::unistd::read(sync, &mut go) {
         Ok(1) if go[0] == b'g' => {}
         Ok(_) => return (8, Errno::ECANCELED),
         Err(e) => return (8, e),
+    }
+    mark(4);
+    if let Some(fd) = timing {
+        let mut bytes = [0u8; 8 * CHILD_MARKS.len()];
+        for (chunk, m) in bytes.chunks_exact_mut(8).zip(marks) {
+            chunk.copy_from_slice(&m.to_ne_bytes());
+        }
+        let _ = nix::unistd::write(fd, &bytes);
     }
     for filter in &spec.filters {
         if seccompiler::apply_filter(filter).is_err() {
@@ -250,6 +384,32 @@ impl Forked {
                 stage: "releasing the child",
                 source: e.into(),
             })
+    }
+
+    /// Which of `ChildSpec::cgroup_tasks` the child joined (bit `i`). Blocks until the
+    /// child reported (the first thing it does); 0 if it died first.
+    pub(crate) fn joined(&self) -> u64 {
+        let mut bytes = [0u8; 8];
+        match nix::unistd::read(&self.joined, &mut bytes) {
+            Ok(8) => u64::from_ne_bytes(bytes),
+            _ => 0,
+        }
+    }
+
+    /// The child's timing marks (CLOCK_MONOTONIC ns, in [`CHILD_MARKS`] order), once it
+    /// was released; empty when timings are off.
+    pub(crate) fn marks(&self) -> Vec<u64> {
+        let Some(fd) = &self.timing else {
+            return Vec::new();
+        };
+        let mut bytes = [0u8; 8 * CHILD_MARKS.len()];
+        match nix::unistd::read(fd, &mut bytes) {
+            Ok(n) if n == bytes.len() => bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// Why the child died before exec, if it reported a stage (call once it is dead).

@@ -64,6 +64,15 @@ pub(crate) struct Tracer {
     pub leftovers: Vec<i32>,
     /// Every task id the run ever had (for the signal fence).
     pub seen: HashSet<Pid>,
+    /// When the root exec'd and exited (timings on only).
+    pub marks: RunMarks,
+}
+
+/// Moments of a run, for `PROCLAB_TRACE_TIMINGS` (CLOCK_MONOTONIC ns; 0: not seen).
+#[derive(Debug, Default)]
+pub(crate) struct RunMarks {
+    pub root_exec: u64,
+    pub root_exit: u64,
 }
 
 impl Tracer {
@@ -237,6 +246,9 @@ impl Tracer {
         });
         if tgid == self.root {
             self.root_execd = true;
+            if super::timings::enabled() && self.marks.root_exec == 0 {
+                self.marks.root_exec = super::timings::now_ns();
+            }
         }
         stops::resume(tid, 0);
     }
@@ -270,6 +282,9 @@ impl Tracer {
         });
         self.live_procs = self.live_procs.saturating_sub(1);
         if tid == self.root {
+            if super::timings::enabled() {
+                self.marks.root_exit = super::timings::now_ns();
+            }
             self.root_status = Some(status);
             self.shared.lock().root_exited_at = Some(std::time::Instant::now());
             self.shared.control_cv.notify_all();
