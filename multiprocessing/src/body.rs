@@ -7,6 +7,7 @@
 //! sides run the same binary layout.
 
 use std::any::TypeId;
+use std::mem::ManuallyDrop;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -30,22 +31,23 @@ pub(crate) fn encode_value<R: Serialize + 'static>(value: &R) -> Produced {
 
 /// A body that can be sent to another process image.
 pub(crate) trait Portable: Send {
-    /// Runs the body in this address space (fork), in place: the fork child never frees
-    /// the box (a free would dirty heap pages shared with the parent). Runs once.
-    fn call(&mut self) -> Produced;
+    /// Runs the body in this address space (fork child), moving it out of its box without
+    /// writing to the box: a write (or a free) would copy a heap page shared with the parent.
+    ///
+    /// # Safety
+    /// At most once, and the body is neither used nor dropped afterwards.
+    unsafe fn call_in_place(&mut self) -> Produced;
     /// The trampoline and target addresses.
     fn entry(&self) -> (Trampoline, usize);
     /// The serialized arguments (or object).
     fn args(&self) -> Result<Vec<u8>, String>;
 }
 
-/// `fn(A) -> R` plus its arguments (taken when the target runs).
+/// `fn(A) -> R` plus its arguments.
 pub(crate) struct FnArgs<A, R> {
     pub(crate) target: fn(A) -> R,
-    pub(crate) args: Option<A>,
+    pub(crate) args: A,
 }
-
-const RAN: &str = "the target has already run";
 
 fn call_fn<A: DeserializeOwned, R: Serialize + 'static>(target: usize, args: &[u8]) -> Produced {
     // SAFETY: `target` was produced from a `fn(A) -> R` of this same binary (checked by the
@@ -61,16 +63,16 @@ where
     A: Serialize + DeserializeOwned + Send + 'static,
     R: Serialize + 'static,
 {
-    fn call(&mut self) -> Produced {
-        let args = self.args.take().ok_or(RAN)?;
+    unsafe fn call_in_place(&mut self) -> Produced {
+        // SAFETY: the caller never uses nor drops `self` again, so `args` is moved once.
+        let args = unsafe { std::ptr::read(&self.args) };
         encode_value(&(self.target)(args))
     }
     fn entry(&self) -> (Trampoline, usize) {
         (call_fn::<A, R>, self.target as usize)
     }
     fn args(&self) -> Result<Vec<u8>, String> {
-        let args = self.args.as_ref().ok_or(RAN)?;
-        serde_json::to_vec(args).map_err(|e| e.to_string())
+        serde_json::to_vec(&self.args).map_err(|e| e.to_string())
     }
 }
 
@@ -88,7 +90,7 @@ impl<T> Portable for RunObject<T>
 where
     T: Run + Serialize + DeserializeOwned + Send + 'static,
 {
-    fn call(&mut self) -> Produced {
+    unsafe fn call_in_place(&mut self) -> Produced {
         self.0.run();
         Ok(Vec::new())
     }
@@ -100,27 +102,54 @@ where
     }
 }
 
-/// A closure run at most once (the `Option` makes an `FnOnce` callable through `&mut`).
-pub(crate) type Local = Box<dyn FnMut() -> Produced + Send>;
+/// A closure body (fork only), run in place like [`Portable::call_in_place`].
+pub(crate) trait Local: Send {
+    /// # Safety
+    /// As [`Portable::call_in_place`].
+    unsafe fn call_in_place(&mut self) -> Produced;
+}
 
-/// Wraps an `FnOnce` body as a [`Local`].
-pub(crate) fn local(f: impl FnOnce() -> Produced + Send + 'static) -> Local {
-    let mut f = Some(f);
-    Box::new(move || f.take().ok_or(RAN)?())
+/// An `FnOnce` that can be moved out of its box without writing to the box.
+struct InPlace<F>(ManuallyDrop<F>);
+
+impl<F: FnOnce() -> Produced + Send> Local for InPlace<F> {
+    unsafe fn call_in_place(&mut self) -> Produced {
+        // SAFETY: the caller never uses nor drops `self` again, so `f` is moved once.
+        let f = unsafe { ManuallyDrop::take(&mut self.0) };
+        f()
+    }
+}
+
+impl<F> Drop for InPlace<F> {
+    fn drop(&mut self) {
+        // SAFETY: a dropped body was never called (a called one is never dropped).
+        unsafe { ManuallyDrop::drop(&mut self.0) }
+    }
+}
+
+/// Boxes an `FnOnce` body.
+pub(crate) fn local(f: impl FnOnce() -> Produced + Send + 'static) -> Box<dyn Local> {
+    Box::new(InPlace(ManuallyDrop::new(f)))
 }
 
 /// The body a [`Process`](crate::Process) carries until it starts.
 pub(crate) enum Body {
-    Local(Local),
+    Local(Box<dyn Local>),
     Portable(Box<dyn Portable>),
 }
 
 impl Body {
-    /// Runs the body in place (see [`Portable::call`]).
-    pub(crate) fn run(&mut self) -> Produced {
-        match self {
-            Body::Local(f) => f(),
-            Body::Portable(p) => p.call(),
+    /// Runs the body in place.
+    ///
+    /// # Safety
+    /// As [`Portable::call_in_place`]: once, and `self` is never used nor dropped after.
+    pub(crate) unsafe fn run_in_place(&mut self) -> Produced {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            match self {
+                Body::Local(f) => f.call_in_place(),
+                Body::Portable(p) => p.call_in_place(),
+            }
         }
     }
 }
@@ -248,7 +277,7 @@ mod tests {
     fn payload_round_trips_and_calls_the_target() {
         let body = FnArgs {
             target: double as fn(i64) -> i64,
-            args: Some(21),
+            args: 21,
         };
         let bytes = Payload::encode(&body, true, "egon", "1:").unwrap();
         let len = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
@@ -263,7 +292,7 @@ mod tests {
     fn a_damaged_payload_is_refused() {
         let body = FnArgs {
             target: double as fn(i64) -> i64,
-            args: Some(1),
+            args: 1,
         };
         let bytes = Payload::encode(&body, false, "n", "").unwrap();
         assert!(Payload::decode(&bytes[4..bytes.len() - 1]).is_err());

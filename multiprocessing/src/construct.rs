@@ -91,10 +91,7 @@ impl Process<Portable> {
     {
         Self::build(
             "Process",
-            Body::Portable(Box::new(FnArgs {
-                target,
-                args: Some(args),
-            })),
+            Body::Portable(Box::new(FnArgs { target, args })),
             is_unit::<R>(),
         )
     }

@@ -288,7 +288,7 @@ impl<K: Kind> Process<K> {
         self.pid = Some(started.pid);
         self.relayed = started.relayed;
         self.bounded = started.bounded;
-        self.inbox = Some(Inbox::new(started.channel));
+        self.inbox = Some(Inbox::new(started.channel, started.nonblocking));
         Ok(())
     }
 }

@@ -60,15 +60,18 @@ pub(crate) fn status_frame(exitcode: i32) -> [u8; HEADER + 4] {
 #[derive(Debug)]
 pub(crate) struct Inbox {
     fd: Option<OwnedFd>,
+    /// The fd is `O_NONBLOCK` (a fork pipe): read without polling first.
+    nonblocking: bool,
     small: [u8; INLINE],
     small_len: usize,
     big: Vec<u8>,
 }
 
 impl Inbox {
-    pub(crate) fn new(fd: OwnedFd) -> Self {
+    pub(crate) fn new(fd: OwnedFd, nonblocking: bool) -> Self {
         Inbox {
             fd: Some(fd),
+            nonblocking,
             small: [0; INLINE],
             small_len: 0,
             big: Vec::new(),
@@ -112,7 +115,7 @@ impl Inbox {
     /// anything happened (data or EOF). Read errors count as EOF: nothing more will come.
     pub(crate) fn pump(&mut self, block: bool) -> bool {
         let Some(fd) = &self.fd else { return false };
-        if !block && !sys::readable(fd, 0).unwrap_or(true) {
+        if !block && !self.nonblocking && !sys::readable(fd, 0).unwrap_or(true) {
             return false;
         }
         // Small frames (the usual case) are read straight into the inline buffer, so the
@@ -124,8 +127,16 @@ impl Inbox {
             let mut chunk = [0u8; 4096];
             sys::read(fd.as_fd(), &mut chunk).inspect(|&n| self.push(&chunk[..n]))
         };
-        if matches!(read, Ok(0) | Err(_)) {
-            self.close();
+        match read {
+            Err(nix::errno::Errno::EAGAIN) => {
+                // Nothing yet on a non-blocking fd: wait for it if asked to block.
+                if !block {
+                    return false;
+                }
+                let _ = self.fd.as_ref().map(|fd| sys::readable(fd, -1));
+            }
+            Ok(0) | Err(_) => self.close(),
+            Ok(_) => {}
         }
         true
     }
@@ -203,10 +214,24 @@ mod tests {
                 sys::write_all(w.as_fd(), &c).unwrap();
             }
         });
-        let mut inbox = Inbox::new(r);
+        let mut inbox = Inbox::new(r, false);
         while inbox.pump(true) {}
         writer.join().unwrap();
         inbox
+    }
+
+    #[test]
+    fn a_nonblocking_pipe_is_read_to_the_end() {
+        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
+        nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).unwrap();
+        let mut inbox = Inbox::new(r, true);
+        assert!(!inbox.pump(false)); // nothing yet: no wait
+        let value = vec![7u8; 200_000];
+        let f = frame(RETURNED, &value);
+        let writer = std::thread::spawn(move || sys::write_all(w.as_fd(), &f).unwrap());
+        while inbox.pump(true) {}
+        writer.join().unwrap();
+        assert_eq!(inbox.outcome(), Some((RETURNED, &value[..])));
     }
 
     #[test]

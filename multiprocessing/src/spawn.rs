@@ -48,6 +48,7 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
         channel: ours,
         relayed: false,
         bounded: false,
+        nonblocking: false,
     })
 }
 

@@ -83,6 +83,7 @@ pub(crate) fn write_frame(
         };
         match r {
             Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => break 0, // a full non-blocking pipe: write_all waits
             other => break other?,
         }
     };
@@ -109,16 +110,27 @@ pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<usize> {
     }
 }
 
-/// Writes the whole buffer, retrying on EINTR and short writes.
+/// Writes the whole buffer, retrying on EINTR and short writes; on a non-blocking fd,
+/// waits with poll while the pipe is full.
 pub(crate) fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> nix::Result<()> {
     while !buf.is_empty() {
         match nix::unistd::write(fd, buf) {
             Ok(n) => buf = &buf[n..],
             Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => wait_writable(fd),
             Err(e) => return Err(e),
         }
     }
     Ok(())
+}
+
+/// Blocks until `fd` is writable (or poll fails: the caller's next write tells).
+fn wait_writable(fd: BorrowedFd<'_>) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let _ = poll(
+        &mut [PollFd::new(fd, PollFlags::POLLOUT)],
+        PollTimeout::NONE,
+    );
 }
 
 /// Sends the whole buffer on a socket with `MSG_NOSIGNAL`: a peer that is gone gives
@@ -134,6 +146,23 @@ pub(crate) fn send_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> nix::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Sends what the socket takes without blocking (`MSG_DONTWAIT`); returns how many bytes
+/// were sent (0 on any error: the caller sends the rest the blocking way).
+pub(crate) fn send_ready(fd: BorrowedFd<'_>, buf: &[u8]) -> usize {
+    use nix::sys::socket::{MsgFlags, send};
+    use std::os::fd::AsRawFd;
+    let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT;
+    let mut done = 0;
+    while done < buf.len() {
+        match send(fd.as_raw_fd(), &buf[done..], flags) {
+            Ok(n) => done += n,
+            Err(Errno::EINTR) => {}
+            Err(_) => break,
+        }
+    }
+    done
 }
 
 /// Reads exactly `buf.len()` bytes; `UnexpectedEof` is reported as `EPIPE`.

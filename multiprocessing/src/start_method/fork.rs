@@ -25,7 +25,9 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
     // Before the fork, so the child does not swap hooks before its target runs.
     child::ensure_panic_hook();
     sys::flush_stdio();
-    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).ctx("pipe2")?;
+    // Non-blocking: after reaping, the parent reads without polling first (the child's
+    // writer waits with poll when a large frame fills the pipe).
+    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).ctx("pipe2")?;
     // Only a daemon needs it (the parent-death race check): spare the syscall otherwise.
     let parent = if spec.daemon {
         getpid()
@@ -36,7 +38,9 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
     // allowed fork with threads, taking responsibility for the child's work.
     match unsafe { fork() }.ctx("fork")? {
         ForkResult::Child => {
-            drop(read_end);
+            // The read end stays open (unused) until _exit: closing it is a syscall and
+            // a code page the bare child does not touch.
+            std::mem::forget(read_end);
             child::become_child(Becoming {
                 // The name lives in the forking `Process`, whose `start` never returns here.
                 name: spec.name,
@@ -51,7 +55,8 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
             // Never dropped: the child `_exit`s, and a free would dirty shared heap pages.
             let mut body = std::mem::ManuallyDrop::new(body.take());
             child::execute(move || match &mut *body {
-                Some(b) => b.run(),
+                // SAFETY: run once, and `body` is never dropped (ManuallyDrop, then _exit).
+                Some(b) => unsafe { b.run_in_place() },
                 None => Err("the process has no target".to_string()),
             })
         }
@@ -63,6 +68,7 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
                 channel: read_end,
                 relayed: false,
                 bounded: spec.bounded,
+                nonblocking: true,
             })
         }
     }

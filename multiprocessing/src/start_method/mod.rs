@@ -88,6 +88,8 @@ pub(crate) struct Started {
     pub(crate) relayed: bool,
     /// `Spec::bounded` applied: the parent may reap before reading.
     pub(crate) bounded: bool,
+    /// The channel is `O_NONBLOCK`.
+    pub(crate) nonblocking: bool,
 }
 
 /// The settings of the process being started.

@@ -74,27 +74,14 @@ fn main() -> anyhow::Result<()> {
 
     let mut children = Vec::new();
     let mut stop = false;
+    let mut ended = false;
     while !stop {
-        let mut fds = [
-            PollFd::new(server.as_fd(), PollFlags::POLLIN),
-            PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
-        ];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(e).context("poll"),
-        }
-        while let Ok(Some(info)) = sigfd.read_signal() {
-            let signo = info.ssi_signo as i32;
-            stop |= signo == Signal::SIGTERM as i32 || signo == Signal::SIGINT as i32;
-        }
-        // Reap whoever finished (is_alive waits for ended children without blocking).
-        children.retain_mut(|p: &mut Process<_>| p.is_alive());
-        // A bounded batch, then back to reaping: under a steady stream of clients an
-        // unbounded accept loop would never reap, and zombies would pile up.
+        // Clients first: a wake-up that finds more clients serves them before polling again.
         for _ in 0..ACCEPT_BATCH {
             match server.accept() {
                 Ok((conn, _addr)) => {
-                    conn.set_nonblocking(false)?;
+                    // On Linux the accepted socket does not inherit the listener's
+                    // O_NONBLOCK: it is already blocking, as `talk` wants.
                     let mut p = Process::new(move || talk(conn));
                     // A client that cannot get a process (EAGAIN at a process cap) is
                     // closed; the server keeps serving the others.
@@ -107,6 +94,28 @@ fn main() -> anyhow::Result<()> {
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::ConnectionAborted => {}
                 Err(e) => return Err(e).context("accept"),
+            }
+        }
+        // Reap whoever finished, only when a child ended (SIGCHLD): is_alive waits for
+        // ended children without blocking. Bounded batches above keep this from starving
+        // under a steady stream of clients (zombies would pile up).
+        if ended {
+            children.retain_mut(|p: &mut Process<_>| p.is_alive());
+            ended = false;
+        }
+        let mut fds = [
+            PollFd::new(server.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).context("poll"),
+        }
+        if fds[1].any().unwrap_or(true) {
+            while let Ok(Some(info)) = sigfd.read_signal() {
+                let signo = info.ssi_signo as i32;
+                stop |= signo == Signal::SIGTERM as i32 || signo == Signal::SIGINT as i32;
+                ended |= signo == Signal::SIGCHLD as i32;
             }
         }
     }
