@@ -146,6 +146,12 @@ impl Inbox {
         while self.pump(false) {}
     }
 
+    /// Reads what is ready until the child's final frame is complete (no read for the EOF
+    /// after it: the fd is closed with the process).
+    pub(crate) fn take_final(&mut self) {
+        while self.last(|t| t != STATUS).is_none() && self.pump(false) {}
+    }
+
     /// Blocks until the child's final frame (or EOF) arrived.
     pub(crate) fn wait_final(&mut self) {
         while self.last(|t| t != STATUS).is_none() && self.pump(true) {}

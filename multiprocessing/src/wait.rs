@@ -92,7 +92,7 @@ impl<K: Kind> Process<K> {
                         if self.bounded
                             && let Some(inbox) = &mut self.inbox
                         {
-                            inbox.drain(); // the child is gone: its frame is in the pipe
+                            inbox.take_final(); // the child is gone: its frame is in the pipe
                         }
                         return Ok(self.finished(code));
                     }
