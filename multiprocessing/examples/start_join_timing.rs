@@ -36,6 +36,39 @@ fn raw() {
     }
 }
 
+/// Raw fork with what the library adds around it: the thread check's `stat` and the
+/// report pipe (for attributing the library's cost).
+fn raw_plus(stat: bool, pipe: bool) {
+    use std::os::fd::AsFd;
+    if stat {
+        nix::sys::stat::stat("/proc/self/task").expect("stat");
+    }
+    let p = pipe.then(|| {
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+            .expect("pipe2")
+    });
+    // SAFETY: the child only writes and calls _exit.
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => {
+            if let Some((_, w)) = &p {
+                let _ = nix::unistd::write(w.as_fd(), &[1, 0, 0, 0, 0]);
+            }
+            unsafe { libc::_exit(0) }
+        }
+        ForkResult::Parent { child } => {
+            let r = p.map(|(r, w)| {
+                drop(w);
+                r
+            });
+            waitpid(child, None).expect("waitpid");
+            if let Some(r) = r {
+                let mut b = [0u8; 48];
+                let _ = nix::unistd::read(r.as_fd(), &mut b);
+            }
+        }
+    }
+}
+
 fn mp(method: StartMethod) {
     let mut p = Process::with_args(noop, ()).with_start_method(method);
     p.start().expect("start");
@@ -53,9 +86,36 @@ fn main() {
         let op: Box<dyn Fn()> = match only.as_str() {
             "raw" => Box::new(raw),
             "fork" => Box::new(|| mp(StartMethod::Fork)),
+            "raw_stat" => Box::new(|| raw_plus(true, false)),
+            "raw_pipe" => Box::new(|| raw_plus(false, true)),
+            "raw_both" => Box::new(|| raw_plus(true, true)),
             _ => Box::new(|| mp(StartMethod::ForkServer)),
         };
         println!("{only}: {:.1} µs", time(rounds * n, op) / 1e3);
+        return;
+    }
+    if std::env::var("PARTS").is_ok() {
+        let mut ratios: [Vec<f64>; 4] = Default::default();
+        for _ in 0..rounds {
+            let r = time(n, raw);
+            let t = [
+                time(n, || raw_plus(true, false)),
+                time(n, || raw_plus(false, true)),
+                time(n, || raw_plus(true, true)),
+                time(n, || mp(StartMethod::Fork)),
+            ];
+            for (v, x) in ratios.iter_mut().zip(t) {
+                v.push(x / r);
+            }
+        }
+        let m: Vec<String> = ratios
+            .iter_mut()
+            .map(|v| format!("{:.2}", median(v)))
+            .collect();
+        println!(
+            "x raw: +stat {}  +pipe {}  +both {}  mp_fork {}",
+            m[0], m[1], m[2], m[3]
+        );
         return;
     }
     let (mut fork_r, mut fs_r) = (Vec::new(), Vec::new());

@@ -13,57 +13,74 @@ use crate::body::Produced;
 use crate::report::{self, PanicReport};
 use crate::{guard, sys};
 
-// The fork child's start writes only these atomics (no allocation, no lock), so it stays
-// async-signal-safe and dirties as few copy-on-write pages as possible.
-static IN_CHILD: AtomicBool = AtomicBool::new(false);
-/// How many times this address space became a child: a `Process` started in another
-/// generation was inherited from an ancestor and is not ours to wait for.
-static GENERATION: AtomicU32 = AtomicU32::new(0);
-static DAEMON: AtomicBool = AtomicBool::new(false);
-/// Where this child's final frame goes (-1 in the main process).
-static REPORT_FD: AtomicI32 = AtomicI32::new(-1);
-/// Whether REPORT_FD is a socket (spawn, forkserver) rather than a pipe (fork).
-static REPORT_IS_SOCKET: AtomicBool = AtomicBool::new(false);
-/// The parent reaps before it reads (see `Spec::bounded`): the final frame must fit in
-/// one atomic pipe write, so that writing it never waits for the parent.
-static REPORT_BOUNDED: AtomicBool = AtomicBool::new(false);
-/// The name: bytes that live as long as the process (null: `MainProcess`).
-static NAME_PTR: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
-static NAME_LEN: AtomicUsize = AtomicUsize::new(0);
+/// The library's state in this process. The fork child's start writes only this (no
+/// allocation, no lock), so it stays async-signal-safe; one static, and not all zero (so
+/// it sits in `.data` with the other statics the child writes, such as stdout's lock): the
+/// child copies as few pages as possible.
+struct State {
+    in_child: AtomicBool,
+    /// How many times this address space became a child: a `Process` started in another
+    /// generation was inherited from an ancestor and is not ours to wait for.
+    generation: AtomicU32,
+    daemon: AtomicBool,
+    /// Where this child's final frame goes (-1 in the main process).
+    report_fd: AtomicI32,
+    /// Whether `report_fd` is a socket (spawn, forkserver) rather than a pipe (fork).
+    report_is_socket: AtomicBool,
+    /// The parent reaps before it reads (see `Spec::bounded`): the final frame must fit
+    /// in one atomic pipe write, so that writing it never waits for the parent.
+    report_bounded: AtomicBool,
+    /// The name: bytes that live as long as the process (null: `MainProcess`).
+    name_ptr: AtomicPtr<u8>,
+    name_len: AtomicUsize,
+    /// Our number in the parent, not yet appended to IDENTITY (0: none); appended on
+    /// first use.
+    pending_ident: AtomicUsize,
+}
+
+static STATE: State = State {
+    in_child: AtomicBool::new(false),
+    generation: AtomicU32::new(0),
+    daemon: AtomicBool::new(false),
+    report_fd: AtomicI32::new(-1),
+    report_is_socket: AtomicBool::new(false),
+    report_bounded: AtomicBool::new(false),
+    name_ptr: AtomicPtr::new(std::ptr::null_mut()),
+    name_len: AtomicUsize::new(0),
+    pending_ident: AtomicUsize::new(0),
+};
 /// Prefix of the names of this process's children (`"1:"` in `Process-1`, as in Python).
 static IDENTITY: Mutex<String> = Mutex::new(String::new());
-/// Our number in the parent, not yet appended to IDENTITY (0: none); appended on first use.
-static PENDING_IDENT: AtomicUsize = AtomicUsize::new(0);
 static PANIC_AT: Mutex<Option<String>> = Mutex::new(None);
 static PANIC_HOOK: Once = Once::new();
 
-/// See [`GENERATION`].
+/// See `State::generation`.
 pub(crate) fn generation() -> u32 {
-    GENERATION.load(Ordering::Relaxed)
+    STATE.generation.load(Ordering::Relaxed)
 }
 
 /// Is the calling process a daemonic child started by this library?
 pub(crate) fn is_daemon() -> bool {
-    DAEMON.load(Ordering::Relaxed)
+    STATE.daemon.load(Ordering::Relaxed)
 }
 
 /// The calling process's name (`MainProcess` outside children).
 pub(crate) fn name() -> String {
-    let ptr = NAME_PTR.load(Ordering::Relaxed);
+    let ptr = STATE.name_ptr.load(Ordering::Relaxed);
     if ptr.is_null() {
         return "MainProcess".to_string();
     }
-    // SAFETY: NAME_PTR/NAME_LEN are only set together by `become_child`, from a `&str`
+    // SAFETY: name_ptr/name_len are only set together by `become_child`, from a `&str`
     // that stays valid and unchanged until the process ends (see `Becoming::name`).
-    let bytes = unsafe { std::slice::from_raw_parts(ptr, NAME_LEN.load(Ordering::Relaxed)) };
+    let bytes = unsafe { std::slice::from_raw_parts(ptr, STATE.name_len.load(Ordering::Relaxed)) };
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Calls `f` with the identity prefix for names of processes created here.
 pub(crate) fn with_identity<T>(f: impl FnOnce(&str) -> T) -> T {
     let mut id = lock(&IDENTITY);
-    if PENDING_IDENT.load(Ordering::Relaxed) != 0 {
-        let pending = PENDING_IDENT.swap(0, Ordering::Relaxed);
+    if STATE.pending_ident.load(Ordering::Relaxed) != 0 {
+        let pending = STATE.pending_ident.swap(0, Ordering::Relaxed);
         id.push_str(&pending.to_string());
         id.push(':');
     }
@@ -84,7 +101,7 @@ pub(crate) fn ensure_panic_hook() {
     PANIC_HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if IN_CHILD.load(Ordering::Relaxed) {
+            if STATE.in_child.load(Ordering::Relaxed) {
                 *lock(&PANIC_AT) = info.location().map(|l| l.to_string());
             }
             previous(info);
@@ -107,27 +124,30 @@ pub(crate) struct Becoming<'a> {
     pub(crate) report_fd: RawFd,
     /// The channel is a socket (spawn, forkserver), not a pipe (fork).
     pub(crate) socket: bool,
-    /// See [`REPORT_BOUNDED`].
+    /// See `State::report_bounded`.
     pub(crate) bounded: bool,
 }
 
 /// Resets the inherited library state and arms the parent-death signal of a daemon.
+#[inline(always)] // into the fork child's start: one code page less to fault in
 pub(crate) fn become_child(b: Becoming<'_>) {
-    let old = REPORT_FD.swap(b.report_fd, Ordering::Relaxed);
+    let old = STATE.report_fd.swap(b.report_fd, Ordering::Relaxed);
     if old >= 0 && old != b.report_fd {
         // Our parent's report channel: holding it would delay our parent's EOF.
         let _ = nix::unistd::close(old);
     }
-    REPORT_IS_SOCKET.store(b.socket, Ordering::Relaxed);
-    REPORT_BOUNDED.store(b.bounded, Ordering::Relaxed);
-    IN_CHILD.store(true, Ordering::Relaxed);
-    GENERATION.fetch_add(1, Ordering::Relaxed);
-    DAEMON.store(b.daemon, Ordering::Relaxed);
-    NAME_PTR.store(b.name.as_ptr().cast_mut(), Ordering::Relaxed);
-    NAME_LEN.store(b.name.len(), Ordering::Relaxed);
+    STATE.report_is_socket.store(b.socket, Ordering::Relaxed);
+    STATE.report_bounded.store(b.bounded, Ordering::Relaxed);
+    STATE.in_child.store(true, Ordering::Relaxed);
+    STATE.generation.fetch_add(1, Ordering::Relaxed);
+    STATE.daemon.store(b.daemon, Ordering::Relaxed);
+    STATE
+        .name_ptr
+        .store(b.name.as_ptr().cast_mut(), Ordering::Relaxed);
+    STATE.name_len.store(b.name.len(), Ordering::Relaxed);
     match b.identity {
         Some(full) => *lock(&IDENTITY) = full,
-        None => PENDING_IDENT.store(b.ident, Ordering::Relaxed),
+        None => STATE.pending_ident.store(b.ident, Ordering::Relaxed),
     }
     crate::process::reset_counter();
     guard::forget_inherited();
@@ -182,7 +202,7 @@ fn panic_json(mut panic: PanicReport, max: usize) -> Vec<u8> {
 /// Python's child exits 1 after an uncaught exception).
 pub(crate) fn execute(body: impl FnOnce() -> Produced) -> ! {
     ensure_panic_hook(); // a no-op in a fork child: the parent installed it
-    let max = if REPORT_BOUNDED.load(Ordering::Relaxed) {
+    let max = if STATE.report_bounded.load(Ordering::Relaxed) {
         BOUNDED_BODY
     } else {
         usize::MAX
@@ -209,15 +229,20 @@ pub(crate) fn execute(body: impl FnOnce() -> Produced) -> ! {
 fn finish(tag: u8, data: &[u8], code: i32) -> ! {
     guard::shutdown();
     sys::flush_stdio();
-    let fd = REPORT_FD.load(Ordering::Relaxed);
+    let fd = STATE.report_fd.load(Ordering::Relaxed);
     if fd >= 0 {
-        // SAFETY: REPORT_FD is owned by this module and stays open until _exit.
+        // SAFETY: report_fd is owned by this module and stays open until _exit.
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         let header = report::header(tag, data.len());
         // One write: a bounded frame is a single atomic pipe write. A parent that dropped
         // its Process no longer listens: EPIPE is fine (a socket is written with
         // MSG_NOSIGNAL, which never raises SIGPIPE).
-        let _ = sys::write_frame(fd, &header, data, REPORT_IS_SOCKET.load(Ordering::Relaxed));
+        let _ = sys::write_frame(
+            fd,
+            &header,
+            data,
+            STATE.report_is_socket.load(Ordering::Relaxed),
+        );
     }
     // _exit: no atexit handlers or destructors of state copied from the parent.
     sys::exit_now(code)
@@ -225,7 +250,7 @@ fn finish(tag: u8, data: &[u8], code: i32) -> ! {
 
 /// See [`crate::exit`].
 pub(crate) fn exit(code: i32) -> ! {
-    if IN_CHILD.load(Ordering::Relaxed) {
+    if STATE.in_child.load(Ordering::Relaxed) {
         finish(report::EXITED, &[], code)
     }
     guard::shutdown();

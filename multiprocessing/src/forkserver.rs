@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, recv, sendmsg, socketpair,
+    AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, recv, send, sendmsg, socketpair,
 };
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -111,8 +111,7 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
         Err(e) => {
             // The zygote is gone or broken: forget it, the next start launches a new one.
             if let Some(z) = slot.take() {
-                drop(z.control);
-                let _ = waitpid(z.pid, None);
+                shut(z);
             }
             return Err(e);
         }
@@ -131,24 +130,34 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
     })
 }
 
-/// Closes the control socket (the zygote then waits for its children and exits) and reaps
+/// Stops the zygote (it then waits for its children and exits) and reaps
 /// the zygote.
 pub(crate) fn stop() {
     if !LAUNCHED.load(Ordering::Relaxed) {
         return;
     }
     if let Some(z) = lock().take() {
-        drop(z.control);
-        while let Err(Errno::EINTR) = waitpid(z.pid, None) {}
+        shut(z);
     }
 }
 
-/// In a new child: the parent's zygote is not ours; close our copy of its socket.
+/// Stops a zygote and reaps it. A request without an fd tells it to stop: fork children
+/// may still hold copies of the control socket, so its EOF may come late.
+fn shut(z: Zygote) {
+    let _ = send(z.control.as_raw_fd(), &[0u8], MsgFlags::empty());
+    drop(z.control);
+    while let Err(Errno::EINTR) = waitpid(z.pid, None) {}
+}
+
+/// In a new child: the parent's zygote is not ours; forget it.
 pub(crate) fn forget_inherited() {
     if LAUNCHED.load(Ordering::Relaxed)
         && let Ok(mut slot) = ZYGOTE.try_lock()
+        && let Some(z) = slot.take()
     {
-        slot.take();
+        // Not closed: a close is a syscall and a code page the fork child would not touch
+        // otherwise; the parent's `stop` does not rely on our copy's EOF.
+        std::mem::forget(z.control);
     }
 }
 

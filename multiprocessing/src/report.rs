@@ -99,33 +99,39 @@ impl Inbox {
         }
     }
 
-    fn push(&mut self, data: &[u8]) {
-        if self.big.is_empty() && self.small_len + data.len() <= INLINE {
-            self.small[self.small_len..self.small_len + data.len()].copy_from_slice(data);
-            self.small_len += data.len();
-        } else {
-            if self.big.is_empty() {
-                self.big.extend_from_slice(&self.small[..self.small_len]);
-            }
-            self.big.extend_from_slice(data);
-        }
-    }
-
     /// One `read`: blocks when `block`, otherwise only reads what is ready. Returns whether
     /// anything happened (data or EOF). Read errors count as EOF: nothing more will come.
     pub(crate) fn pump(&mut self, block: bool) -> bool {
-        let Some(fd) = &self.fd else { return false };
-        if !block && !self.nonblocking && !sys::readable(fd, 0).unwrap_or(true) {
+        if let Some(fd) = &self.fd
+            && !block
+            && !self.nonblocking
+            && !sys::readable(fd, 0).unwrap_or(true)
+        {
             return false;
         }
-        // Small frames (the usual case) are read straight into the inline buffer, so the
-        // parent touches no extra stack page for a 4 KiB chunk.
-        let read = if self.big.is_empty() && self.small_len < INLINE {
-            sys::read(fd.as_fd(), &mut self.small[self.small_len..])
-                .inspect(|n| self.small_len += n)
+        // Small frames (the usual case) are read straight into the inline buffer, larger
+        // ones into `big` (no 4 KiB stack chunk: the parent touches no extra stack page).
+        let Inbox {
+            fd: Some(fd),
+            small,
+            small_len,
+            big,
+            ..
+        } = self
+        else {
+            return false;
+        };
+        let read = if big.is_empty() && *small_len < INLINE {
+            sys::read(fd.as_fd(), &mut small[*small_len..]).inspect(|n| *small_len += n)
         } else {
-            let mut chunk = [0u8; 4096];
-            sys::read(fd.as_fd(), &mut chunk).inspect(|&n| self.push(&chunk[..n]))
+            if big.is_empty() {
+                big.extend_from_slice(&small[..*small_len]);
+            }
+            let start = big.len();
+            big.resize(start + 4096, 0);
+            let read = sys::read(fd.as_fd(), &mut big[start..]);
+            big.truncate(start + *read.as_ref().unwrap_or(&0));
+            read
         };
         match read {
             Err(nix::errno::Errno::EAGAIN) => {

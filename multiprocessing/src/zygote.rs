@@ -52,7 +52,7 @@ pub(crate) fn serve(control: OwnedFd, parent: Pid) -> ! {
         }
         if request {
             let Some(child_end) = receive(control.as_raw_fd()) else {
-                break; // EOF: the parent is done
+                break; // a stop request (no fd) or EOF: the parent is done
             };
             // SAFETY: the zygote is single-threaded.
             match unsafe { fork() } {
