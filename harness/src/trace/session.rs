@@ -95,15 +95,6 @@ fn trace(
     let early = |e: TraceError| (e, false);
     p.timings.mark("tracer-thread-start");
     let opts = p.opts.clone();
-    // The child and the helper threads started below inherit this thread's affinity.
-    if opts.pin_cpu {
-        p.layers.push(match pin_cpu() {
-            Ok(cpu) => layer("pin-cpu", true, format!("tracer and tree on CPU {cpu}")),
-            Err(e) => layer("pin-cpu", false, format!("cannot pin: {e}")),
-        });
-    }
-    p.timings.mark("pin-cpu");
-    let mut cgroups = std::mem::take(&mut p.cgroups);
     let pipe = |what| {
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| early(TraceError::setup(what)(e.into())))
     };
@@ -112,6 +103,28 @@ fn trace(
     let (out_r, err_r) = (File::from(out_r), File::from(err_r));
     let pipes = OurPipes::of(&out_r, &err_r)
         .map_err(|e| early(TraceError::setup("inspecting pipes")(e)))?;
+    // The helper threads start before the pin and the fork: unpinned, they neither take
+    // the tree's CPU nor delay the child's exec (measured: their start-up on the pinned
+    // CPU held the root's exec stop for up to 3 ms). They need no ptrace stops.
+    let drain = drain::spawn(
+        out_r,
+        err_r,
+        opts.capture_dir.as_deref(),
+        opts.limits.output_bytes,
+    )
+    .map_err(|e| early(TraceError::setup("starting the output drain")(e)))?;
+    p.timings.mark("drain-thread");
+    let watchdog = watchdog::spawn(opts.limits.clone(), opts.linger);
+    p.timings.mark("watchdog-thread");
+    // The child inherits this thread's affinity.
+    if opts.pin_cpu {
+        p.layers.push(match pin_cpu() {
+            Ok(cpu) => layer("pin-cpu", true, format!("tracer and tree on CPU {cpu}")),
+            Err(e) => layer("pin-cpu", false, format!("cannot pin: {e}")),
+        });
+    }
+    p.timings.mark("pin-cpu");
+    let mut cgroups = std::mem::take(&mut p.cgroups);
     let stdin: OwnedFd = File::open("/dev/null")
         .map_err(|e| early(TraceError::setup("opening /dev/null")(e)))?
         .into();
@@ -219,22 +232,6 @@ fn trace(
     };
     shared.lock().live.insert(root.as_raw(), root.as_raw());
 
-    let drain = drain::spawn(
-        out_r,
-        err_r,
-        opts.capture_dir.as_deref(),
-        opts.limits.output_bytes,
-    )
-    .map_err(|e| early(TraceError::setup("starting the output drain")(e)));
-    let drain = match drain {
-        Ok(d) => d,
-        Err(e) => {
-            let _ = nix::sys::signal::kill(root, nix::sys::signal::Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(root, None);
-            return Err(e);
-        }
-    };
-    p.timings.mark("drain-thread");
     if let Err(e) = forked.release() {
         let _ = nix::sys::signal::kill(root, nix::sys::signal::Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(root, None);
@@ -252,15 +249,16 @@ fn trace(
             "no memory cgroup: the tree's resident memory is sampled every 100 ms",
         ));
     }
-    let watchdog = watchdog::spawn(
-        memory_poll,
-        stopper.clone(),
-        Arc::clone(&cgroups),
-        opts.limits.clone(),
-        start,
-        opts.linger,
-    );
-    p.timings.mark("watchdog-thread");
+    let watchdog = watchdog.and_then(|(handle, go)| {
+        go.send(watchdog::Go {
+            memory_poll,
+            stopper: stopper.clone(),
+            cgroups: Arc::clone(&cgroups),
+            start,
+        })
+        .map_err(|_| std::io::Error::other("the watchdog thread ended"))?;
+        Ok(handle)
+    });
 
     let mut tracer = Tracer {
         rec,

@@ -245,6 +245,32 @@ fn join_cgroups(tasks: &[CString], report: BorrowedFd<'_>) {
     let _ = nix::unistd::write(report, &joined.to_ne_bytes());
 }
 
+/// setgroups, setresgid, setresuid as raw syscalls. glibc's wrappers apply the change to
+/// every thread of the process (a SIGSETXID round under a lock of its thread list); after
+/// clone3 the child's glibc still lists the grader's threads and that lock may be held
+/// by one of them, and the kernel's calls already act on the calling thread, which is
+/// the whole child.
+fn switch_user(uid: Uid, gid: Gid) -> Result<(), Errno> {
+    let groups = [gid.as_raw()];
+    // SAFETY: plain syscalls; `groups` outlives the call that reads it.
+    unsafe {
+        Errno::result(libc::syscall(libc::SYS_setgroups, 1usize, groups.as_ptr()))?;
+        Errno::result(libc::syscall(
+            libc::SYS_setresgid,
+            gid.as_raw(),
+            gid.as_raw(),
+            gid.as_raw(),
+        ))?;
+        Errno::result(libc::syscall(
+            libc::SYS_setresuid,
+            uid.as_raw(),
+            uid.as_raw(),
+            uid.as_raw(),
+        ))?;
+    }
+    Ok(())
+}
+
 /// The child's side. Returns only on failure: (stage, errno).
 fn child_setup(
     spec: &ChildSpec<'_>,
@@ -317,9 +343,7 @@ fn child_setup(
         step!(5, nix::unistd::chdir(cwd.as_c_str()));
     }
     if let Some((uid, gid)) = spec.identity {
-        step!(6, nix::unistd::setgroups(&[gid]));
-        step!(6, nix::unistd::setresgid(gid, gid, gid));
-        step!(6, nix::unistd::setresuid(uid, uid, uid));
+        step!(6, switch_user(uid, gid));
     }
     if spec.drop_caps {
         // nix has no wrapper for PR_CAPBSET_DROP. Numbers past the kernel's last

@@ -2,8 +2,11 @@
 //! linger time after the root exited, and the cgroup counters (a fork refused at
 //! `pids.max`, an OOM kill). It sleeps on a condition variable, woken by the tracer when
 //! the root exits or the run ends; it checks cgroup counters every 100 ms.
+//!
+//! The thread is started before the child is forked, unpinned, and waits for [`Go`]: its
+//! start-up then neither delays the child's exec nor takes the tree's CPU.
 
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -14,17 +17,38 @@ use crate::ledger::{LimitKind, Limits};
 
 const PROBE_EVERY: Duration = Duration::from_millis(100);
 
+/// What the watchdog needs once the child runs.
+pub(crate) struct Go {
+    /// No memory cgroup: sample the tree's resident memory instead.
+    pub memory_poll: bool,
+    pub stopper: StopHandle,
+    pub cgroups: Arc<Cgroups>,
+    /// The run's start (the time limit counts from here).
+    pub start: Instant,
+}
+
+/// Start the watchdog thread; it watches once it gets [`Go`] (and ends if the sender is
+/// dropped first: the run never started).
 pub(crate) fn spawn(
-    memory_poll: bool,
-    stopper: StopHandle,
-    cgroups: Arc<Cgroups>,
     limits: Limits,
-    start: Instant,
     linger: Duration,
-) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
+) -> std::io::Result<(JoinHandle<()>, mpsc::Sender<Go>)> {
+    let (tx, rx) = mpsc::channel::<Go>();
+    let handle = std::thread::Builder::new()
         .name("proclab-watchdog".into())
-        .spawn(move || watch(memory_poll, &stopper, &cgroups, &limits, start, linger))
+        .spawn(move || {
+            if let Ok(go) = rx.recv() {
+                watch(
+                    go.memory_poll,
+                    &go.stopper,
+                    &go.cgroups,
+                    &limits,
+                    go.start,
+                    linger,
+                );
+            }
+        })?;
+    Ok((handle, tx))
 }
 
 fn watch(
