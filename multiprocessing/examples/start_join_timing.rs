@@ -75,8 +75,53 @@ fn mp(method: StartMethod) {
     assert_eq!(p.join().expect("join"), 0);
 }
 
+/// `CHECK=1`: many unit children at once (several report-slot mappings), a panic, an
+/// exit code, and a child that starts children of its own (its own slots).
+fn check() {
+    fn nap(ms: u64) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+    fn boom(_: ()) {
+        panic!("{}", "x".repeat(10_000));
+    }
+    fn code(c: i32) {
+        multiprocessing::exit(c)
+    }
+    fn nested(n: usize) -> usize {
+        let mut kids: Vec<Process> = (0..n).map(|i| Process::with_args(code, i as i32)).collect();
+        kids.iter_mut().for_each(|k| k.start().expect("start"));
+        let codes: Vec<i32> = kids.iter_mut().map(|k| k.join().expect("join")).collect();
+        assert_eq!(codes, (0..n as i32).collect::<Vec<_>>());
+        n
+    }
+    let mut kids: Vec<Process> = (0..40).map(|i| Process::with_args(nap, i % 5)).collect();
+    kids.iter_mut().for_each(|k| k.start().expect("start"));
+    let mut p = Process::with_args(boom, ());
+    p.start().expect("start");
+    let mut e = Process::with_args(code, 3);
+    e.start().expect("start");
+    let mut n = Process::with_args(nested, 20);
+    n.start().expect("start");
+    for k in &mut kids {
+        assert_eq!(k.join().expect("join"), 0);
+        k.result::<()>().expect("unit result");
+    }
+    assert_eq!(p.join().expect("join"), 1);
+    let report = p.panic_report().expect("a panic report");
+    assert!(report.message.len() < 4096 && report.message.ends_with("..."));
+    assert!(report.location.is_some());
+    assert_eq!(e.join().expect("join"), 3);
+    assert!(e.result::<()>().is_err());
+    assert_eq!(n.join().expect("join"), 0);
+    assert_eq!(n.result::<usize>().expect("nested result"), 20);
+    println!("check: ok");
+}
+
 fn main() {
     let _guard = multiprocessing::init();
+    if std::env::var("CHECK").is_ok() {
+        return check();
+    }
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(7);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);

@@ -11,7 +11,7 @@ use nix::unistd::{Pid, getpid, getppid};
 
 use crate::body::Produced;
 use crate::report::{self, PanicReport};
-use crate::{guard, sys};
+use crate::{guard, slots, sys};
 
 /// The library's state in this process. The fork child's start writes only this (no
 /// allocation, no lock), so it stays async-signal-safe; one static, and not all zero (so
@@ -23,8 +23,10 @@ struct State {
     /// generation was inherited from an ancestor and is not ours to wait for.
     generation: AtomicU32,
     daemon: AtomicBool,
-    /// Where this child's final frame goes (-1 in the main process).
+    /// Where this child's final frame goes (-1 in the main process, or with a slot).
     report_fd: AtomicI32,
+    /// Or the report slot it goes into (null: none).
+    report_slot: AtomicPtr<u8>,
     /// Whether `report_fd` is a socket (spawn, forkserver) rather than a pipe (fork).
     report_is_socket: AtomicBool,
     /// The parent reaps before it reads (see `Spec::bounded`): the final frame must fit
@@ -43,6 +45,7 @@ static STATE: State = State {
     generation: AtomicU32::new(0),
     daemon: AtomicBool::new(false),
     report_fd: AtomicI32::new(-1),
+    report_slot: AtomicPtr::new(std::ptr::null_mut()),
     report_is_socket: AtomicBool::new(false),
     report_bounded: AtomicBool::new(false),
     name_ptr: AtomicPtr::new(std::ptr::null_mut()),
@@ -122,6 +125,8 @@ pub(crate) struct Becoming<'a> {
     /// The process that must be our parent (for the parent-death race check).
     pub(crate) parent: Pid,
     pub(crate) report_fd: RawFd,
+    /// A report slot (see `slots`), or null.
+    pub(crate) report_slot: *mut u8,
     /// The channel is a socket (spawn, forkserver), not a pipe (fork).
     pub(crate) socket: bool,
     /// See `State::report_bounded`.
@@ -136,6 +141,7 @@ pub(crate) fn become_child(b: Becoming<'_>) {
         // Our parent's report channel: holding it would delay our parent's EOF.
         let _ = nix::unistd::close(old);
     }
+    STATE.report_slot.store(b.report_slot, Ordering::Relaxed);
     STATE.report_is_socket.store(b.socket, Ordering::Relaxed);
     STATE.report_bounded.store(b.bounded, Ordering::Relaxed);
     STATE.in_child.store(true, Ordering::Relaxed);
@@ -229,8 +235,12 @@ pub(crate) fn execute(body: impl FnOnce() -> Produced) -> ! {
 fn finish(tag: u8, data: &[u8], code: i32) -> ! {
     guard::shutdown();
     sys::flush_stdio();
+    let slot = STATE.report_slot.load(Ordering::Relaxed);
     let fd = STATE.report_fd.load(Ordering::Relaxed);
-    if fd >= 0 {
+    if !slot.is_null() {
+        // SAFETY: our parent gave us this slot; only we write it.
+        unsafe { slots::write(slot, &report::header(tag, data.len()), data) };
+    } else if fd >= 0 {
         // SAFETY: report_fd is owned by this module and stays open until _exit.
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         let header = report::header(tag, data.len());

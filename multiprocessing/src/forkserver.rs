@@ -123,7 +123,8 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
     }
     Ok(Started {
         pid,
-        channel: ours,
+        channel: Some(ours),
+        slot: None,
         relayed: true,
         bounded: false,
         nonblocking: false,

@@ -84,6 +84,7 @@ mod outcome;
 mod process;
 mod report;
 mod signal;
+mod slots;
 mod spawn;
 mod start_method;
 mod sys;

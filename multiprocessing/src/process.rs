@@ -288,7 +288,11 @@ impl<K: Kind> Process<K> {
         self.pid = Some(started.pid);
         self.relayed = started.relayed;
         self.bounded = started.bounded;
-        self.inbox = Some(Inbox::new(started.channel, started.nonblocking));
+        self.inbox = Some(Inbox::new(
+            started.channel,
+            started.nonblocking,
+            started.slot,
+        ));
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use serde::{Deserialize, Serialize};
 
+use crate::slots::{self, Slot};
 use crate::sys;
 
 pub(crate) const RETURNED: u8 = 1;
@@ -62,16 +63,19 @@ pub(crate) struct Inbox {
     fd: Option<OwnedFd>,
     /// The fd is `O_NONBLOCK` (a fork pipe): read without polling first.
     nonblocking: bool,
+    /// Or the report slot the child leaves its frame in (read once the child is reaped).
+    slot: Option<Slot>,
     small: [u8; INLINE],
     small_len: usize,
     big: Vec<u8>,
 }
 
 impl Inbox {
-    pub(crate) fn new(fd: OwnedFd, nonblocking: bool) -> Self {
+    pub(crate) fn new(fd: Option<OwnedFd>, nonblocking: bool, slot: Option<Slot>) -> Self {
         Inbox {
-            fd: Some(fd),
+            fd,
             nonblocking,
+            slot,
             small: [0; INLINE],
             small_len: 0,
             big: Vec::new(),
@@ -84,6 +88,21 @@ impl Inbox {
 
     pub(crate) fn at_eof(&self) -> bool {
         self.fd.is_none()
+    }
+
+    /// The child was reaped: takes its frame from the slot (if it has one) and gives the
+    /// slot back. Only then: before, the child may still be writing it.
+    pub(crate) fn reaped(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            let frame = slot.frame();
+            if frame.len() <= INLINE {
+                self.small[..frame.len()].copy_from_slice(frame);
+                self.small_len = frame.len();
+            } else {
+                self.big = frame.to_vec();
+            }
+            slots::release(slot);
+        }
     }
 
     /// Drops the fd (EOF seen, or the process is closed).
@@ -226,7 +245,7 @@ mod tests {
                 sys::write_all(w.as_fd(), &c).unwrap();
             }
         });
-        let mut inbox = Inbox::new(r, false);
+        let mut inbox = Inbox::new(Some(r), false, None);
         while inbox.pump(true) {}
         writer.join().unwrap();
         inbox
@@ -236,7 +255,7 @@ mod tests {
     fn a_nonblocking_pipe_is_read_to_the_end() {
         let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
         nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).unwrap();
-        let mut inbox = Inbox::new(r, true);
+        let mut inbox = Inbox::new(Some(r), true, None);
         assert!(!inbox.pump(false)); // nothing yet: no wait
         let value = vec![7u8; 200_000];
         let f = frame(RETURNED, &value);

@@ -45,7 +45,8 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
     let _ = sys::send_all(ours.as_fd(), &payload);
     Ok(Started {
         pid,
-        channel: ours,
+        channel: Some(ours),
+        slot: None,
         relayed: false,
         bounded: false,
         nonblocking: false,
@@ -160,6 +161,7 @@ pub(crate) fn run_child(channel: OwnedFd, parent: Pid) -> ! {
         daemon,
         parent,
         report_fd: channel.into_raw_fd(),
+        report_slot: std::ptr::null_mut(),
         socket: true,
         bounded: false,
     });

@@ -19,7 +19,10 @@ pub(crate) fn thread_count() -> Result<usize> {
     }
 }
 
-/// Field 20 of `/proc/self/stat`, read into a stack buffer (no allocation).
+/// Field 20 of `/proc/self/stat`, read into a stack buffer (no allocation). Not inlined:
+/// its buffer would deepen every start's stack frame by a page.
+#[inline(never)]
+#[cold]
 fn thread_count_from_stat() -> Result<usize> {
     let mut file = std::fs::File::open("/proc/self/stat").ctx("open(/proc/self/stat)")?;
     let mut buf = [0u8; 1024];

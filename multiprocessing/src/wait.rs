@@ -24,6 +24,7 @@ impl<K: Kind> Process<K> {
         }
         self.pidfd = None;
         if let Some(inbox) = &mut self.inbox {
+            inbox.reaped();
             inbox.close();
         }
         code

@@ -9,7 +9,7 @@ use super::{Spec, Started};
 use crate::body::Body;
 use crate::child::{self, Becoming};
 use crate::error::{Context, Error, Result};
-use crate::sys;
+use crate::{slots, sys};
 
 /// Forks; the child runs `body` and never returns from here.
 ///
@@ -25,9 +25,17 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
     // Before the fork, so the child does not swap hooks before its target runs.
     child::ensure_panic_hook();
     sys::flush_stdio();
-    // Non-blocking: after reaping, the parent reads without polling first (the child's
-    // writer waits with poll when a large frame fills the pipe).
-    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).ctx("pipe2")?;
+    // A bounded frame goes into a report slot (shared memory, no syscalls); otherwise, or
+    // if no slot can be had, into a pipe. Non-blocking: after reaping, the parent reads
+    // without polling first (the child's writer waits with poll when the pipe is full).
+    let slot = if spec.bounded { slots::take() } else { None };
+    let (read_end, write_end) = match slot {
+        Some(_) => (None, None),
+        None => {
+            let (r, w) = pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).ctx("pipe2")?;
+            (Some(r), Some(w))
+        }
+    };
     // Only a daemon needs it (the parent-death race check): spare the syscall otherwise.
     let parent = if spec.daemon {
         getpid()
@@ -48,7 +56,8 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
                 ident: spec.ident,
                 daemon: spec.daemon,
                 parent,
-                report_fd: write_end.into_raw_fd(),
+                report_fd: write_end.map_or(-1, |w| w.into_raw_fd()),
+                report_slot: slot.as_ref().map_or(std::ptr::null_mut(), |s| s.as_ptr()),
                 socket: false,
                 bounded: spec.bounded,
             });
@@ -66,6 +75,7 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
             Ok(Started {
                 pid: child,
                 channel: read_end,
+                slot,
                 relayed: false,
                 bounded: spec.bounded,
                 nonblocking: true,

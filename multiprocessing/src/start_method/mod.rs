@@ -83,7 +83,9 @@ impl FromStr for StartMethod {
 pub(crate) struct Started {
     pub(crate) pid: Pid,
     /// Where the child's report (and, under the forkserver, its exit status) arrives.
-    pub(crate) channel: OwnedFd,
+    pub(crate) channel: Option<OwnedFd>,
+    /// Where a fork child with a bounded frame leaves it (then there is no channel).
+    pub(crate) slot: Option<crate::slots::Slot>,
     /// The child is the zygote's child: its status arrives on `channel`, not from `waitpid`.
     pub(crate) relayed: bool,
     /// `Spec::bounded` applied: the parent may reap before reading.
