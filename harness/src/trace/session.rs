@@ -101,7 +101,7 @@ fn trace(
     let (out_r, out_w) = pipe("creating the stdout pipe")?;
     let (err_r, err_w) = pipe("creating the stderr pipe")?;
     let (out_r, err_r) = (File::from(out_r), File::from(err_r));
-    let pipes = OurPipes::of(&out_r, &err_r)
+    let pipes = OurPipes::of(&out_r, &err_r, [&out_w, &err_w])
         .map_err(|e| early(TraceError::setup("inspecting pipes")(e)))?;
     // The helper threads start before the pin and the fork: unpinned, they neither take
     // the tree's CPU nor delay the child's exec (measured: their start-up on the pinned
