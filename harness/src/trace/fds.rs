@@ -92,13 +92,22 @@ fn kcmp_works(fd: &OwnedFd) -> bool {
     rc == 0
 }
 
-/// What `fd` of thread `tid` is.
+/// What `fd` of thread `tid`, written to with write(2)/writev(2), is: first the fast
+/// check for the run's own stdout/stderr, then [`lookup`].
 pub(crate) fn classify(tid: Pid, fd: u64, pipes: &OurPipes) -> FdKind {
+    if fd <= i32::MAX as u64
+        && let Some(stream) = pipes.shared_writer(tid, fd)
+    {
+        return FdKind::Stream(stream);
+    }
+    lookup(tid, fd, pipes)
+}
+
+/// What `fd` of thread `tid` is, from /proc. For socket calls (send, recv, listen,
+/// accept), whose descriptor is never the run's pipe, so the kcmp check would only cost.
+pub(crate) fn lookup(tid: Pid, fd: u64, pipes: &OurPipes) -> FdKind {
     if fd > i32::MAX as u64 {
         return FdKind::Other;
-    }
-    if let Some(stream) = pipes.shared_writer(tid, fd) {
-        return FdKind::Stream(stream);
     }
     let Ok(target) = std::fs::read_link(format!("/proc/{tid}/fd/{fd}")) else {
         return FdKind::Other;
