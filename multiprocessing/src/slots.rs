@@ -141,6 +141,8 @@ pub(crate) unsafe fn write(ptr: *mut u8, header: &[u8; report::HEADER], data: &[
             // (Skipped when empty: even a 0-byte memcpy is a libc code page to fault in.)
             std::ptr::copy_nonoverlapping(data.as_ptr(), ptr.add(4 + header.len()), data.len());
         }
-        (ptr as *mut u32).write_unaligned((header.len() + data.len()) as u32);
+        // The length last: a child killed mid-copy leaves "no frame", never half of one.
+        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::Release);
+        (ptr as *mut u32).write_volatile((header.len() + data.len()) as u32);
     }
 }
