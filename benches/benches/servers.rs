@@ -35,7 +35,7 @@ fn main() -> Result<()> {
     let _net = SafetyNet::enter("servers", 4096, 4 << 30)?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let count = pick(2000, 300);
-    let rounds = pick(3, 1);
+    let rounds = pick(5, 1);
     let timeout_s = pick(40, 15);
     let specs = specs(cores)?;
     let mut servers = Vec::new();

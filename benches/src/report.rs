@@ -154,29 +154,32 @@ impl Measured {
             ),
         ];
         let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
-        let rate = |name: &str| self.server(name).and_then(|s| s.rate(8));
+        let paired = |a: &str, b: &str| {
+            let (a, b) = (self.server(a)?, self.server(b)?);
+            a.paired_ratio(b, 8)
+        };
         t.push(target(
             "per-client server ≥ 7× Python's ForkingTCPServer at C=8",
-            div(rate("per-client"), rate("py-forking")),
+            paired("per-client", "py-forking"),
             7.0,
             true,
-            "conns/s medians: per-client / py-forking (socketserver defaults)",
+            "paired rounds: median of per-round conns/s per-client / py-forking (socketserver defaults)",
         ));
         t.push(target(
             "per-client server ≥ 7× ForkingTCPServer (backlog 128) at C=8",
-            div(rate("per-client"), rate("py-forking-b128")),
+            paired("per-client", "py-forking-b128"),
             7.0,
             true,
-            "conns/s medians: per-client / py-forking-b128",
+            "paired rounds: median of per-round conns/s per-client / py-forking-b128",
         ));
         let pool = self.best_pool();
         t.push(target(
             "pool server ≥ 5× per-client at C=8",
-            div(pool.and_then(|p| p.rate(8)), rate("per-client")),
+            pool.and_then(|p| paired(&p.name, "per-client")),
             5.0,
             true,
             &format!(
-                "conns/s medians: {} / per-client",
+                "paired rounds: median of per-round conns/s {} / per-client",
                 pool.map_or("pool-?", |p| p.name.as_str())
             ),
         ));

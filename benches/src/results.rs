@@ -47,6 +47,19 @@ impl ServerRecord {
         crate::stats::median(&rates)
     }
 
+    /// Median over rounds of this server's rate divided by `other`'s in the same round, at
+    /// concurrency `c`: rounds interleave the servers, so drift in the machine's speed
+    /// cancels out of each round's ratio.
+    pub fn paired_ratio(&self, other: &ServerRecord, c: usize) -> Option<f64> {
+        let rates = |r: &ServerRecord| -> Option<Vec<f64>> {
+            let (_, reports) = r.runs.iter().find(|(k, _)| *k == c)?;
+            Some(reports.iter().map(|x| x.conns_per_s).collect())
+        };
+        let (a, b) = (rates(self)?, rates(other)?);
+        let per_round: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x / y).collect();
+        crate::stats::median(&per_round)
+    }
+
     /// Median p99 latency (µs) at concurrency `c`, if measured.
     pub fn p99_us(&self, c: usize) -> Option<f64> {
         let (_, reports) = self.runs.iter().find(|(k, _)| *k == c)?;
