@@ -195,6 +195,7 @@ pub fn run(args: TraceArgs) -> ExitCode {
         }
     };
     let report_start = trace::now_ns();
+    trace::print_timing("cli:report-start-at", report_start / 1000);
     let text = match args.format {
         TraceFormat::Text => crate::report::trace_text::render(&ledger),
         TraceFormat::Json => match serde_json::to_string_pretty(&ledger) {

@@ -44,10 +44,11 @@ pub(crate) struct Outcome {
     pub wall_ns: u64,
 }
 
-/// Pin this thread (and so the child and helper threads it starts) to one CPU it may
-/// run on. Runs started one after another take the allowed CPUs in turn, so parallel
-/// runs of one grader spread over the machine instead of sharing a CPU.
-fn pin_cpu() -> Result<usize, nix::errno::Errno> {
+/// Pin this thread (and so the child it forks) to one CPU it may run on. Runs started
+/// one after another take the allowed CPUs in turn, so parallel runs of one grader
+/// spread over the machine instead of sharing a CPU. Returns the CPU and the affinity
+/// to restore once the tree is gone.
+fn pin_cpu() -> Result<(usize, nix::sched::CpuSet), nix::errno::Errno> {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let allowed = nix::sched::sched_getaffinity(Pid::from_raw(0))?;
     let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
@@ -63,7 +64,7 @@ fn pin_cpu() -> Result<usize, nix::errno::Errno> {
     let mut set = nix::sched::CpuSet::new();
     set.set(cpu)?;
     nix::sched::sched_setaffinity(Pid::from_raw(0), &set)?;
-    Ok(cpu)
+    Ok((cpu, allowed))
 }
 
 /// The tracer thread's body. Sends `Started` (or the error) through `started` as soon
@@ -117,9 +118,13 @@ fn trace(
     let watchdog = watchdog::spawn(opts.limits.clone(), opts.linger);
     p.timings.mark("watchdog-thread");
     // The child inherits this thread's affinity.
+    let mut unpin = None;
     if opts.pin_cpu {
         p.layers.push(match pin_cpu() {
-            Ok(cpu) => layer("pin-cpu", true, format!("tracer and tree on CPU {cpu}")),
+            Ok((cpu, allowed)) => {
+                unpin = Some(allowed);
+                layer("pin-cpu", true, format!("tracer and tree on CPU {cpu}"))
+            }
             Err(e) => layer("pin-cpu", false, format!("cannot pin: {e}")),
         });
     }
@@ -304,6 +309,10 @@ fn trace(
     p.timings
         .mark_at("run:to-root-exit", tracer.marks.root_exit);
     p.timings.mark("run:to-last-exit");
+    // The tree is gone: the teardown may use every CPU again.
+    if let Some(allowed) = unpin {
+        let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), &allowed);
+    }
     // Every tracee is gone; sweep the cgroups for anything that escaped tracing.
     let escaped = tracer.sweep_cgroups();
     tracer.leftovers.extend(escaped.iter().copied());
@@ -341,6 +350,7 @@ fn trace(
     drop(p.workdir.take());
     p.timings.mark("workdir-remove");
     p.timings.print();
+    super::timings::print("tracer:end-at", super::timings::now_ns() / 1000);
     if let Some(forked_at) = forked_at {
         // The child's setup runs alongside the tracer's: its marks, from the fork.
         let marks = forked.marks();
