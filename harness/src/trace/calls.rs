@@ -56,7 +56,7 @@ impl Tracer {
         let tgid = self.tasks.get(&tid).map_or(tid, |t| t.tgid);
         match call {
             Call::Write { fd, .. } | Call::Writev { fd, .. } => {
-                match fds::classify(tid, fd, &self.pipes) {
+                match fds::classify(tid, fd, &self.pipes, &mut self.pidfds) {
                     FdKind::Stream(stream) => {
                         if self.gates.enter(stream, tid, call) {
                             self.start_write(tid, stream, call);
@@ -67,7 +67,7 @@ impl Tracer {
                     FdKind::Other => stops::resume(tid, 0),
                 }
             }
-            Call::Io { fd, dir } => match fds::lookup(tid, fd, &self.pipes) {
+            Call::Io { fd, dir } => match fds::lookup(tid, fd, &self.pipes, &mut self.pidfds) {
                 FdKind::Socket(inode) => self.sample_io(tid, tgid, inode, dir),
                 _ => stops::resume(tid, 0),
             },
@@ -100,7 +100,7 @@ impl Tracer {
                 stops::resume(tid, 0);
             }
             Call::Wait { waitid_info } => self.wait_exit(tid, ExitWait::Reap { waitid_info }),
-            Call::Listen { fd } => match fds::lookup(tid, fd, &self.pipes) {
+            Call::Listen { fd } => match fds::lookup(tid, fd, &self.pipes, &mut self.pidfds) {
                 FdKind::Socket(inode) => self.wait_exit(tid, ExitWait::Listen { fd, inode }),
                 _ => stops::resume(tid, 0),
             },
@@ -213,7 +213,8 @@ impl Tracer {
                 }
             }
             Some(ExitWait::Accept) if ret >= 0 => {
-                if let FdKind::Socket(inode) = fds::lookup(tid, ret as u64, &self.pipes)
+                if let FdKind::Socket(inode) =
+                    fds::lookup(tid, ret as u64, &self.pipes, &mut self.pidfds)
                     && let Some((local, Some(peer))) =
                         sockets::endpoints(tgid.as_raw(), ret as u64, inode)
                 {

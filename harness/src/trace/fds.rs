@@ -10,8 +10,11 @@
 //! allocation. Anything else (another description of the same pipe, opened through
 //! `/proc/self/fd/1`; a socket; a file) falls back to readlink.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
+
+use nix::errno::Errno;
 
 use nix::unistd::Pid;
 
@@ -83,6 +86,16 @@ impl OurPipes {
     }
 }
 
+/// A descriptor's kind from its fstat: the run's pipes by inode, sockets by inode.
+fn by_stat(mode: libc::mode_t, ino: u64, pipes: &OurPipes) -> FdKind {
+    match mode & libc::S_IFMT {
+        libc::S_IFIFO if ino == pipes.stdout => FdKind::Stream(Stream::Stdout),
+        libc::S_IFIFO if ino == pipes.stderr => FdKind::Stream(Stream::Stderr),
+        libc::S_IFSOCK => FdKind::Socket(ino),
+        _ => FdKind::Other,
+    }
+}
+
 /// kcmp exists (CONFIG_KCMP) and says a descriptor is itself.
 fn kcmp_works(fd: &OwnedFd) -> bool {
     let me = std::process::id() as libc::pid_t;
@@ -92,22 +105,73 @@ fn kcmp_works(fd: &OwnedFd) -> bool {
     rc == 0
 }
 
+/// pidfd_open(2) flag for a thread's pidfd (linux/pidfd.h, Linux 6.9; not in libc).
+const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
+
+/// Pidfds of traced threads, to look at their descriptors with pidfd_getfd(2) + fstat:
+/// measured here 0.47 µs against 0.89 µs for readlink of /proc/<tid>/fd/<fd> (before its
+/// string handling), at every send/recv stop of a server. A thread whose pidfd cannot
+/// be had (older kernels) is looked up through /proc. Forgotten when the thread is gone.
+#[derive(Debug, Default)]
+pub(crate) struct Pidfds {
+    fds: HashMap<Pid, Option<OwnedFd>>,
+}
+
+impl Pidfds {
+    fn get(&mut self, tid: Pid) -> Option<&OwnedFd> {
+        self.fds
+            .entry(tid)
+            .or_insert_with(|| {
+                // A thread pidfd sees that thread's descriptor table; a process pidfd
+                // (older kernels) only stands for it when `tid` is the leader.
+                let open = |flags: libc::c_uint| {
+                    // SAFETY: pidfd_open takes integers; the result is owned at once.
+                    let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, tid.as_raw(), flags) };
+                    (rc >= 0).then(|| unsafe { OwnedFd::from_raw_fd(rc as i32) })
+                };
+                // pidfd_open(tid, 0) fails for a thread that is not the leader.
+                open(PIDFD_THREAD).or_else(|| open(0))
+            })
+            .as_ref()
+    }
+
+    /// The thread is gone (its id may be reused).
+    pub(crate) fn forget(&mut self, tid: Pid) {
+        self.fds.remove(&tid);
+    }
+}
+
 /// What `fd` of thread `tid`, written to with write(2)/writev(2), is: first the fast
 /// check for the run's own stdout/stderr, then [`lookup`].
-pub(crate) fn classify(tid: Pid, fd: u64, pipes: &OurPipes) -> FdKind {
+pub(crate) fn classify(tid: Pid, fd: u64, pipes: &OurPipes, pidfds: &mut Pidfds) -> FdKind {
     if fd <= i32::MAX as u64
         && let Some(stream) = pipes.shared_writer(tid, fd)
     {
         return FdKind::Stream(stream);
     }
-    lookup(tid, fd, pipes)
+    lookup(tid, fd, pipes, pidfds)
 }
 
-/// What `fd` of thread `tid` is, from /proc. For socket calls (send, recv, listen,
-/// accept), whose descriptor is never the run's pipe, so the kcmp check would only cost.
-pub(crate) fn lookup(tid: Pid, fd: u64, pipes: &OurPipes) -> FdKind {
+/// What `fd` of thread `tid` is. For socket calls (send, recv, listen, accept), whose
+/// descriptor is never the run's pipe, so the kcmp check would only cost.
+pub(crate) fn lookup(tid: Pid, fd: u64, pipes: &OurPipes, pidfds: &mut Pidfds) -> FdKind {
     if fd > i32::MAX as u64 {
         return FdKind::Other;
+    }
+    if let Some(pidfd) = pidfds.get(tid) {
+        // SAFETY: pidfd_getfd takes integers; the duplicate is owned at once and closed
+        // when dropped (the tracee's own descriptor is untouched).
+        let rc = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+        if rc >= 0 {
+            let dup = unsafe { OwnedFd::from_raw_fd(rc as i32) };
+            return match nix::sys::stat::fstat(&dup) {
+                Ok(st) => by_stat(st.st_mode, st.st_ino, pipes),
+                Err(_) => FdKind::Other,
+            };
+        }
+        if Errno::last() == Errno::EBADF {
+            return FdKind::Other;
+        }
     }
     let Ok(target) = std::fs::read_link(format!("/proc/{tid}/fd/{fd}")) else {
         return FdKind::Other;

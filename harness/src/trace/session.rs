@@ -274,6 +274,7 @@ fn trace(
         gates: Gates::new(),
         sockets: SocketTable::default(),
         pipes,
+        pidfds: Default::default(),
         limits: opts.limits.clone(),
         max_events: opts.max_events,
         cgroups: Arc::clone(&cgroups),

@@ -18,7 +18,7 @@ use nix::unistd::Pid;
 use super::calls::ExitWait;
 use super::cgroup::Cgroups;
 use super::error::TraceError;
-use super::fds::OurPipes;
+use super::fds::{OurPipes, Pidfds};
 use super::recorder::{Recorder, Shared, StopReason};
 use super::sockets::SocketTable;
 use super::stops::{self, Stop};
@@ -48,6 +48,7 @@ pub(crate) struct Tracer {
     pub gates: Gates<Call>,
     pub sockets: SocketTable,
     pub pipes: OurPipes,
+    pub pidfds: Pidfds,
     pub limits: Limits,
     pub max_events: usize,
     pub cgroups: Arc<Cgroups>,
@@ -218,6 +219,7 @@ impl Tracer {
         if let Ok(former) = nix::sys::ptrace::getevent(tid) {
             let former = Pid::from_raw(former as i32);
             if former != tid && self.tasks.remove(&former).is_some() {
+                self.pidfds.forget(former);
                 self.shared.lock().live.remove(&former.as_raw());
                 self.release_gates(former);
             }
@@ -256,6 +258,7 @@ impl Tracer {
     /// The final wait status of a task.
     fn task_gone(&mut self, tid: Pid, status: ExitStatus) {
         self.release_gates(tid);
+        self.pidfds.forget(tid);
         self.early.remove(&tid);
         self.expected.remove(&tid);
         self.shared.lock().live.remove(&tid.as_raw());
