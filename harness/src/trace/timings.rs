@@ -13,20 +13,14 @@ pub fn enabled() -> bool {
     *ON.get_or_init(|| std::env::var_os("PROCLAB_TRACE_TIMINGS").is_some_and(|v| v == "1"))
 }
 
-/// CLOCK_MONOTONIC in nanoseconds. Async-signal-safe (one vDSO call). libc, because
-/// the workspace builds nix without its `time` feature.
+/// CLOCK_MONOTONIC in nanoseconds. Async-signal-safe (one vDSO call, clock_gettime(2)).
 pub fn now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
-    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
-        return 0;
-    }
-    (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64)
+    use nix::time::{ClockId, clock_gettime};
+    clock_gettime(ClockId::CLOCK_MONOTONIC).map_or(0, |ts| {
+        (ts.tv_sec() as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(ts.tv_nsec() as u64)
+    })
 }
 
 /// Print one phase line (when enabled).
