@@ -45,7 +45,7 @@ fn main() -> Result<()> {
         (
             "writes",
             None,
-            args(&["writes", "--count", pick("100000", "20000")]),
+            args(&["writes", "--count", pick("100000", "10000")]),
             pick(9, 3),
         ),
         (
