@@ -50,6 +50,7 @@ mod netns;
 mod options;
 mod prepare;
 mod privileges;
+mod rawsys;
 mod recorder;
 mod seccomp;
 mod session;

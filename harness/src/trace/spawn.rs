@@ -24,6 +24,7 @@ use seccompiler::BpfProgram;
 
 use super::error::TraceError;
 use super::fsview::FsView;
+use super::rawsys::{fork_into, switch_user};
 
 /// Steps of the child's setup, reported with errno when one fails.
 const STAGES: &[&str] = &[
@@ -85,57 +86,6 @@ pub(crate) struct Forked {
     joined: OwnedFd,
     /// The child was born in `ChildSpec::into_cgroup`.
     pub in_cgroup: bool,
-}
-
-/// clone3(2)'s argument (CLONE_ARGS_SIZE_VER2); libc's copy is not on every target.
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
-
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-
-/// fork(2), but born in the cgroup v2 directory `cgroup` (clone3, Linux 5.7): no
-/// migration afterwards, so no wait for the cgroup lock's RCU grace period.
-///
-/// # Safety
-/// As for fork: the child may only make async-signal-safe calls. It also skips glibc's
-/// fork bookkeeping (atfork handlers, the cached thread id), which the child never
-/// needs: it makes raw syscalls and execs, as std's own clone3 path does.
-unsafe fn fork_into(cgroup: BorrowedFd<'_>) -> Result<ForkResult, Errno> {
-    use std::os::fd::AsRawFd;
-    let args = CloneArgs {
-        flags: CLONE_INTO_CGROUP,
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup: cgroup.as_raw_fd() as u64,
-        ..CloneArgs::default()
-    };
-    // SAFETY: a valid clone_args of the size given; no stack: the child continues on
-    // a copy of this one, as after fork.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    match Errno::result(rc)? {
-        0 => Ok(ForkResult::Child),
-        pid => Ok(ForkResult::Parent {
-            child: Pid::from_raw(pid as i32),
-        }),
-    }
 }
 
 /// Build a C string, refusing interior NULs with a clear error.
@@ -243,32 +193,6 @@ fn join_cgroups(tasks: &[CString], report: BorrowedFd<'_>) {
         }
     }
     let _ = nix::unistd::write(report, &joined.to_ne_bytes());
-}
-
-/// setgroups, setresgid, setresuid as raw syscalls. glibc's wrappers apply the change to
-/// every thread of the process (a SIGSETXID round under a lock of its thread list); after
-/// clone3 the child's glibc still lists the grader's threads and that lock may be held
-/// by one of them, and the kernel's calls already act on the calling thread, which is
-/// the whole child.
-fn switch_user(uid: Uid, gid: Gid) -> Result<(), Errno> {
-    let groups = [gid.as_raw()];
-    // SAFETY: plain syscalls; `groups` outlives the call that reads it.
-    unsafe {
-        Errno::result(libc::syscall(libc::SYS_setgroups, 1usize, groups.as_ptr()))?;
-        Errno::result(libc::syscall(
-            libc::SYS_setresgid,
-            gid.as_raw(),
-            gid.as_raw(),
-            gid.as_raw(),
-        ))?;
-        Errno::result(libc::syscall(
-            libc::SYS_setresuid,
-            uid.as_raw(),
-            uid.as_raw(),
-            uid.as_raw(),
-        ))?;
-    }
-    Ok(())
 }
 
 /// The child's side. Returns only on failure: (stage, errno).
