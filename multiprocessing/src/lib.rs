@@ -39,11 +39,14 @@
 //!
 //! # How it works
 //!
-//! * **fork**: stdout and stderr are flushed (so no buffered line is printed twice), a
-//!   close-on-exec pipe is made, then `fork`. The child resets the library's state, runs the
-//!   target under `catch_unwind`, joins its own children, flushes, writes one final frame
-//!   (return value, panic, or `exit()` call) on the pipe and leaves with `_exit`: it never
-//!   returns into the parent's `main`. `join` reads that frame, then `waitpid`s.
+//! * **fork**: stdout and stderr are flushed (so no buffered line is printed twice), then
+//!   `fork`. The child resets the library's state, runs the target under `catch_unwind`,
+//!   joins its own children, flushes, leaves one final frame (return value, panic, or
+//!   `exit()` call) for the parent and exits with `_exit`: it never returns into the
+//!   parent's `main`. A target that returns `()` has a bounded frame: it goes into a slot of
+//!   a shared anonymous mapping, and `join` reaps the child first, then reads the slot (one
+//!   wake-up, no pipe). A target that returns a value sends its frame on a close-on-exec
+//!   pipe, which `join` reads before it reaps.
 //! * **spawn**: this program is executed again with one end of a socket pair inherited;
 //!   [`init`] in the new process finds it, reads the target (a `fn`, sent as its offset from
 //!   a known function, since ASLR moves the whole image) and its serialized arguments, runs
@@ -67,6 +70,10 @@
 //! * A grandchild made with a raw `fork` (not through this library) inherits the report
 //!   channel; if the child is then killed before writing its final frame, `join` also waits
 //!   for that grandchild. Grandchildren started through this library or `exec` do not.
+//! * For a fork target that returns `()`, a panic message longer than ~4 KiB is cut (ending
+//!   in "..."). The hook that records a child's panic location is installed once, before
+//!   the first fork; a program that later replaces the panic hook without calling the
+//!   previous one loses the location in its children's reports (the message stays).
 //! * Exit codes are truncated to 0..=255 by the kernel; `std::process::exit` in a child works
 //!   (the code arrives, no result), but skips the join of the child's own children.
 //! * Python 3.14 made forkserver the default on Linux; here the default is fork, the method
