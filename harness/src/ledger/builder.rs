@@ -70,7 +70,7 @@ impl LedgerBuilder {
         })
     }
 
-    /// `pid` execs `argv` (path = argv[0]).
+    /// `pid` execs `argv` (path = `argv[0]`).
     pub fn exec(&mut self, pid: Pid, argv: &[&str]) -> &mut Self {
         self.push(EventKind::Exec {
             pid,
