@@ -8,22 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 
+pub use proclab_tests::SCENARIOS;
 #[allow(unused_imports)] // each test file uses its own subset
 pub use proclab_tests::bins::{build_once, proclab, profile_dir, root};
 use serde::Deserialize;
 use serde_json::Value;
-
-/// The eight scenario packages (each has a binary of the same name).
-pub const SCENARIOS: [&str; 8] = [
-    "start-target",
-    "start-subclass",
-    "isolation",
-    "join-order",
-    "daemon",
-    "terminate",
-    "socket-server",
-    "pool-server",
-];
 
 /// A scenario binary.
 pub fn scenario(name: &str) -> PathBuf {

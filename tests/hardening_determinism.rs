@@ -141,16 +141,7 @@ fn corpus(spec_dir: &Path) -> Vec<Item> {
             hostile,
         });
     }
-    build_once(&[
-        "start-target",
-        "start-subclass",
-        "isolation",
-        "join-order",
-        "daemon",
-        "terminate",
-        "socket-server",
-        "pool-server",
-    ]);
+    build_once(&proclab_tests::SCENARIOS);
     let scenarios: [(&str, &[&str]); 8] = [
         ("start-target", &["--sleep-ms", "300"]),
         ("start-subclass", &["--sleep-ms", "300"]),

@@ -15,16 +15,7 @@ use std::time::{Duration, Instant};
 #[path = "scenarios/servers.rs"]
 mod servers;
 
-const SCENARIOS: [&str; 8] = [
-    "start-target",
-    "start-subclass",
-    "isolation",
-    "join-order",
-    "daemon",
-    "terminate",
-    "socket-server",
-    "pool-server",
-];
+use proclab_tests::SCENARIOS;
 const METHODS: [&str; 3] = ["fork", "spawn", "forkserver"];
 
 /// Path of a scenario binary, built on first use.

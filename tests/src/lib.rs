@@ -162,6 +162,18 @@ pub fn still_running(pids: &[i32]) -> Vec<i32> {
         .collect()
 }
 
+/// The eight scenario packages (each has a binary of the same name), in the lesson's order.
+pub const SCENARIOS: [&str; 8] = [
+    "start-target",
+    "start-subclass",
+    "isolation",
+    "join-order",
+    "daemon",
+    "terminate",
+    "socket-server",
+    "pool-server",
+];
+
 /// The workspace's binaries, built on first use into the test's own target directory.
 ///
 /// They belong to other packages (or are bins of this one that `cargo test --test X`
