@@ -219,6 +219,16 @@ fn target(claim: &str, ratio: Option<f64>, threshold: f64, at_least: bool, how: 
     }
 }
 
+/// The Rust ways measured by criterion in the spawn/join bench, in table and chart order.
+pub const SPAWN_JOIN_WAYS: [&str; 7] = [
+    "thread",
+    "raw_nix_fork",
+    "mp_fork",
+    "mp_forkserver",
+    "posix_spawn_true",
+    "command_true",
+    "mp_spawn",
+];
 /// The ways measured in the growth bench, in chart order.
 pub const GROWTH_WAYS: [&str; 5] = [
     "thread",

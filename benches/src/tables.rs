@@ -1,7 +1,7 @@
 //! The Markdown tables of `docs/bench/results.md`: targets, spawn/join (paired and
 //! criterion), growth, fork against memory, servers, tracer.
 
-use crate::report::{GROWTH_WAYS, MEMORY_MIB, MEMORY_WAYS, Measured};
+use crate::report::{GROWTH_WAYS, MEMORY_MIB, MEMORY_WAYS, Measured, SPAWN_JOIN_WAYS};
 use std::fmt::Write;
 
 fn mark(met: Option<bool>) -> &'static str {
@@ -57,15 +57,7 @@ pub fn markdown(m: &Measured) -> String {
         "\n### Start + join of one process, criterion (median, µs)\n\n| way | µs | × raw fork |\n|---|---|---|"
     );
     let raw = m.crit("spawn_join", "raw_nix_fork");
-    for id in [
-        "thread",
-        "raw_nix_fork",
-        "mp_fork",
-        "mp_forkserver",
-        "posix_spawn_true",
-        "command_true",
-        "mp_spawn",
-    ] {
+    for id in SPAWN_JOIN_WAYS {
         let v = m.crit("spawn_join", id);
         let x = v
             .zip(raw)

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use proclab_benches::report::{GROWTH_WAYS, MEMORY_MIB, MEMORY_WAYS, Measured};
+use proclab_benches::report::{GROWTH_WAYS, MEMORY_MIB, MEMORY_WAYS, Measured, SPAWN_JOIN_WAYS};
 use proclab_benches::svg::{BarChart, LineChart};
 use proclab_benches::tables::markdown;
 use std::path::{Path, PathBuf};
@@ -50,18 +50,10 @@ fn write(path: &Path, text: &str) -> Result<()> {
 fn charts(m: &Measured) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     // One process: every way, Rust and Python, on one log axis.
-    let mut ways: Vec<(String, Option<f64>)> = [
-        "thread",
-        "raw_nix_fork",
-        "mp_fork",
-        "mp_forkserver",
-        "posix_spawn_true",
-        "command_true",
-        "mp_spawn",
-    ]
-    .iter()
-    .map(|id| (id.to_string(), m.crit("spawn_join", id)))
-    .collect();
+    let mut ways: Vec<(String, Option<f64>)> = SPAWN_JOIN_WAYS
+        .iter()
+        .map(|id| (id.to_string(), m.crit("spawn_join", id)))
+        .collect();
     ways.extend(
         m.python
             .iter()
