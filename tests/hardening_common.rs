@@ -15,17 +15,11 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use proclab_tests::SafetyNet;
 #[allow(unused_imports)] // each test file uses its own subset
-pub use proclab_tests::bins::{build_once, proclab, profile_dir, root};
+pub use proclab_tests::{
+    bins::{build_once, proclab, profile_dir, root},
+    fixture,
+};
 use serde_json::Value;
-
-/// A file under tests/fixtures/.
-pub fn fixture(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(path)
-        .display()
-        .to_string()
-}
 
 /// The outer net (pids cap 256, memory 1 GiB), or `None` after printing why none can
 /// be made here (the caller then skips).

@@ -9,6 +9,8 @@ use std::process::{Command, Output};
 use proclab::ledger::{Event, EventKind, Ledger, Pid};
 #[allow(unused_imports)] // each test file uses its own subset
 pub use proclab_tests::bins::proclab;
+#[allow(unused_imports)] // each test file uses its own subset
+pub use proclab_tests::fixture;
 
 /// The environment marker every traced program of this test binary carries, so a pid
 /// reused by an unrelated process after the run is never mistaken for a leak.
@@ -43,15 +45,6 @@ pub fn program(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("trace_programs")
         .join(name)
-        .display()
-        .to_string()
-}
-
-/// A fixture under tests/fixtures/.
-pub fn fixture(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(path)
         .display()
         .to_string()
 }

@@ -162,6 +162,15 @@ pub fn still_running(pids: &[i32]) -> Vec<i32> {
         .collect()
 }
 
+/// The path of a file under tests/fixtures/.
+pub fn fixture(path: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(path)
+        .display()
+        .to_string()
+}
+
 /// The eight scenario packages (each has a binary of the same name), in the lesson's order.
 pub const SCENARIOS: [&str; 8] = [
     "start-target",
