@@ -102,6 +102,12 @@ pub struct Fixture {
     pub verdict: String,
     #[serde(default)]
     pub failing_checks: Vec<String>,
+    /// `failing_checks` are exactly the failed checks.
+    #[serde(default)]
+    pub only_failing: bool,
+    /// Extra arguments to `proclab grade`.
+    #[serde(default)]
+    pub grade_args: Vec<String>,
     pub limit: Option<String>,
     #[serde(default)]
     pub needs_safety_net: Vec<String>,
@@ -190,6 +196,16 @@ impl Fixture {
             return Err(format!(
                 "{}: checks {missing:?} should have failed; failed: {failed:?}",
                 self.id
+            ));
+        }
+        let extra: Vec<&String> = failed
+            .iter()
+            .filter(|c| !self.failing_checks.contains(c))
+            .collect();
+        if self.only_failing && !extra.is_empty() {
+            return Err(format!(
+                "{}: only {:?} should have failed; also failed: {extra:?}\n{}",
+                self.id, self.failing_checks, graded.stdout
             ));
         }
         Ok(())

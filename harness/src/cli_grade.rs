@@ -38,6 +38,10 @@ pub struct GradeArgs {
     /// Override the exercise's wall-clock limit (e.g. 30s, 2m).
     #[arg(long, value_parser = parse_duration)]
     pub time_limit: Option<Duration>,
+    /// Override the exercise's orphan grace: how long processes the main process left
+    /// running may go on after it exited (e.g. 5s, 500ms) before they are killed.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub orphan_grace: Option<Duration>,
     /// Run the command as this user when proclab runs as root (default: nobody when the
     /// command is within its reach). `--user root` keeps root.
     #[arg(long)]
@@ -107,6 +111,9 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
     let mut opts = crate::grade::trace_options(&spec, args.command.clone());
     if let Some(limit) = args.time_limit {
         opts.limits.time_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+    }
+    if let Some(grace) = args.orphan_grace {
+        opts.linger = grace;
     }
     opts.run_as = match args.user.as_deref() {
         None => RunAs::Auto,

@@ -22,6 +22,7 @@ pub fn trace_options(spec: &Spec, command: Vec<String>) -> TraceOptions {
         memory_bytes: spec.limits.memory_mb.saturating_mul(1 << 20),
         output_bytes: spec.limits.output_kb.saturating_mul(1 << 10),
     };
+    opts.linger = Duration::from_millis(spec.limits.orphan_grace_ms);
     opts
 }
 

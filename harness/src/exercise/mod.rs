@@ -69,13 +69,15 @@ fn outcome(spec: &Spec, run: &Run, session: &ServerSession, id: &str) -> Outcome
     if id == id::LIMITS {
         return common::limits(run);
     }
+    // Orphans killed at the end of the grace are no-leftovers' finding alone.
+    let orphans_elsewhere = spec.id.check_ids().contains(&"no-leftovers");
     match (&spec.params, spec.id) {
         (Params::Start(p), ExerciseId::JoinOrder) => match id {
             "child-count" => start::child_count(run, p),
             "child-lines" => start::child_lines(run, p),
             "concurrent" => start::concurrent(run, p),
             "main-after-children" => start::main_after_children(run, p),
-            "exit-codes" => common::exit_codes(run),
+            "exit-codes" => common::exit_codes(run, orphans_elsewhere),
             _ => unknown(id),
         },
         (Params::Start(p), _) => match id {
@@ -84,7 +86,7 @@ fn outcome(spec: &Spec, run: &Run, session: &ServerSession, id: &str) -> Outcome
             "parent-line" => start::parent_line(run, p),
             "concurrent" => start::concurrent(run, p),
             "start-nonblocking" => start::start_nonblocking(run, p),
-            "exit-codes" => common::exit_codes(run),
+            "exit-codes" => common::exit_codes(run, orphans_elsewhere),
             "no-leftovers" => common::no_leftovers(run),
             _ => unknown(id),
         },
@@ -92,7 +94,7 @@ fn outcome(spec: &Spec, run: &Run, session: &ServerSession, id: &str) -> Outcome
             "child-count" => isolation::child_count(run, p),
             "child-value" => isolation::child_value(run, p),
             "parent-value" => isolation::parent_value(run, p),
-            "exit-codes" => common::exit_codes(run),
+            "exit-codes" => common::exit_codes(run, orphans_elsewhere),
             _ => unknown(id),
         },
         (Params::Daemon(p), _) => match id {

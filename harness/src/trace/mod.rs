@@ -77,7 +77,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use error::TraceError;
-pub use options::{CgroupMode, DEFAULT_LIMITS, NetnsMode, RunAs, TraceOptions};
+pub use options::{CgroupMode, DEFAULT_LIMITS, DEFAULT_LINGER, NetnsMode, RunAs, TraceOptions};
 pub use teardown::StopHandle;
 pub use timings::{enabled as timings_enabled, now_ns, print as print_timing};
 
