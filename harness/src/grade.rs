@@ -82,6 +82,10 @@ impl ServerUnderTest for Traced<'_> {
         self.0.is_finished()
     }
 
+    fn clock_ns(&self) -> u64 {
+        self.0.clock_ns()
+    }
+
     fn connect(&self, addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         self.0.connect_tcp(addr, timeout)
     }

@@ -126,6 +126,7 @@ fn outcome(spec: &Spec, run: &Run, session: &ServerSession, id: &str) -> Outcome
             "process-per-client" => socket_server::process_per_client(run, session),
             "second-wave" => socket_server::second_wave(run, session),
             "zombies-bounded" => socket_server::zombies_bounded(run, session, p.clients as usize),
+            "children-exit" => socket_server::children_exit(run, session, p.child_exit_ms),
             "teardown" => server_common::teardown(run, session),
             _ => unknown(id),
         },

@@ -274,6 +274,9 @@ fn check_server(p: &ServerParams, id: ExerciseId) -> Result<(), String> {
     if p.reply_timeout_ms == 0 || p.startup_timeout_ms == 0 {
         return Err("field `params.reply_timeout_ms`: timeouts must be positive".into());
     }
+    if p.child_exit_ms == 0 {
+        return Err("field `params.child_exit_ms`: must be positive".into());
+    }
     Ok(())
 }
 

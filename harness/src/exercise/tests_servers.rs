@@ -23,6 +23,7 @@ fn client(wave: u32, client: u32, reply: Reply) -> ClientRun {
             sent: format!("hello {client}"),
             reply,
         }],
+        closed_ns: None,
     }
 }
 
@@ -46,6 +47,9 @@ enum Server {
     Zombies,
     /// Serves in the listening process, one client at a time.
     Iterative,
+    /// A process per client whose loop never ends when the client leaves: the children
+    /// run until teardown's SIGTERM.
+    Spinning,
 }
 
 /// Two waves of 4 clients against `server`, then SIGTERM.
@@ -93,7 +97,12 @@ fn socket_run(server: Server) -> (crate::ledger::Ledger, ServerSession) {
             }
             clients.push(client(wave, c, reply));
         }
-        if server != Server::Iterative {
+        // The clients close here, on the builder's clock (1 ms per event).
+        let closed = last(&b) * 1_000_000;
+        for c in &mut clients {
+            c.closed_ns = Some(closed);
+        }
+        if server != Server::Iterative && server != Server::Spinning {
             for c in 1..=4u32 {
                 let pid = (wave * 10 + c) as i32;
                 b.exit(pid, 0);
@@ -109,6 +118,11 @@ fn socket_run(server: Server) -> (crate::ledger::Ledger, ServerSession) {
     }
     session.marks.before_teardown = last(&b);
     b.signal(0, 1, 15).killed(1, 15);
+    if server == Server::Spinning {
+        for pid in [11, 12, 13, 14, 21, 22, 23, 24] {
+            b.killed(pid, 15);
+        }
+    }
     (b.build(), session)
 }
 
@@ -154,6 +168,49 @@ fn zombies_that_pile_up_are_named() {
 }
 
 #[test]
+fn serving_children_that_outlive_their_client_fail_children_exit_only() {
+    let (ledger, session) = socket_run(Server::Spinning);
+    let results = grade_with("socket-server", &ledger, Some(&session));
+    assert_failed(&results, &["children-exit"]);
+    assert_says(
+        &results,
+        "children-exit",
+        &[
+            "pid(s) 11, 12, 13, 14, 21, 22, 23, 24 kept running after their client left",
+            "if not data: break",
+        ],
+    );
+}
+
+#[test]
+fn a_serving_child_slower_than_the_bound_is_named_with_its_delay() {
+    let (mut ledger, session) = socket_run(Server::PerClient);
+    // pid 11 ends 2.5 s after its client closed (the bound is 2 s).
+    let closed = session.waves[0].clients[0].closed_ns.unwrap();
+    for e in &mut ledger.events {
+        if matches!(e.kind, EventKind::Exit { pid: 11, .. }) {
+            e.t_ns = closed + 2_500_000_000;
+        }
+    }
+    let results = grade_with("socket-server", &ledger, Some(&session));
+    assert_failed(&results, &["children-exit"]);
+    assert_says(
+        &results,
+        "children-exit",
+        &["pid 11 ended 2.5 s after its client left"],
+    );
+    assert_says(
+        &grade_with(
+            "socket-server",
+            &socket_run(Server::PerClient).0,
+            Some(&session),
+        ),
+        "children-exit",
+        &["all 8 serving process(es) ended"],
+    );
+}
+
+#[test]
 fn unchanged_echo_is_named() {
     let (ledger, mut session) = socket_run(Server::PerClient);
     for wave in &mut session.waves {
@@ -192,6 +249,7 @@ fn a_server_that_never_listens_fails_every_client_check() {
             "process-per-client",
             "second-wave",
             "zombies-bounded",
+            "children-exit",
         ],
     );
     assert_says(

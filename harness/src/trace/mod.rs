@@ -113,6 +113,7 @@ pub fn start(opts: TraceOptions) -> Result<RunningTrace, TraceError> {
             thread: Some(thread),
             netns,
             stopper: started.stopper,
+            start: started.start,
             root: started.root.as_raw(),
             command,
             limits,
@@ -134,6 +135,8 @@ pub struct RunningTrace {
     thread: Option<JoinHandle<Result<Outcome, TraceError>>>,
     netns: Option<Arc<Netns>>,
     stopper: StopHandle,
+    /// The clock origin of the events' `t_ns`.
+    start: Instant,
     root: Pid,
     command: Vec<String>,
     limits: crate::ledger::Limits,
@@ -143,6 +146,11 @@ impl RunningTrace {
     /// Pid of the root process.
     pub fn root(&self) -> Pid {
         self.root
+    }
+
+    /// Now on the run's clock: nanoseconds since the run started, as events' `t_ns`.
+    pub fn clock_ns(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// The events recorded so far.

@@ -31,6 +31,8 @@ use crate::ledger::{ExitStatus, Layer, LimitKind, Pid as LedgerPid};
 pub(crate) struct Started {
     pub root: Pid,
     pub stopper: StopHandle,
+    /// The run's clock origin (events' `t_ns` count from it).
+    pub start: Instant,
 }
 
 /// Everything of the ledger but the events (which stay in [`Shared`]).
@@ -294,6 +296,7 @@ fn trace(
     let _ = started.send(Ok(Started {
         root,
         stopper: stopper.clone(),
+        start,
     }));
     if watchdog.is_err() {
         p.layers.push(layer(
