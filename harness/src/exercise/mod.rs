@@ -22,6 +22,8 @@ pub mod terminate;
 #[cfg(test)]
 mod tests_common;
 #[cfg(test)]
+mod tests_lifecycle;
+#[cfg(test)]
 mod tests_servers;
 #[cfg(test)]
 mod tests_simple;

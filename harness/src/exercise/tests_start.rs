@@ -5,7 +5,7 @@ use crate::ledger::{EventKind, LimitKind, Stream};
 
 use super::tests_common::*;
 
-const NAMES: [&str; 4] = ["egon", "alex", "wupeiqi", "yuanhao"];
+pub(super) const NAMES: [&str; 4] = ["egon", "alex", "wupeiqi", "yuanhao"];
 
 /// Main (pid 1) starts one child per name (pids 10..), each prints its start line;
 /// then `between` runs; then each child prints its end line and exits; main joins all.
@@ -291,108 +291,4 @@ fn a_lingering_interpreter_helper_is_not_a_leftover() {
     let results = grade("start-target", &ledger);
     assert_failed(&results, &["no-leftovers"]);
     assert_says(&results, "no-leftovers", &["[13]"]);
-}
-
-/// Main (pid 1) forks four children and exits at once without waiting; `orphans` then
-/// runs (the children's end lines and exits, as observed during the grace).
-fn orphaned(orphans: impl Fn(&mut LedgerBuilder)) -> crate::ledger::Ledger {
-    let mut b = LedgerBuilder::new(1, &[PY, "s.py"]);
-    for (i, name) in NAMES.iter().enumerate() {
-        let pid = 10 + i as i32;
-        b.fork(1, pid).out(pid, &format!("{name} piaoing\n"));
-    }
-    b.out(1, "主\n").exit(1, 0);
-    orphans(&mut b);
-    b.build()
-}
-
-#[test]
-fn orphans_that_finish_during_the_grace_fail_only_no_leftovers() {
-    let ledger = orphaned(|b| {
-        for (i, name) in NAMES.iter().enumerate() {
-            let pid = 10 + i as i32;
-            b.out(pid, &format!("{name} piao end\n")).exit(pid, 0);
-        }
-    });
-    let results = grade("start-target", &ledger);
-    assert_failed(&results, &["no-leftovers"]);
-    assert_says(
-        &results,
-        "no-leftovers",
-        &[
-            "the main process (pid 1) exited while",
-            "children pids 10, 11, 12, 13 ended by themselves",
-            "(exit code 0)",
-            "os.wait()",
-            "waitpid",
-            "join()",
-        ],
-    );
-}
-
-#[test]
-fn an_orphan_killed_at_the_end_of_the_grace_fails_only_no_leftovers() {
-    let mut ledger = orphaned(|b| {
-        for (i, name) in NAMES.iter().enumerate().take(3) {
-            let pid = 10 + i as i32;
-            b.out(pid, &format!("{name} piao end\n")).exit(pid, 0);
-        }
-        b.push(EventKind::Exit {
-            pid: 13,
-            status: crate::ledger::ExitStatus::Killed,
-        });
-    });
-    ledger.leftovers = vec![13];
-    let results = grade("start-target", &ledger);
-    assert_failed(&results, &["no-leftovers"]);
-    assert_says(
-        &results,
-        "no-leftovers",
-        &["child pid 13 was still running", "killed by containment"],
-    );
-    assert_says(&results, "exit-codes", &["not counted: pid(s) 13"]);
-    assert_says(
-        &results,
-        "child-lines",
-        &["pid(s) 13, killed by containment"],
-    );
-}
-
-#[test]
-fn an_orphan_that_crashes_during_the_grace_also_fails_exit_codes() {
-    let ledger = orphaned(|b| {
-        for (i, name) in NAMES.iter().enumerate() {
-            let pid = 10 + i as i32;
-            b.out(pid, &format!("{name} piao end\n"))
-                .exit(pid, if pid == 12 { 1 } else { 0 });
-        }
-    });
-    let results = grade("start-target", &ledger);
-    assert_failed(&results, &["exit-codes", "no-leftovers"]);
-    assert_says(&results, "exit-codes", &["pid 12 exit code 1"]);
-}
-
-#[test]
-fn children_stopped_with_the_main_process_by_a_limit_are_not_leftovers() {
-    let mut b = LedgerBuilder::new(1, &[PY, "s.py"]);
-    for (i, name) in NAMES.iter().enumerate() {
-        let pid = 10 + i as i32;
-        b.fork(1, pid).out(pid, &format!("{name} piaoing\n"));
-    }
-    b.out(1, "主\n").push(EventKind::Limit {
-        limit: LimitKind::Time,
-        detail: "30 s".into(),
-    });
-    for pid in [10, 11, 12, 13, 1] {
-        b.push(EventKind::Exit {
-            pid,
-            status: crate::ledger::ExitStatus::Killed,
-        });
-    }
-    let mut ledger = b.build();
-    ledger.limit_hit = Some(LimitKind::Time);
-    ledger.leftovers = vec![1, 10, 11, 12, 13];
-    let results = grade("start-target", &ledger);
-    assert!(failed(&results).contains(&"limits"), "{results:#?}");
-    assert!(!failed(&results).contains(&"no-leftovers"), "{results:#?}");
 }
