@@ -3,6 +3,7 @@
 use crate::ledger::{EventKind, ExitStatus, LimitKind, ProcId, Role};
 
 use super::check::{Outcome, Run, describe_status};
+use super::orphans;
 
 /// Why there may be fewer child processes than expected, in the lesson's terms, judged
 /// from who wrote the lines the children should have written.
@@ -85,7 +86,7 @@ pub fn exit_codes(run: &Run, orphans_elsewhere: bool) -> Outcome {
         program
             .iter()
             .copied()
-            .filter(|&id| contained_orphan(run, id))
+            .filter(|&id| orphans::contained_orphan(run, id))
             .collect()
     } else {
         Vec::new()
@@ -121,159 +122,6 @@ pub fn exit_codes(run: &Run, orphans_elsewhere: bool) -> Outcome {
             "expected every process to exit with code 0; {}",
             bad.join("; ")
         ))
-    }
-}
-
-/// A program process other than the main one, killed by containment after the main
-/// process had exited on its own: an orphan still running at the end of the grace.
-pub fn contained_orphan(run: &Run, id: ProcId) -> bool {
-    let Some(main) = run.main() else {
-        return false;
-    };
-    let main_exit = match run.tree.processes[main].exited {
-        Some((at, status)) if status != ExitStatus::Killed => at.seq,
-        _ => return false,
-    };
-    id != main
-        && matches!(run.tree.processes[id].exited, Some((at, ExitStatus::Killed)) if at.seq > main_exit)
-}
-
-/// `no-leftovers`: every program process ended by the time the main process did, and
-/// containment had nothing left to kill. After the main process exits, what it left
-/// running is observed for the orphan grace (`[limits] orphan_grace_ms`): an orphan that
-/// finishes on its own still fails this check (and only this one); one still running at
-/// the end of the grace is killed and named here.
-pub fn no_leftovers(run: &Run) -> Outcome {
-    let Some(main) = run.main() else {
-        return Outcome::fail("the program never started (no main process in the ledger)");
-    };
-    let main_exit = match run.tree.processes[main].exited {
-        Some((at, status)) if status != ExitStatus::Killed => Some(at),
-        _ => None,
-    };
-    if main_exit.is_none()
-        && let Some(kind) = run.ledger.limit_hit
-    {
-        // Everything was stopped together: no process outlived the main one.
-        return Outcome::pass(format!(
-            "the {kind} stopped the whole run (see `limits`); no process outlived the main process"
-        ));
-    }
-    let main_end = run.exit_seq(main);
-    let late: Vec<ProcId> = run
-        .program()
-        .into_iter()
-        .filter(|&id| id != main)
-        .filter(|&id| {
-            let process = &run.tree.processes[id];
-            matches!(process.exited, None | Some((_, ExitStatus::Killed)))
-                || run.exit_seq(id) > main_end
-        })
-        .collect();
-    let untraced: Vec<i32> = run
-        .program_leftovers()
-        .into_iter()
-        .filter(|pid| !late.iter().any(|&id| run.tree.processes[id].pid == *pid))
-        .collect();
-    if late.is_empty() && untraced.is_empty() {
-        return Outcome::pass("every process had ended when the main process exited");
-    }
-    // Grouped by role and fate, so four orphans read as one finding.
-    let mut groups: Vec<((&str, String), Vec<i32>, u64)> = Vec::new();
-    for &id in &late {
-        let process = &run.tree.processes[id];
-        let after =
-            |at: crate::ledger::Moment| main_exit.map_or(0, |m| at.t_ns.saturating_sub(m.t_ns));
-        let (fate, late_ns) = match process.exited {
-            Some((at, ExitStatus::Killed)) => ("killed".to_string(), after(at)),
-            Some((at, status)) if at.seq > main_end => (
-                format!("ended:{}", describe_status(Some(status))),
-                after(at),
-            ),
-            Some((_, status)) => (format!("other:{}", describe_status(Some(status))), 0),
-            None => ("running".to_string(), 0),
-        };
-        let key = (role_of(run, main, id), fate);
-        match groups.iter_mut().find(|(k, ..)| *k == key) {
-            Some((_, pids, most)) => {
-                pids.push(process.pid);
-                *most = (*most).max(late_ns);
-            }
-            None => groups.push((key, vec![process.pid], late_ns)),
-        }
-    }
-    let mut found: Vec<String> = groups
-        .iter()
-        .map(|((role, fate), pids, most)| {
-            let many = pids.len() > 1;
-            let who = format!(
-                "{} pid{} {}",
-                if many { plural(role) } else { role },
-                if many { "s" } else { "" },
-                pids.iter()
-                    .map(i32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let secs = *most as f64 / 1e9;
-            match fate.split_once(':') {
-                Some(("ended", status)) => format!(
-                    "{who} ended by {} {}{secs:.1} s after the main process exited ({status})",
-                    if many { "themselves" } else { "itself" },
-                    if many { "up to " } else { "" },
-                ),
-                Some((_, status)) => format!("{who} ({status})"),
-                None if fate == "killed" => format!(
-                    "{who} {} still running {secs:.1} s after the main process exited and \
-                     killed by containment",
-                    if many { "were" } else { "was" }
-                ),
-                None => format!(
-                    "{who} {} still running at the end of the run",
-                    if many { "were" } else { "was" }
-                ),
-            }
-        })
-        .collect();
-    if !untraced.is_empty() {
-        found.push(format!(
-            "containment had to kill pid(s) {:?} at the end of the run",
-            untraced
-        ));
-    }
-    let main_who = match main_exit {
-        Some(_) => format!("{} exited while", run.who(main)),
-        None => format!("{} did not end on its own;", run.who(main)),
-    };
-    Outcome::fail(format!(
-        "expected nothing left running after the main process exits; {main_who} these were \
-         still running: {}. Likely mistake: the parent never waited for its children — \
-         join() each Process before the main program ends (multiprocessing joins non-daemon \
-         Processes at exit; a bare fork does not): os.wait() or os.waitpid(pid, 0) for each \
-         os.fork() child in Python, waitpid(child, None) in Rust",
-        found.join("; ")
-    ))
-}
-
-fn plural(role: &str) -> &'static str {
-    match role {
-        "child" => "children",
-        "grandchild" => "grandchildren",
-        _ => "descendants",
-    }
-}
-
-/// How `id` is related to the main process: `child`, `grandchild` or `descendant`.
-fn role_of(run: &Run, main: ProcId, id: ProcId) -> &'static str {
-    let parent = run.tree.processes[id].logical_parent;
-    if parent == Some(main) {
-        return "child";
-    }
-    let grandparent = parent.and_then(|p| run.tree.processes[p].logical_parent);
-    if grandparent == Some(main) {
-        "grandchild"
-    } else {
-        "descendant"
     }
 }
 

@@ -10,6 +10,7 @@ pub mod common;
 pub mod daemon;
 pub mod id;
 pub mod isolation;
+pub mod orphans;
 pub mod params;
 pub mod pool_server;
 pub mod server_common;
@@ -89,7 +90,7 @@ fn outcome(spec: &Spec, run: &Run, session: &ServerSession, id: &str) -> Outcome
             "concurrent" => start::concurrent(run, p),
             "start-nonblocking" => start::start_nonblocking(run, p),
             "exit-codes" => common::exit_codes(run, orphans_elsewhere),
-            "no-leftovers" => common::no_leftovers(run),
+            "no-leftovers" => orphans::no_leftovers(run),
             _ => unknown(id),
         },
         (Params::Isolation(p), _) => match id {
@@ -104,7 +105,7 @@ fn outcome(spec: &Spec, run: &Run, session: &ServerSession, id: &str) -> Outcome
             "daemon-ended" => daemon::daemon_ended(run),
             "daemon-no-end-line" => daemon::daemon_no_end_line(run, p),
             "normal-completes" => daemon::normal_completes(run, p),
-            "no-leftovers" => common::no_leftovers(run),
+            "no-leftovers" => orphans::no_leftovers(run),
             _ => unknown(id),
         },
         (Params::Terminate(p), _) => match id {

@@ -5,6 +5,7 @@ use crate::ledger::ProcId;
 
 use super::check::{Outcome, Run};
 use super::common;
+use super::orphans;
 use super::params::StartParams;
 
 /// Every line the children should write.
@@ -63,7 +64,7 @@ pub fn child_lines(run: &Run, p: &StartParams) -> Outcome {
                         run.who(writer),
                         run.who(line.process)
                     )),
-                    None if common::contained_orphan(run, writer) => cut_short.push(writer),
+                    None if orphans::contained_orphan(run, writer) => cut_short.push(writer),
                     None => problems.push(format!(
                         "{} wrote `{start}` but never `{end}`",
                         run.who(writer)
