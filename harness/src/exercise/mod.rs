@@ -10,7 +10,9 @@ pub mod common;
 pub mod daemon;
 pub mod id;
 pub mod isolation;
+pub mod named;
 pub mod params;
+pub mod pattern;
 pub mod pool_server;
 pub mod server_common;
 pub mod session;
@@ -21,6 +23,8 @@ pub mod terminate;
 
 #[cfg(test)]
 mod tests_common;
+#[cfg(test)]
+mod tests_names;
 #[cfg(test)]
 mod tests_servers;
 #[cfg(test)]
