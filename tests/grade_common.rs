@@ -50,6 +50,21 @@ impl Graded {
         })
     }
 
+    /// `id: message` of each failed check, for error reports.
+    pub fn failure_messages(&self) -> String {
+        self.json()["checks"]
+            .as_array()
+            .map(|checks| {
+                checks
+                    .iter()
+                    .filter(|c| c["passed"] == Value::Bool(false))
+                    .map(|c| format!("{}: {}", c["id"], c["message"]))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
+            .unwrap_or_default()
+    }
+
     /// Ids of the failed checks in the JSON report.
     pub fn failed_checks(&self) -> Vec<String> {
         self.json()["checks"]
@@ -181,15 +196,16 @@ impl Fixture {
                 self.id, graded.code, graded.stderr
             ));
         }
-        let missing: Vec<&String> = self
-            .failing_checks
-            .iter()
-            .filter(|c| !failed.contains(c))
-            .collect();
-        if !missing.is_empty() {
+        // Exactly these checks fail: a right verdict for the wrong reason is an error.
+        let mut expected: Vec<&String> = self.failing_checks.iter().collect();
+        let mut got: Vec<&String> = failed.iter().collect();
+        expected.sort();
+        got.sort();
+        if expected != got {
             return Err(format!(
-                "{}: checks {missing:?} should have failed; failed: {failed:?}",
-                self.id
+                "{}: failed checks {got:?}, the table says exactly {expected:?}; messages: {}",
+                self.id,
+                graded.failure_messages()
             ));
         }
         Ok(())
