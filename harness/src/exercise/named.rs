@@ -5,7 +5,7 @@
 //! `wupeqi piaoing` from another are both fine; the checks then ask that each child's two
 //! lines carry one name and that the names are distinct. Pinned names are compared after.
 
-use crate::ledger::{Line, ProcId};
+use crate::ledger::{ExitStatus, Line, ProcId};
 
 use super::check::Run;
 use super::params::StartParams;
@@ -112,6 +112,11 @@ pub fn child_problem(run: &Run, p: &StartParams, child: &ChildLines) -> Option<S
     }
     let Some(end) = child.ends.first() else {
         let status = run.tree.processes[child.id].exited.map(|(_, s)| s);
+        // A child that crashed, was killed or outlived the main program is the finding of
+        // `exit-codes` or `no-leftovers`: one mistake, one failed check.
+        if status != Some(ExitStatus::Code { code: 0 }) {
+            return None;
+        }
         return Some(format!(
             "{who} wrote `{}` but never its end line (such as `{}`); its end: {}",
             first.line.text,
