@@ -50,6 +50,21 @@ impl Graded {
         })
     }
 
+    /// `id: message` of each failed check, for error reports.
+    pub fn failure_messages(&self) -> String {
+        self.json()["checks"]
+            .as_array()
+            .map(|checks| {
+                checks
+                    .iter()
+                    .filter(|c| c["passed"] == Value::Bool(false))
+                    .map(|c| format!("{}: {}", c["id"], c["message"]))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
+            .unwrap_or_default()
+    }
+
     /// Ids of the failed checks in the JSON report.
     pub fn failed_checks(&self) -> Vec<String> {
         self.json()["checks"]
@@ -102,9 +117,6 @@ pub struct Fixture {
     pub verdict: String,
     #[serde(default)]
     pub failing_checks: Vec<String>,
-    /// `failing_checks` are exactly the failed checks.
-    #[serde(default)]
-    pub only_failing: bool,
     /// Extra arguments to `proclab grade`.
     #[serde(default)]
     pub grade_args: Vec<String>,
@@ -187,25 +199,16 @@ impl Fixture {
                 self.id, graded.code, graded.stderr
             ));
         }
-        let missing: Vec<&String> = self
-            .failing_checks
-            .iter()
-            .filter(|c| !failed.contains(c))
-            .collect();
-        if !missing.is_empty() {
+        // Exactly these checks fail: a right verdict for the wrong reason is an error.
+        let mut expected: Vec<&String> = self.failing_checks.iter().collect();
+        let mut got: Vec<&String> = failed.iter().collect();
+        expected.sort();
+        got.sort();
+        if expected != got {
             return Err(format!(
-                "{}: checks {missing:?} should have failed; failed: {failed:?}",
-                self.id
-            ));
-        }
-        let extra: Vec<&String> = failed
-            .iter()
-            .filter(|c| !self.failing_checks.contains(c))
-            .collect();
-        if self.only_failing && !extra.is_empty() {
-            return Err(format!(
-                "{}: only {:?} should have failed; also failed: {extra:?}\n{}",
-                self.id, self.failing_checks, graded.stdout
+                "{}: failed checks {got:?}, the table says exactly {expected:?}; messages: {}",
+                self.id,
+                graded.failure_messages()
             ));
         }
         Ok(())

@@ -97,13 +97,27 @@ impl<'a> Run<'a> {
             .collect()
     }
 
-    /// `pid 123`, or `pid 123 (the main process)`.
+    /// The process by its role and pid: `the main process (pid 12)`, `child 2 (pid 14)`,
+    /// `a grandchild (pid 20)`, `the interpreter's helper (pid 13)`.
     pub fn who(&self, id: ProcId) -> String {
-        let pid = self.tree.processes[id].pid;
+        let process = &self.tree.processes[id];
+        let pid = process.pid;
         if Some(id) == self.main() {
-            format!("the main process (pid {pid})")
-        } else {
-            format!("pid {pid}")
+            return format!("the main process (pid {pid})");
+        }
+        match process.role {
+            Role::Launcher => format!("the launcher (pid {pid})"),
+            Role::Helper => format!("the interpreter's helper process (pid {pid})"),
+            Role::Program => match self.children().iter().position(|&k| k == id) {
+                Some(i) => format!("child {} (pid {pid})", i + 1),
+                None if process.logical_parent.is_some_and(|parent| {
+                    self.tree.processes[parent].logical_parent == self.main()
+                }) =>
+                {
+                    format!("a grandchild (pid {pid})")
+                }
+                None => format!("a descendant (pid {pid})"),
+            },
         }
     }
 

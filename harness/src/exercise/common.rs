@@ -7,11 +7,14 @@ use super::orphans;
 
 /// Why there may be fewer child processes than expected, in the lesson's terms, judged
 /// from who wrote the lines the children should have written.
-pub fn diagnose_missing_children(run: &Run, child_lines: &[String]) -> Option<String> {
+pub fn diagnose_missing_children(
+    run: &Run,
+    is_child_line: &dyn Fn(&str) -> bool,
+) -> Option<String> {
     let main = run.main()?;
-    let main_wrote = child_lines
-        .iter()
-        .filter(|text| run.line_by(main, text).is_some())
+    let main_wrote = run
+        .lines_of(main)
+        .filter(|l| is_child_line(&l.text))
         .count();
     let threads = run.main_threads();
     if main_wrote > 0 && !threads.is_empty() {
@@ -47,7 +50,7 @@ pub fn diagnose_missing_children(run: &Run, child_lines: &[String]) -> Option<St
 }
 
 /// `child-count`: exactly `expected` child processes of the main process.
-pub fn child_count(run: &Run, expected: usize, child_lines: &[String]) -> Outcome {
+pub fn child_count(run: &Run, expected: usize, is_child_line: &dyn Fn(&str) -> bool) -> Outcome {
     let Some(_) = run.main() else {
         return Outcome::fail("the program never started (no main process in the ledger)");
     };
@@ -66,7 +69,7 @@ pub fn child_count(run: &Run, expected: usize, child_lines: &[String]) -> Outcom
         message.push_str(&format!(" (pids {})", run.pids(&kids)));
     }
     if kids.len() < expected
-        && let Some(why) = diagnose_missing_children(run, child_lines)
+        && let Some(why) = diagnose_missing_children(run, is_child_line)
     {
         message.push_str(&format!(". Likely mistake: {why}"));
     }

@@ -9,11 +9,11 @@ use crate::ledger::{ExitStatus, ProcId};
 
 use super::check::{Outcome, Run, describe_status};
 use super::common;
-use super::params::DaemonParams;
+use super::params::{DaemonParams, compiled};
 
 /// `child-count`: exactly two children.
 pub fn child_count(run: &Run) -> Outcome {
-    common::child_count(run, 2, &[])
+    common::child_count(run, 2, &|_| false)
 }
 
 /// The (daemon, normal) children.
@@ -42,11 +42,12 @@ fn no_pair(run: &Run) -> Outcome {
     ))
 }
 
-/// Did `id` write an end line (a line whose last word is `end_word`)?
+/// Did `id` write an end line (one that matches `end_line`)?
 fn end_line<'r>(run: &'r Run, id: ProcId, p: &DaemonParams) -> Option<&'r str> {
+    let patterns = compiled(&p.end_line);
     run.lines_of(id)
         .map(|l| l.text.trim_end())
-        .find(|t| t.split_whitespace().last() == Some(p.end_word.as_str()))
+        .find(|t| patterns.is_match(t))
 }
 
 /// `daemon-ended`: the daemon child was killed (by a signal) before the main process
@@ -109,9 +110,9 @@ pub fn normal_completes(run: &Run, p: &DaemonParams) -> Outcome {
             run.who(normal)
         )),
         (Some(ExitStatus::Code { code: 0 }), None) => Outcome::fail(format!(
-            "{expected}; {} exited 0 but never wrote a line ending in `{}`",
+            "{expected}; {} exited 0 but never wrote an end line ({})",
             run.who(normal),
-            p.end_word
+            compiled(&p.end_line).describe()
         )),
         (other, _) => Outcome::fail(format!(
             "{expected}; {} {}{}",

@@ -2,40 +2,49 @@
 
 use super::check::{Outcome, Run, last_int};
 use super::common;
-use super::params::IsolationParams;
+use super::params::{IsolationParams, compiled};
+use super::pattern::PatternList;
 
 /// `child-count`: exactly one child.
 pub fn child_count(run: &Run, p: &IsolationParams) -> Outcome {
-    let line = format!("{}: {}", p.child_label, p.child_value);
-    common::child_count(run, 1, &[line])
+    let child_line = compiled(&p.child_line);
+    common::child_count(run, 1, &|text| child_line.is_match(text))
 }
 
-/// Lines that start with `label`, with their writer and value.
-fn labelled<'r>(run: &'r Run, label: &str) -> Vec<(usize, Option<i64>, &'r str)> {
+/// Lines that match `patterns`, with their writer and value (the `{value}` group, else
+/// the line's last integer).
+fn labelled<'r>(run: &'r Run, patterns: &PatternList) -> Vec<(usize, Option<i64>, &'r str)> {
+    let patterns = compiled(patterns);
     run.lines
         .iter()
-        .filter(|l| l.text.trim_start().starts_with(label))
-        .map(|l| (l.process, last_int(&l.text), l.text.as_str()))
+        .filter_map(|l| {
+            let matched = patterns.matches(&l.text)?;
+            let value = matched.value.or_else(|| last_int(&l.text));
+            Some((l.process, value, l.text.as_str()))
+        })
         .collect()
+}
+
+/// `` `子进程内: {value}` `` for messages.
+fn shown(patterns: &PatternList) -> String {
+    compiled(patterns).describe()
 }
 
 /// `child-value`: the child's line, written by the child, shows the value it set.
 pub fn child_value(run: &Run, p: &IsolationParams) -> Outcome {
     let kids = run.children();
-    let found = labelled(run, &p.child_label);
+    let found = labelled(run, &p.child_line);
     let expected = format!(
-        "expected a child process to print `{}` with {}",
-        p.child_label, p.child_value
+        "expected a child process to print its line ({}) with {}",
+        shown(&p.child_line),
+        p.child_value
     );
     let Some(&(writer, value, text)) = found
         .iter()
         .find(|(w, _, _)| kids.contains(w))
         .or(found.first())
     else {
-        return Outcome::fail(format!(
-            "{expected}; no process wrote a `{}` line",
-            p.child_label
-        ));
+        return Outcome::fail(format!("{expected}; no process wrote such a line"));
     };
     if !kids.contains(&writer) {
         let why = if Some(writer) == run.main() {
@@ -68,17 +77,15 @@ pub fn parent_value(run: &Run, p: &IsolationParams) -> Outcome {
     let Some(main) = run.main() else {
         return Outcome::fail("the program never started (no main process in the ledger)");
     };
-    let found = labelled(run, &p.parent_label);
+    let found = labelled(run, &p.parent_line);
     let expected = format!(
-        "expected the main process to print `{}` with {}, the initial value",
-        p.parent_label, p.initial
+        "expected the main process to print its line ({}) with {}, the initial value",
+        shown(&p.parent_line),
+        p.initial
     );
     let Some(&(writer, value, text)) = found.iter().find(|(w, _, _)| *w == main).or(found.first())
     else {
-        return Outcome::fail(format!(
-            "{expected}; no process wrote a `{}` line",
-            p.parent_label
-        ));
+        return Outcome::fail(format!("{expected}; no process wrote such a line"));
     };
     if writer != main {
         return Outcome::fail(format!(

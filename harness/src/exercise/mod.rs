@@ -10,8 +10,10 @@ pub mod common;
 pub mod daemon;
 pub mod id;
 pub mod isolation;
+pub mod named;
 pub mod orphans;
 pub mod params;
+pub mod pattern;
 pub mod pool_server;
 pub mod server_common;
 pub mod session;
@@ -24,6 +26,8 @@ pub mod terminate;
 mod tests_common;
 #[cfg(test)]
 mod tests_lifecycle;
+#[cfg(test)]
+mod tests_names;
 #[cfg(test)]
 mod tests_servers;
 #[cfg(test)]

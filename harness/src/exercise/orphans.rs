@@ -31,11 +31,11 @@ enum Fate {
     Running,
 }
 
-/// Orphans of one role and fate, to read as one finding.
+/// Orphans of one fate, to read as one finding.
 struct Group {
-    role: &'static str,
     fate: Fate,
-    pids: Vec<i32>,
+    /// `child 2 (pid 14)`, … (`Run::who`).
+    who: Vec<String>,
     /// The longest time any of them outlived the main process.
     most_ns: u64,
 }
@@ -79,10 +79,7 @@ pub fn no_leftovers(run: &Run) -> Outcome {
     if late.is_empty() && untraced.is_empty() {
         return Outcome::pass("every process had ended when the main process exited");
     }
-    let mut found: Vec<String> = group(run, main, main_exit, &late)
-        .iter()
-        .map(describe)
-        .collect();
+    let mut found: Vec<String> = group(run, main_exit, &late).iter().map(describe).collect();
     if !untraced.is_empty() {
         found.push(format!(
             "containment had to kill pid(s) {untraced:?} at the end of the run"
@@ -102,27 +99,24 @@ pub fn no_leftovers(run: &Run) -> Outcome {
     ))
 }
 
-/// `late` grouped by role and fate, in order of first appearance.
-fn group(run: &Run, main: ProcId, main_exit: Option<Moment>, late: &[ProcId]) -> Vec<Group> {
+/// `late` grouped by fate, in order of first appearance.
+fn group(run: &Run, main_exit: Option<Moment>, late: &[ProcId]) -> Vec<Group> {
     let after = |at: Moment| main_exit.map_or(0, |m| at.t_ns.saturating_sub(m.t_ns));
     let mut groups: Vec<Group> = Vec::new();
     for &id in late {
-        let process = &run.tree.processes[id];
-        let (fate, late_ns) = match process.exited {
+        let (fate, late_ns) = match run.tree.processes[id].exited {
             Some((at, ExitStatus::Killed)) => (Fate::Killed, after(at)),
             Some((at, status)) => (Fate::Ended(describe_status(Some(status))), after(at)),
             None => (Fate::Running, 0),
         };
-        let role = role_of(run, main, id);
-        match groups.iter_mut().find(|g| g.role == role && g.fate == fate) {
+        match groups.iter_mut().find(|g| g.fate == fate) {
             Some(g) => {
-                g.pids.push(process.pid);
+                g.who.push(run.who(id));
                 g.most_ns = g.most_ns.max(late_ns);
             }
             None => groups.push(Group {
-                role,
                 fate,
-                pids: vec![process.pid],
+                who: vec![run.who(id)],
                 most_ns: late_ns,
             }),
         }
@@ -130,15 +124,10 @@ fn group(run: &Run, main: ProcId, main_exit: Option<Moment>, late: &[ProcId]) ->
     groups
 }
 
-/// `children pids 12, 13 ended by themselves up to 1.0 s after …`.
+/// `child 1 (pid 12), child 2 (pid 13) ended by themselves up to 1.0 s after …`.
 fn describe(g: &Group) -> String {
-    let many = g.pids.len() > 1;
-    let pids: Vec<String> = g.pids.iter().map(i32::to_string).collect();
-    let who = if many {
-        format!("{} pids {}", plural(g.role), pids.join(", "))
-    } else {
-        format!("{} pid {}", g.role, pids.join(", "))
-    };
+    let many = g.who.len() > 1;
+    let who = g.who.join(", ");
     let secs = g.most_ns as f64 / 1e9;
     let was = if many { "were" } else { "was" };
     match &g.fate {
@@ -152,27 +141,5 @@ fn describe(g: &Group) -> String {
              by containment"
         ),
         Fate::Running => format!("{who} {was} still running at the end of the run"),
-    }
-}
-
-fn plural(role: &str) -> &'static str {
-    match role {
-        "child" => "children",
-        "grandchild" => "grandchildren",
-        _ => "descendants",
-    }
-}
-
-/// How `id` is related to the main process: `child`, `grandchild` or `descendant`.
-fn role_of(run: &Run, main: ProcId, id: ProcId) -> &'static str {
-    let parent = run.tree.processes[id].logical_parent;
-    if parent == Some(main) {
-        return "child";
-    }
-    let grandparent = parent.and_then(|p| run.tree.processes[p].logical_parent);
-    if grandparent == Some(main) {
-        "grandchild"
-    } else {
-        "descendant"
     }
 }

@@ -3,44 +3,69 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `start-target`, `start-subclass` and `join-order`: children named after the lesson's
-/// four, each printing a start and an end line; the parent prints `主`.
+use super::pattern::{PatternList, Patterns};
+
+/// `start-target`, `start-subclass` and `join-order`: children that each print a start
+/// and an end line carrying their name; the parent prints a line starting with `主`.
+///
+/// Lines are [patterns](super::pattern). Names are read from the children's own lines
+/// unless `names` pins them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StartParams {
-    /// One child per name; the count of children is the number of names.
+    /// How many children; defaults to the number of pinned names, else 4.
+    pub children: Option<usize>,
+    /// Pinned names, one child per name. Empty: any distinct names the children print.
     pub names: Vec<String>,
-    /// A child's first line; `{name}` is replaced by its name.
-    pub start_line: String,
-    /// A child's last line; `{name}` is replaced by its name.
-    pub end_line: String,
+    /// A child's first line; must capture `{name}`.
+    pub start_line: PatternList,
+    /// A child's last line; must capture `{name}`.
+    pub end_line: PatternList,
     /// The parent's line.
-    pub parent_line: String,
+    pub parent_line: PatternList,
 }
 
 impl Default for StartParams {
     fn default() -> Self {
         StartParams {
-            names: ["egon", "alex", "wupeiqi", "yuanhao"]
-                .map(String::from)
-                .to_vec(),
-            start_line: "{name} piaoing".into(),
-            end_line: "{name} piao end".into(),
-            parent_line: "主".into(),
+            children: None,
+            names: Vec::new(),
+            start_line: ["{name} piaoing", "{name} is piaoing"].into(),
+            end_line: ["{name} piao end", "{name} is piao end"].into(),
+            parent_line: r"re:^\s*(主|(?i:main)\b)".into(),
         }
     }
 }
 
 impl StartParams {
-    /// The start line of the child called `name`.
-    pub fn start_for(&self, name: &str) -> String {
-        self.start_line.replace("{name}", name)
+    /// The number of children expected.
+    pub fn count(&self) -> usize {
+        self.children.unwrap_or(match self.names.len() {
+            0 => 4,
+            pinned => pinned,
+        })
     }
 
-    /// The end line of the child called `name`.
-    pub fn end_for(&self, name: &str) -> String {
-        self.end_line.replace("{name}", name)
+    /// The compiled start-line patterns (validated when the spec was loaded).
+    pub fn start_patterns(&self) -> Patterns {
+        compiled(&self.start_line)
     }
+
+    /// The compiled end-line patterns.
+    pub fn end_patterns(&self) -> Patterns {
+        compiled(&self.end_line)
+    }
+
+    /// The compiled parent-line patterns.
+    pub fn parent_patterns(&self) -> Patterns {
+        compiled(&self.parent_line)
+    }
+}
+
+/// Patterns a loaded spec has already validated; an invalid list (impossible after
+/// loading) matches nothing rather than panicking.
+pub fn compiled(list: &PatternList) -> Patterns {
+    list.compile().unwrap_or_else(|_| Patterns::nothing())
 }
 
 /// `isolation`: a global starts at `initial`; the child sets it to `child_value`.
@@ -49,10 +74,10 @@ impl StartParams {
 pub struct IsolationParams {
     pub initial: i64,
     pub child_value: i64,
-    /// Start of the child's line (the value follows).
-    pub child_label: String,
-    /// Start of the parent's line (the value follows).
-    pub parent_label: String,
+    /// The child's line; `{value}` captures the number it prints.
+    pub child_line: PatternList,
+    /// The parent's line; `{value}` captures the number it prints.
+    pub parent_line: PatternList,
 }
 
 impl Default for IsolationParams {
@@ -60,8 +85,8 @@ impl Default for IsolationParams {
         IsolationParams {
             initial: 100,
             child_value: 0,
-            child_label: "子进程内".into(),
-            parent_label: "主进程内".into(),
+            child_line: ["子进程内: {value}", "子进程中: {value}"].into(),
+            parent_line: ["主进程内: {value}", "主进程中: {value}"].into(),
         }
     }
 }
@@ -70,14 +95,14 @@ impl Default for IsolationParams {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DaemonParams {
-    /// A child's end line ends with this word (`egon piao end`, `guard end`).
-    pub end_word: String,
+    /// A child's end line (`egon piao end`, `guard end`, `end456`).
+    pub end_line: PatternList,
 }
 
 impl Default for DaemonParams {
     fn default() -> Self {
         DaemonParams {
-            end_word: "end".into(),
+            end_line: r"re:(?i)\bend".into(),
         }
     }
 }

@@ -159,8 +159,14 @@ pub fn parse(text: &str, source: &str) -> Result<Spec, SpecError> {
                 Ok(Params::Start(p))
             })?
         }
-        ExerciseId::Isolation => typed(text, &invalid, |p| Ok(Params::Isolation(p)))?,
-        ExerciseId::Daemon => typed(text, &invalid, |p| Ok(Params::Daemon(p)))?,
+        ExerciseId::Isolation => typed(text, &invalid, |p: IsolationParams| {
+            check_isolation(&p)?;
+            Ok(Params::Isolation(p))
+        })?,
+        ExerciseId::Daemon => typed(text, &invalid, |p: DaemonParams| {
+            check_daemon(&p)?;
+            Ok(Params::Daemon(p))
+        })?,
         ExerciseId::Terminate => typed(text, &invalid, |p| Ok(Params::Terminate(p)))?,
         ExerciseId::SocketServer | ExerciseId::PoolServer => {
             typed(text, &invalid, |p: ServerFileParams| {
@@ -235,23 +241,58 @@ fn typed<P: DeserializeOwned + Default>(
 }
 
 fn check_start(p: &StartParams) -> Result<(), String> {
-    if p.names.is_empty() {
-        return Err("field `params.names`: needs at least one name".into());
-    }
     let mut seen = std::collections::HashSet::new();
     for name in &p.names {
-        if name.trim().is_empty() || name.contains(['\n', ',']) {
+        if name.trim().is_empty() || name.contains(char::is_whitespace) {
             return Err(format!(
-                "field `params.names`: `{name}` is not a usable name (empty, or has a comma or newline)"
+                "field `params.names`: `{name}` is not a usable name (empty, or has a space)"
             ));
         }
         if !seen.insert(name) {
             return Err(format!("field `params.names`: `{name}` appears twice"));
         }
     }
-    if !p.start_line.contains("{name}") || !p.end_line.contains("{name}") {
-        return Err("field `params.start_line`/`params.end_line`: must contain `{name}`".into());
+    match p.children {
+        Some(0) => return Err("field `params.children`: needs at least one child".into()),
+        Some(n) if !p.names.is_empty() && n != p.names.len() => {
+            return Err(format!(
+                "field `params.children`: {n} children but {} pinned names",
+                p.names.len()
+            ));
+        }
+        _ => {}
     }
+    for (key, list) in [("start_line", &p.start_line), ("end_line", &p.end_line)] {
+        if !list
+            .all_capture_name()
+            .map_err(|e| format!("field `params.{key}`: {e}"))?
+        {
+            return Err(format!(
+                "field `params.{key}`: every pattern must capture the child's name (`{{name}}`)"
+            ));
+        }
+    }
+    p.parent_line
+        .compile()
+        .map_err(|e| format!("field `params.parent_line`: {e}"))?;
+    Ok(())
+}
+
+fn check_isolation(p: &IsolationParams) -> Result<(), String> {
+    for (key, list) in [
+        ("child_line", &p.child_line),
+        ("parent_line", &p.parent_line),
+    ] {
+        list.compile()
+            .map_err(|e| format!("field `params.{key}`: {e}"))?;
+    }
+    Ok(())
+}
+
+fn check_daemon(p: &DaemonParams) -> Result<(), String> {
+    p.end_line
+        .compile()
+        .map_err(|e| format!("field `params.end_line`: {e}"))?;
     Ok(())
 }
 

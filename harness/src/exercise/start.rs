@@ -1,146 +1,129 @@
-//! `start-target`, `start-subclass` and `join-order`: named children that each print a
-//! start and an end line, and a parent that prints `主`.
+//! `start-target`, `start-subclass` and `join-order`: children that each print a start
+//! and an end line carrying their name, and a parent that prints a line starting with `主`.
 
-use crate::ledger::ProcId;
+use crate::ledger::{Line, ProcId};
 
 use super::check::{Outcome, Run};
 use super::common;
-use super::orphans;
+use super::named::{self, Observed};
 use super::params::StartParams;
 
-/// Every line the children should write.
-fn expected_child_lines(p: &StartParams) -> Vec<String> {
-    p.names
-        .iter()
-        .flat_map(|n| [p.start_for(n), p.end_for(n)])
-        .collect()
+/// Is `text` one of the children's lines (a start or an end line)?
+fn child_line_matcher(p: &StartParams) -> impl Fn(&str) -> bool {
+    let (starts, ends) = (p.start_patterns(), p.end_patterns());
+    move |text: &str| starts.is_match(text) || ends.is_match(text)
 }
 
 /// `child-count`.
 pub fn child_count(run: &Run, p: &StartParams) -> Outcome {
-    common::child_count(run, p.names.len(), &expected_child_lines(p))
+    common::child_count(run, p.count(), &child_line_matcher(p))
 }
 
-/// `child-lines`: for each name, one child process wrote its start line and then its end
-/// line, and no child wrote the lines of two names.
+/// `child-lines`: every child wrote a start line and then an end line carrying one name
+/// (its own: the names are distinct, and the pinned ones when the exercise pins them);
+/// no other process wrote such lines.
 pub fn child_lines(run: &Run, p: &StartParams) -> Outcome {
-    let kids = run.children();
-    let mut problems = Vec::new();
-    let mut owner_of: Vec<(ProcId, &str)> = Vec::new();
-    let mut by_main = false;
-    // Killed at the end of the orphan grace before their end line: no-leftovers' finding.
-    let mut cut_short: Vec<ProcId> = Vec::new();
-    for name in &p.names {
-        let start = p.start_for(name);
-        let end = p.end_for(name);
-        let starts = run.lines_equal(&start);
-        let Some(first) = starts.first() else {
-            problems.push(format!("no process wrote `{start}`"));
-            continue;
-        };
-        let writer = first.process;
-        if !kids.contains(&writer) {
-            by_main |= Some(writer) == run.main();
-            problems.push(format!(
-                "`{start}` was written by {}, not by a child process",
-                run.who(writer)
-            ));
-            continue;
-        }
-        if let Some((_, other)) = owner_of.iter().find(|(id, _)| *id == writer) {
-            problems.push(format!(
-                "{} wrote the lines of both `{other}` and `{name}`: one child per name",
-                run.who(writer)
-            ));
-            continue;
-        }
-        owner_of.push((writer, name));
-        match run.line_by(writer, &end) {
-            None => {
-                let elsewhere = run.lines_equal(&end);
-                match elsewhere.first() {
-                    Some(line) => problems.push(format!(
-                        "`{start}` came from {} but `{end}` from {}: each child writes its own two lines",
-                        run.who(writer),
-                        run.who(line.process)
-                    )),
-                    None if orphans::contained_orphan(run, writer) => cut_short.push(writer),
-                    None => problems.push(format!(
-                        "{} wrote `{start}` but never `{end}`",
-                        run.who(writer)
-                    )),
-                }
-            }
-            Some(line) if line.at.seq < first.at.seq => problems.push(format!(
-                "{} wrote `{end}` before `{start}`",
-                run.who(writer)
-            )),
-            Some(_) => {}
-        }
+    let observed = named::observe(run, p);
+    let mut problems: Vec<String> = Vec::new();
+    let by_main = lines_elsewhere(run, &observed, &mut problems);
+    problems.extend(
+        observed
+            .children
+            .iter()
+            .filter_map(|c| named::child_problem(run, p, c)),
+    );
+    problems.extend(named::duplicate_names(run, &observed));
+    problems.extend(named::pinned_name_problems(run, p, &observed));
+    if observed.children.is_empty() && problems.is_empty() {
+        problems.push("there are no child processes to write them".into());
     }
-    if problems.is_empty() && !cut_short.is_empty() {
-        Outcome::pass(format!(
-            "each of the {} children wrote its own start line, and its end line unless it was \
-             still running when the orphan grace ran out (pid(s) {}, killed by containment: see \
-             no-leftovers)",
-            p.names.len(),
-            run.pids(&cut_short)
-        ))
-    } else if problems.is_empty() {
-        Outcome::pass(format!(
-            "each of the {} children wrote its own start and end line, in order",
-            p.names.len()
-        ))
-    } else {
-        let mut message = format!(
-            "expected each named child to write `{}` then `{}` from its own process; {}",
-            p.start_line.replace("{name}", "<name>"),
-            p.end_line.replace("{name}", "<name>"),
-            problems.join("; ")
-        );
-        if by_main
-            && let Some(why) = common::diagnose_missing_children(run, &expected_child_lines(p))
-        {
-            message.push_str(&format!(". Likely mistake: {why}"));
-        }
-        Outcome::fail(message)
+    if problems.is_empty() {
+        let names: Vec<String> = observed
+            .children
+            .iter()
+            .filter_map(|c| c.name().map(|n| format!("`{n}`")))
+            .collect();
+        return Outcome::pass(format!(
+            "each of the {} children wrote its own start and end line, in order ({})",
+            observed.children.len(),
+            names.join(", ")
+        ));
     }
+    let mut message = format!(
+        "expected each child to write a start line ({}) then an end line ({}) with its own \
+         name, from its own process; {}",
+        p.start_patterns().describe(),
+        p.end_patterns().describe(),
+        problems.join("; ")
+    );
+    if by_main && let Some(why) = common::diagnose_missing_children(run, &child_line_matcher(p)) {
+        message.push_str(&format!(". Likely mistake: {why}"));
+    }
+    Outcome::fail(message)
 }
 
-/// `parent-line`: the main process wrote `主`.
-pub fn parent_line(run: &Run, p: &StartParams) -> Outcome {
-    let Some(main) = run.main() else {
-        return Outcome::fail("the program never started (no main process in the ledger)");
-    };
-    if run.line_by(main, &p.parent_line).is_some() {
-        return Outcome::pass(format!("the main process wrote `{}`", p.parent_line));
+/// Report the children's lines written by other processes; true when the main process
+/// wrote some.
+fn lines_elsewhere(run: &Run, observed: &Observed, problems: &mut Vec<String>) -> bool {
+    let mut writers: Vec<ProcId> = observed.elsewhere.iter().map(|l| l.line.process).collect();
+    writers.dedup();
+    for writer in &writers {
+        let first = observed
+            .elsewhere
+            .iter()
+            .find(|l| l.line.process == *writer)
+            .map_or("", |l| l.line.text.as_str());
+        problems.push(format!(
+            "`{first}` was written by {}, not by a child of the main process",
+            run.who(*writer)
+        ));
     }
-    match run.lines_equal(&p.parent_line).first() {
+    writers.contains(&run.main().unwrap_or(usize::MAX))
+}
+
+/// The main process's first line that matches the parent-line patterns.
+fn parent_line_of<'r>(run: &'r Run, p: &StartParams) -> Option<&'r Line> {
+    let main = run.main()?;
+    let patterns = p.parent_patterns();
+    run.lines_of(main).find(|l| patterns.is_match(&l.text))
+}
+
+/// `parent-line`: the main process wrote a line starting with `主`.
+pub fn parent_line(run: &Run, p: &StartParams) -> Outcome {
+    if run.main().is_none() {
+        return Outcome::fail("the program never started (no main process in the ledger)");
+    }
+    let patterns = p.parent_patterns();
+    if let Some(line) = parent_line_of(run, p) {
+        return Outcome::pass(format!("the main process wrote `{}`", line.text));
+    }
+    let expected = format!(
+        "expected the main process to write its line ({})",
+        patterns.describe()
+    );
+    match run.lines.iter().find(|l| patterns.is_match(&l.text)) {
         Some(line) => Outcome::fail(format!(
-            "expected the main process to write `{}`; it was written by {} instead",
-            p.parent_line,
+            "{expected}; `{}` was written by {} instead",
+            line.text,
             run.who(line.process)
         )),
-        None => Outcome::fail(format!(
-            "expected the main process to write `{}`; no process wrote it",
-            p.parent_line
-        )),
+        None => Outcome::fail(format!("{expected}; no process wrote such a line")),
     }
 }
 
 /// `concurrent`: all children were alive at one moment (their lifetimes overlap).
 pub fn concurrent(run: &Run, p: &StartParams) -> Outcome {
     let kids = run.children();
-    if p.names.len() < 2 && kids.len() == 1 {
+    if p.count() < 2 && kids.len() == 1 {
         return Outcome::pass("only one child is expected, so it overlaps with itself");
     }
     if kids.len() < 2 {
         let mut message = format!(
             "expected {} children alive at the same time; the ledger shows {} child process(es)",
-            p.names.len(),
+            p.count(),
             kids.len()
         );
-        if let Some(why) = common::diagnose_missing_children(run, &expected_child_lines(p)) {
+        if let Some(why) = common::diagnose_missing_children(run, &child_line_matcher(p)) {
             message.push_str(&format!(". Likely mistake: {why}"));
         }
         return Outcome::fail(message);
@@ -188,60 +171,64 @@ fn describe_sequence(run: &Run, kids: &[ProcId]) -> String {
     )
 }
 
-/// `start-nonblocking`: `主` was written before any child exited.
+/// `start-nonblocking`: the parent's line was written before any child exited.
 pub fn start_nonblocking(run: &Run, p: &StartParams) -> Outcome {
-    let Some(main) = run.main() else {
+    if run.main().is_none() {
         return Outcome::fail("the program never started (no main process in the ledger)");
-    };
+    }
     let kids = run.children();
-    let Some(line) = run.line_by(main, &p.parent_line) else {
+    let shown = p.parent_patterns().describe();
+    let Some(line) = parent_line_of(run, p) else {
         return Outcome::fail(format!(
-            "expected `{}` from the main process before any child exits; the main process never wrote it",
-            p.parent_line
+            "expected the main process's line ({shown}) before any child exits; the main \
+             process never wrote it"
         ));
     };
+    let text = &line.text;
     let Some(first_exit) = kids.iter().copied().min_by_key(|&k| run.exit_seq(k)) else {
-        let mut message = format!(
-            "expected `{}` before any child exits; there are no child processes",
-            p.parent_line
-        );
-        if let Some(why) = common::diagnose_missing_children(run, &expected_child_lines(p)) {
+        let mut message =
+            format!("expected `{text}` before any child exits; there are no child processes");
+        if let Some(why) = common::diagnose_missing_children(run, &child_line_matcher(p)) {
             message.push_str(&format!(". Likely mistake: {why}"));
         }
         return Outcome::fail(message);
     };
     if line.at.seq < run.exit_seq(first_exit) {
         Outcome::pass(format!(
-            "`{}` was written while every child was still running: start() did not block",
-            p.parent_line
+            "`{text}` was written while every child was still running: start() did not block"
         ))
     } else {
         Outcome::fail(format!(
-            "expected `{}` right after the children were started, before any of them ended; it \
-             was written after {} had exited (start() returns at once: was join() called before \
-             printing?)",
-            p.parent_line,
+            "expected `{text}` right after the children were started, before any of them ended; \
+             it was written after {} had exited (start() returns at once: was join() called \
+             before printing?)",
             run.who(first_exit)
         ))
     }
 }
 
-/// `main-after-children` (join-order): `主` was written after every child exited.
+/// `main-after-children` (join-order): the parent's last line was written after every
+/// child exited (a `主进程开始` before the joins does not count against it).
 pub fn main_after_children(run: &Run, p: &StartParams) -> Outcome {
     let Some(main) = run.main() else {
         return Outcome::fail("the program never started (no main process in the ledger)");
     };
     let kids = run.children();
-    let Some(line) = run.line_by(main, &p.parent_line) else {
+    let patterns = p.parent_patterns();
+    let Some(line) = run
+        .lines_of(main)
+        .filter(|l| patterns.is_match(&l.text))
+        .last()
+    else {
         return Outcome::fail(format!(
-            "expected `{}` from the main process after every child ended; it never wrote it",
-            p.parent_line
+            "expected the main process's line ({}) after every child ended; it never wrote it",
+            patterns.describe()
         ));
     };
+    let text = &line.text;
     if kids.is_empty() {
         return Outcome::fail(format!(
-            "expected `{}` after the children ended; there are no child processes",
-            p.parent_line
+            "expected `{text}` after the children ended; there are no child processes"
         ));
     }
     let running: Vec<ProcId> = kids
@@ -251,16 +238,14 @@ pub fn main_after_children(run: &Run, p: &StartParams) -> Outcome {
         .collect();
     if running.is_empty() {
         Outcome::pass(format!(
-            "`{}` was written after all {} children had exited",
-            p.parent_line,
+            "`{text}` was written after all {} children had exited",
             kids.len()
         ))
     } else {
         Outcome::fail(format!(
-            "expected `{}` after every child ended; it was written while {} of {} children were \
-             still running (pids {}): `主` printed before the children ended — join() every \
+            "expected `{text}` after every child ended; it was written while {} of {} children \
+             were still running (pids {}): printed before the children ended — join() every \
              child before printing it",
-            p.parent_line,
             running.len(),
             kids.len(),
             run.pids(&running)

@@ -1,7 +1,7 @@
 //! `terminate`: the parent sends SIGTERM to its child, which dies of it, is reaped, and
 //! whose exit code (-15) the parent prints.
 
-use crate::ledger::{EventKind, ExitStatus, Role};
+use crate::ledger::{EventKind, ExitStatus, ProcId, Role};
 
 use super::check::{Outcome, Run, describe_status, last_int, signal_name};
 use super::common;
@@ -9,12 +9,36 @@ use super::params::TerminateParams;
 
 /// `child-count`: exactly one child.
 pub fn child_count(run: &Run) -> Outcome {
-    common::child_count(run, 1, &[])
+    common::child_count(run, 1, &|_| false)
+}
+
+/// The child the exercise is about: the one the main process signalled; else the one
+/// that died of a signal; else the first. With two children where the second is
+/// terminated, the second is judged (`child-count` reports the extra one).
+pub fn target(run: &Run) -> Option<ProcId> {
+    let kids = run.children();
+    let main = run.main()?;
+    let signalled = run.ledger.events.iter().find_map(|e| match e.kind {
+        EventKind::Signal { from, to, .. } if run.tree.at(from, e.seq) == Some(main) => kids
+            .iter()
+            .copied()
+            .find(|&k| run.tree.processes[k].pid == to.abs()),
+        _ => None,
+    });
+    let died = || {
+        kids.iter().copied().find(|&k| {
+            matches!(
+                run.tree.processes[k].exited,
+                Some((_, ExitStatus::Signal { .. }))
+            )
+        })
+    };
+    signalled.or_else(died).or(kids.first().copied())
 }
 
 /// `sigterm-sent`: the main process sent the signal to its child.
 pub fn sigterm_sent(run: &Run, p: &TerminateParams) -> Outcome {
-    let (Some(main), Some(&child)) = (run.main(), run.children().first()) else {
+    let (Some(main), Some(child)) = (run.main(), target(run)) else {
         return Outcome::fail("expected a child for the main process to terminate; there is none");
     };
     let pid = run.tree.processes[child].pid;
@@ -64,7 +88,7 @@ pub fn sigterm_sent(run: &Run, p: &TerminateParams) -> Outcome {
 
 /// `child-died-sigterm`: the child was killed by the signal.
 pub fn child_died(run: &Run, p: &TerminateParams) -> Outcome {
-    let Some(&child) = run.children().first() else {
+    let Some(child) = target(run) else {
         return Outcome::fail("expected a child to die of SIGTERM; there is no child process");
     };
     let status = run.tree.processes[child].exited.map(|(_, s)| s);
@@ -109,7 +133,7 @@ pub fn exitcode_printed(run: &Run, p: &TerminateParams) -> Outcome {
 
 /// `child-reaped`: the main process collected the child's exit status (join()).
 pub fn child_reaped(run: &Run) -> Outcome {
-    let (Some(main), Some(&child)) = (run.main(), run.children().first()) else {
+    let (Some(main), Some(child)) = (run.main(), target(run)) else {
         return Outcome::fail("expected a child to be reaped; there is no child process");
     };
     match run.tree.processes[child].reaped_by {

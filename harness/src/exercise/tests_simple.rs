@@ -87,7 +87,11 @@ fn daemon_flag_forgotten_is_named() {
         "daemon-ended",
         &["ran to completion", "`p.daemon = True` before `p.start()`"],
     );
-    assert_says(&results, "daemon-no-end-line", &["pid 2 wrote `guard end`"]);
+    assert_says(
+        &results,
+        "daemon-no-end-line",
+        &["child 1 (pid 2) wrote `guard end`"],
+    );
 }
 
 #[test]
@@ -257,5 +261,9 @@ fn terminate_reaped_by_a_forkserver_counts_as_joined() {
         .exit(1, 0);
     let results = grade("terminate", &b.build());
     assert_failed(&results, &[]);
-    assert_says(&results, "child-reaped", &["forkserver (pid 5)"]);
+    assert_says(
+        &results,
+        "child-reaped",
+        &["forkserver (the interpreter's helper process (pid 5))"],
+    );
 }

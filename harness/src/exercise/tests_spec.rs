@@ -117,9 +117,10 @@ fn an_unknown_exercise_is_named() {
 #[test]
 fn an_invalid_value_points_at_its_key() {
     let (line, _, message) =
-        error("exercise = \"join-order\"\n[params]\nstart_line = \"go\"\nnames = []\n");
+        error("exercise = \"join-order\"\n[params]\nnames = []\nstart_line = \"go\"\n");
     assert_eq!(line, 4);
-    assert!(message.contains("params.names"), "{message}");
+    assert!(message.contains("params.start_line"), "{message}");
+    assert!(message.contains("{name}"), "{message}");
 }
 
 #[test]

@@ -127,8 +127,9 @@ fn find_main(tree: &ProcessTree, root: ProcId) -> ProcId {
         }
         // The launcher ran the program in a child created after its final exec, one that
         // exec'd (a shell's command line forks then execs). Of several (a wrapper that
-        // also runs `echo`), the program is the one with the largest process subtree;
-        // on a tie, the first (trailing commands come after the program).
+        // also runs `basename` or `echo`), the program is the one with the largest
+        // process subtree; on a tie, the one that lived across the most ledger events
+        // (a threaded program with no child is still longer-lived than `basename`).
         let next = process
             .children
             .iter()
@@ -136,19 +137,25 @@ fn find_main(tree: &ProcessTree, root: ProcId) -> ProcId {
             .filter(|&c| {
                 tree.processes[c].started.seq > image.seq && !tree.processes[c].execs.is_empty()
             })
-            .fold(None, |best: Option<(ProcId, usize)>, c| {
-                let size = subtree_size(tree, c);
-                match best {
-                    Some((_, best_size)) if best_size >= size => best,
-                    _ => Some((c, size)),
-                }
-            })
-            .map(|(c, _)| c);
+            .max_by_key(|&c| {
+                (
+                    subtree_size(tree, c),
+                    lifetime(tree, c),
+                    std::cmp::Reverse(c),
+                )
+            });
         match next {
             Some(child) => current = child,
             None => return current,
         }
     }
+}
+
+/// How many ledger events `id` lived across (up to the end when it never exited).
+fn lifetime(tree: &ProcessTree, id: ProcId) -> u64 {
+    let process = &tree.processes[id];
+    let end = process.exited.map_or(u64::MAX, |(moment, _)| moment.seq);
+    end.saturating_sub(process.started.seq)
 }
 
 /// Number of processes in the subtree rooted at `id`.
