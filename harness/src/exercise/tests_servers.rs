@@ -44,6 +44,8 @@ enum Server {
     PerClient,
     /// A process per client, never reaped.
     Zombies,
+    /// A process per client, SIGCHLD ignored: the kernel reaps each at its exit.
+    IgnoresSigchld,
     /// Serves in the listening process, one client at a time.
     Iterative,
 }
@@ -63,6 +65,9 @@ fn socket_run(server: Server) -> (crate::ledger::Ledger, ServerSession) {
         },
         ..ServerSession::default()
     };
+    if server == Server::IgnoresSigchld {
+        b.sigchld(1, true, false);
+    }
     let mut unreaped: Vec<i32> = Vec::new();
     for wave in 1..=2u32 {
         let mut clients = Vec::new();
@@ -97,7 +102,11 @@ fn socket_run(server: Server) -> (crate::ledger::Ledger, ServerSession) {
             for c in 1..=4u32 {
                 let pid = (wave * 10 + c) as i32;
                 b.exit(pid, 0);
-                unreaped.push(pid);
+                if server == Server::IgnoresSigchld {
+                    b.kernel_reap(1, pid);
+                } else {
+                    unreaped.push(pid);
+                }
             }
         }
         session.marks.after_wave.push(last(&b));
@@ -150,6 +159,21 @@ fn zombies_that_pile_up_are_named() {
         &results,
         "zombies-bounded",
         &["after wave 1: 4, after wave 2: 8", "pile up as zombies"],
+    );
+}
+
+#[test]
+fn children_the_kernel_reaps_are_no_zombies() {
+    let (ledger, session) = socket_run(Server::IgnoresSigchld);
+    let results = grade_with("socket-server", &ledger, Some(&session));
+    assert_failed(&results, &[]);
+    assert_says(
+        &results,
+        "zombies-bounded",
+        &[
+            "after wave 1: 0, after wave 2: 0",
+            "8 children were reaped by the kernel (the parent ignores SIGCHLD)",
+        ],
     );
 }
 
