@@ -155,7 +155,11 @@ fn kernel_reaps_are_labelled_not_drawn_as_waits_or_zombies() {
         "one label on the reaped child's lane"
     );
     assert!(html.contains("reaped by the kernel (the parent ignores SIGCHLD)"));
-    assert_eq!(html.matches("class=\"reap-arrow\"").count(), 0, "no wait call");
+    assert_eq!(
+        html.matches("class=\"reap-arrow\"").count(),
+        0,
+        "no wait call"
+    );
     assert_eq!(
         html.matches("class=\"zombie\"").count(),
         0,
