@@ -19,8 +19,10 @@
 //!
 //! Not modelled: clone(CLONE_PARENT) (the child's parent is the creator's parent),
 //! clone(CLONE_SIGHAND) without CLONE_THREAD, and children with an exit signal other
-//! than SIGCHLD (the kernel never autoreaps those). A disposition that changes while a
-//! child's exit is already being consumed may be judged by the old one.
+//! than SIGCHLD (the kernel never autoreaps those). Two races are judged by the
+//! tracer's order of events, not the kernel's: a disposition that changes while a
+//! child's exit is being consumed, and a child that exits while its parent is dying
+//! (already reparented to init by the kernel, not yet seen dead by the tracer).
 
 use std::collections::HashMap;
 
