@@ -169,3 +169,41 @@ fn the_text_timeline_names_kernel_reaps() {
         "{text}"
     );
 }
+
+#[test]
+fn sa_nocldwait_reaps_until_exec_clears_it() {
+    let (ledger, _) = trace_json(&[], &["python3", &program("nocldwait.py")]);
+    let tree = ProcessTree::from_ledger(&ledger);
+    let main_pid = tree.processes[tree.main.expect("a main process")].pid;
+    assert_eq!(
+        stdout_of(&ledger, main_pid),
+        "before exec: kernel-reaped\nafter exec: waited\n"
+    );
+    let set = find(&ledger, |k| {
+        matches!(
+            k,
+            EventKind::SigchldDisposition {
+                pid,
+                ignore: false,
+                nocldwait: true
+            } if *pid == main_pid
+        )
+    })
+    .expect("the SA_NOCLDWAIT call is recorded");
+    // Children of the main process's pid after that call (the first one counts as a
+    // launcher's: it was forked before the final exec).
+    let main = tree.main.unwrap();
+    let kids: Vec<&proclab::ledger::Process> = tree.processes[main]
+        .children
+        .iter()
+        .map(|&id| &tree.processes[id])
+        .filter(|p| p.started.seq > set.seq)
+        .collect();
+    assert_eq!(kids.len(), 2, "{kids:?}");
+    assert!(kids[0].reaped_by_kernel, "before exec");
+    assert!(
+        !kids[1].reaped_by_kernel && kids[1].reaped_by.is_some(),
+        "after exec: waited for"
+    );
+    assert_eq!(kernel_reaps(&ledger), vec![(main_pid, kids[0].pid)]);
+}
