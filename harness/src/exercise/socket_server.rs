@@ -161,7 +161,8 @@ pub fn second_wave(run: &Run, session: &ServerSession) -> Outcome {
     ))
 }
 
-/// Program processes exited but not yet reaped at `seq`.
+/// Program processes exited but not yet reaped at `seq` (by a wait, or by the kernel
+/// because the parent ignores SIGCHLD).
 pub fn zombies_at(run: &Run, seq: u64) -> Vec<ProcId> {
     run.program()
         .into_iter()
@@ -196,8 +197,18 @@ pub fn zombies_bounded(run: &Run, session: &ServerSession, per_wave: usize) -> O
         .collect::<Vec<_>>()
         .join(", ");
     if counts.iter().all(|&n| n <= per_wave) {
+        let by_kernel = run
+            .program()
+            .into_iter()
+            .filter(|&id| run.tree.processes[id].reaped_by_kernel)
+            .count();
+        let kernel = match by_kernel {
+            0 => String::new(),
+            1 => "; 1 child was reaped by the kernel (the parent ignores SIGCHLD)".into(),
+            n => format!("; {n} children were reaped by the kernel (the parent ignores SIGCHLD)"),
+        };
         return Outcome::pass(format!(
-            "unreaped finished children stayed within one wave's worth ({per_wave}): {shown}"
+            "unreaped finished children stayed within one wave's worth ({per_wave}): {shown}{kernel}"
         ));
     }
     Outcome::fail(format!(

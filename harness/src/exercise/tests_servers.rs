@@ -45,6 +45,8 @@ pub(super) enum Server {
     PerClient,
     /// A process per client, never reaped.
     Zombies,
+    /// A process per client, SIGCHLD ignored: the kernel reaps each at its exit.
+    IgnoresSigchld,
     /// Serves in the listening process, one client at a time.
     Iterative,
     /// A process per client whose loop never ends when the client leaves: the children
@@ -67,6 +69,9 @@ pub(super) fn socket_run(server: Server) -> (crate::ledger::Ledger, ServerSessio
         },
         ..ServerSession::default()
     };
+    if server == Server::IgnoresSigchld {
+        b.sigchld(1, true, false);
+    }
     let mut unreaped: Vec<i32> = Vec::new();
     for wave in 1..=2u32 {
         let mut clients = Vec::new();
@@ -106,7 +111,11 @@ pub(super) fn socket_run(server: Server) -> (crate::ledger::Ledger, ServerSessio
             for c in 1..=4u32 {
                 let pid = (wave * 10 + c) as i32;
                 b.exit(pid, 0);
-                unreaped.push(pid);
+                if server == Server::IgnoresSigchld {
+                    b.kernel_reap(1, pid);
+                } else {
+                    unreaped.push(pid);
+                }
             }
         }
         session.marks.after_wave.push(last(&b));
@@ -164,6 +173,21 @@ fn zombies_that_pile_up_are_named() {
         &results,
         "zombies-bounded",
         &["after wave 1: 4, after wave 2: 8", "pile up as zombies"],
+    );
+}
+
+#[test]
+fn children_the_kernel_reaps_are_no_zombies() {
+    let (ledger, session) = socket_run(Server::IgnoresSigchld);
+    let results = grade_with("socket-server", &ledger, Some(&session));
+    assert_failed(&results, &[]);
+    assert_says(
+        &results,
+        "zombies-bounded",
+        &[
+            "after wave 1: 0, after wave 2: 0",
+            "8 children were reaped by the kernel (the parent ignores SIGCHLD)",
+        ],
     );
 }
 

@@ -65,7 +65,8 @@ pub fn render(page: &Page<'_>) -> String {
              <span class=\"k-fork\">fork</span> (parent starts child), \
              <span class=\"k-reap\">wait</span> (parent collects the child's exit status), \
              <span class=\"k-signal\">signal</span>. A dashed lane is a process that has \
-             exited but was not yet waited for (a zombie). Dotted lines across all lanes \
+             exited but was not yet waited for (a zombie); a child whose parent ignores \
+             SIGCHLD is <span class=\"k-kernel\">reaped by the kernel</span> at its exit. Dotted lines across all lanes \
              mark what the main process printed. For servers, <code>accepted :PORT</code> \
              and <code>serves :PORT</code> name a client connection by its port: which \
              process accepted it and which one talked to it.</p>\n",

@@ -53,6 +53,8 @@ pub struct TreeRow {
     /// `exit code 0`, `killed by SIGTERM (signal 15)`, ….
     pub exit: String,
     pub reaped_by: Option<Pid>,
+    /// Reaped by the kernel because the parent (`reaped_by`) ignores SIGCHLD.
+    pub reaped_by_kernel: bool,
 }
 
 /// The ledger in a few numbers.
@@ -159,6 +161,7 @@ fn tree_rows(run: &Run) -> Vec<TreeRow> {
             ended_ms: p.exited.map(|(m, _)| ms(m.t_ns)),
             exit: describe_status(p.exited.map(|(_, s)| s)),
             reaped_by: p.reaped_by.map(|(r, _)| tree.processes[r].pid),
+            reaped_by_kernel: p.reaped_by_kernel,
         });
         for &child in p.children.iter().rev() {
             stack.push((child, depth + 1));

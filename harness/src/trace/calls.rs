@@ -8,6 +8,7 @@ use nix::unistd::Pid;
 use super::fds::{self, FdKind};
 use super::fence;
 use super::memory;
+use super::sigchld::Disposition;
 use super::sockets;
 use super::stops;
 use super::syscalls::{self, Call, SignalTarget};
@@ -35,6 +36,9 @@ pub(crate) enum ExitWait {
         inode: u64,
     },
     Accept,
+    /// rt_sigaction(SIGCHLD) that changes the disposition: the new one, read at
+    /// entry (the kernel copies it then), recorded if the call succeeds.
+    Sigchld(Disposition),
 }
 
 /// Most iovecs a gathered write is read from (IOV_MAX).
@@ -105,6 +109,14 @@ impl Tracer {
                 _ => stops::resume(tid, 0),
             },
             Call::Accept { .. } => self.wait_exit(tid, ExitWait::Accept),
+            // No exit stop for a call that changes nothing (a shell swaps its
+            // SIGCHLD handler around every fork).
+            Call::SigchldAction { act } => match read_sigaction(tid, act) {
+                Some(new) if new != self.sigchld.get(tgid) => {
+                    self.wait_exit(tid, ExitWait::Sigchld(new))
+                }
+                _ => stops::resume(tid, 0),
+            },
             Call::Peek | Call::Other => stops::resume(tid, 0),
         }
     }
@@ -226,6 +238,14 @@ impl Tracer {
                     });
                 }
             }
+            Some(ExitWait::Sigchld(new)) if ret == 0 => {
+                self.sigchld.set(tgid, new);
+                self.rec.push(EventKind::SigchldDisposition {
+                    pid: tgid.as_raw(),
+                    ignore: new.ignore,
+                    nocldwait: new.nocldwait,
+                });
+            }
             _ => {}
         }
         stops::resume(tid, 0);
@@ -262,4 +282,14 @@ impl Tracer {
             self.check_event_cap();
         }
     }
+}
+
+/// The disposition in the kernel `struct sigaction` at `act`: the handler, then
+/// `unsigned long sa_flags` (the kernel's layout on x86_64 and aarch64, not glibc's).
+/// None if unreadable (the call then fails with EFAULT).
+fn read_sigaction(tid: Pid, act: u64) -> Option<Disposition> {
+    let raw = memory::read_bytes(tid, act, 16);
+    let handler = u64::from_ne_bytes(raw.get(..8)?.try_into().ok()?);
+    let flags = u64::from_ne_bytes(raw.get(8..16)?.try_into().ok()?);
+    Some(Disposition::from_raw(handler, flags))
 }

@@ -60,6 +60,7 @@ mod rawsys;
 mod recorder;
 mod seccomp;
 mod session;
+mod sigchld;
 mod sockets;
 mod spawn;
 mod stops;

@@ -291,8 +291,10 @@ fn trace(
         leftovers: Vec::new(),
         seen: Default::default(),
         marks: Default::default(),
+        sigchld: Default::default(),
     };
     tracer.add_task(root, root);
+    tracer.sigchld.root(root);
     let _ = started.send(Ok(Started {
         root,
         stopper: stopper.clone(),

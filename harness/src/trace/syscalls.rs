@@ -45,6 +45,11 @@ pub(crate) enum Call {
     Accept {
         fd: u64,
     },
+    /// rt_sigaction(SIGCHLD, act, …) with a new action at `act` (the filter stops only
+    /// for SIGCHLD; a query with `act == NULL` decodes as `Other`).
+    SigchldAction {
+        act: u64,
+    },
     Other,
 }
 
@@ -105,6 +110,9 @@ pub(crate) fn decode(nr: u64, args: [u64; 6]) -> Call {
         },
         libc::SYS_listen => Call::Listen { fd: a0 },
         libc::SYS_accept | libc::SYS_accept4 => Call::Accept { fd: a0 },
+        libc::SYS_rt_sigaction if a0 as i32 == libc::SIGCHLD && a1 != 0 => {
+            Call::SigchldAction { act: a1 }
+        }
         _ => Call::Other,
     }
 }
