@@ -3,80 +3,29 @@
 //! submissions in temporary `/autograder`- and `/grade`-shaped trees (their path
 //! overrides), and the results files they write are validated against the platforms'
 //! documented fields (tests/schemas). The GitHub Classroom workflow is parsed as YAML
-//! and one of its test commands is run as the action would. `grade` in the platform
-//! formats always leaves a results file and exits 0.
+//! and one of its test commands is run as the action would.
 
 mod grade_common;
+mod platform_common;
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use grade_common::*;
+use grade_common::proclab;
+use platform_common::*;
 use serde_json::Value;
 
 /// Two exercises: one handed in correct, one wrong (a child prints the parent's initial
 /// value, as if memory were shared).
 const EXERCISES: &str = "start-target,isolation";
-
-fn schema(name: &str) -> jsonschema::Validator {
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(name))
-            .expect("reading the schema");
-    let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
-    jsonschema::validator_for(&schema).expect("a valid schema")
-}
-
-fn assert_valid(validator: &jsonschema::Validator, json: &Value) {
-    let errors: Vec<String> = validator.iter_errors(json).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{errors:?}\n{json:#}");
-}
-
-fn run(cmd: &mut Command) -> Output {
-    // As on an instructor's machine (and a platform's image): Python buffers its output.
-    let out = cmd.env_remove("PYTHONUNBUFFERED").output().expect("running");
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 fn package(platform: &str, output: &Path) -> Output {
     run(Command::new(proclab())
         .args(["package", platform, "--exercises", EXERCISES, "-o"])
         .arg(output))
 }
-
-fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{} not written: {e}", path.display()));
-    serde_json::from_str(&text).expect("results are JSON")
-}
-
-/// Put the good and the failing fixture into `dir` under the names students hand in.
-fn hand_in(dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::copy(
-        fixtures().join("python/start_target/good.py"),
-        dir.join("start_target.py"),
-    )
-    .unwrap();
-    std::fs::copy(
-        fixtures().join("python/isolation/child_prints_initial.py"),
-        dir.join("isolation.py"),
-    )
-    .unwrap();
-}
-
-fn bash_syntax_ok(script: &Path) {
-    let out = Command::new("bash").arg("-n").arg(script).output().unwrap();
-    assert!(out.status.success(), "{}: {out:?}", script.display());
-}
-
-/// The zip's files: name → (unix mode, contents).
+/// Unpack the zip into `into`; its files as (name, unix mode), sorted.
 fn unzip(path: &Path, into: &Path) -> Vec<(String, u32)> {
     let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
     let mut names = Vec::new();
@@ -148,14 +97,24 @@ fn gradescope_bundle_grades_a_submission_and_writes_results_per_the_spec() {
     };
     let start = named("start-target: ");
     let isolation = named("isolation: ");
-    assert_eq!(start.len() + isolation.len(), tests.len(), "every name has its exercise");
-    assert!(start.len() >= 5 && start.iter().all(|t| t["status"] == "passed"), "{json:#}");
+    assert_eq!(
+        start.len() + isolation.len(),
+        tests.len(),
+        "every name has its exercise"
+    );
+    assert!(
+        start.len() >= 5 && start.iter().all(|t| t["status"] == "passed"),
+        "{json:#}"
+    );
     let failed: Vec<&str> = isolation
         .iter()
         .filter(|t| t["status"] == "failed")
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert!(!failed.is_empty(), "the wrong isolation fails a check: {json:#}");
+    assert!(
+        !failed.is_empty(),
+        "the wrong isolation fails a check: {json:#}"
+    );
     let sum: f64 = tests.iter().map(|t| t["score"].as_f64().unwrap()).sum();
     assert_eq!(json["score"].as_f64(), Some(sum));
     let output = json["output"].as_str().unwrap();
@@ -174,7 +133,10 @@ fn gradescope_results_say_why_when_nothing_can_be_graded() {
     let json = read_json(&root.join("results/results.json"));
     assert_valid(&schema("gradescope.schema.json"), &json);
     assert_eq!(json["score"].as_f64(), Some(0.0));
-    assert!(json["output"].as_str().unwrap().contains("empty"), "{json:#}");
+    assert!(
+        json["output"].as_str().unwrap().contains("empty"),
+        "{json:#}"
+    );
 
     std::fs::write(root.join("submission/my_homework.py"), "print('hi')\n").unwrap();
     run_autograder(&root);
@@ -226,7 +188,10 @@ fn prairielearn_grader_scores_a_fraction_and_refuses_what_it_cannot_grade() {
     assert_eq!(json["gradable"], true);
     let tests = json["tests"].as_array().unwrap();
     let points: f64 = tests.iter().map(|t| t["points"].as_f64().unwrap()).sum();
-    let max: f64 = tests.iter().map(|t| t["max_points"].as_f64().unwrap()).sum();
+    let max: f64 = tests
+        .iter()
+        .map(|t| t["max_points"].as_f64().unwrap())
+        .sum();
     let score = json["score"].as_f64().unwrap();
     assert!(score > 0.0 && score < 1.0, "one right, one wrong: {json:#}");
     assert!((score - points / max).abs() < 1e-9, "{json:#}");
@@ -240,134 +205,25 @@ fn prairielearn_grader_scores_a_fraction_and_refuses_what_it_cannot_grade() {
     std::fs::create_dir_all(grade.join("student")).unwrap();
     let json = run_prairielearn(&grade, &run_sh);
     assert_eq!(json["gradable"], false);
-    assert!(json["message"].as_str().unwrap().contains("empty"), "{json:#}");
+    assert!(
+        json["message"].as_str().unwrap().contains("empty"),
+        "{json:#}"
+    );
 
     // Only a file that is no exercise's: not gradable either, and the message says so.
     std::fs::write(grade.join("student/solution.py"), "print('hi')\n").unwrap();
     let json = run_prairielearn(&grade, &run_sh);
     assert_eq!(json["gradable"], false);
     let message = json["message"].as_str().unwrap();
-    assert!(message.contains("solution.py") && message.contains("start-target"), "{message}");
-}
-
-fn grade_cmd(args: &[&str]) -> Output {
-    run(Command::new(proclab()).arg("grade").args(args))
-}
-
-#[test]
-fn grade_in_platform_formats_always_leaves_results_and_exits_0() {
-    let good = fixtures().join("python/start_target/good.py");
-    let wrong = fixtures().join("python/start_target/run_not_start.py");
-    let good = good.to_str().unwrap();
-    let wrong = wrong.to_str().unwrap();
-    // A verdict, pass or fail: the report, exit 0 so the partial score is kept.
-    let out = grade_cmd(&["start-target", "--format", "prairielearn", "--", "python3", wrong]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_valid(&schema("prairielearn.schema.json"), &json);
-    assert_eq!(json["gradable"], true);
-    let score = json["score"].as_f64().unwrap();
-    assert!(score > 0.0 && score < 1.0, "{json:#}");
-
-    // Could not grade: PrairieLearn gets gradable: false with the reason.
-    let out = grade_cmd(&["start-target", "--format", "prairielearn", "--", "python-not-installed", good]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_valid(&schema("prairielearn.schema.json"), &json);
-    assert_eq!(json["gradable"], false);
-    assert!(json["message"].as_str().unwrap().contains("python-not-installed"), "{json:#}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("python-not-installed"));
-
-    // Gradescope, to a file: the reason in `output`.
-    let dir = tempfile::tempdir().unwrap();
-    let results = dir.path().join("results.json");
-    let results_arg = results.to_str().unwrap();
-    let out = grade_cmd(&[
-        "start-target", "--format", "gradescope", "-o", results_arg, "--", "python-not-installed", good,
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let json = read_json(&results);
-    assert_valid(&schema("gradescope.schema.json"), &json);
-    assert_eq!(json["output_format"], "text");
-    assert!(json["output"].as_str().unwrap().contains("python-not-installed"), "{json:#}");
-
-    // And a pass in Gradescope's format: test names carry the exercise.
-    let out = grade_cmd(&["start-target", "--format", "gradescope", "--", "python3", good]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_valid(&schema("gradescope.schema.json"), &json);
-    assert!(json["tests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|t| t["name"].as_str().unwrap().starts_with("start-target: ")));
-}
-
-#[test]
-fn writable_fs_turns_the_read_only_layer_off() {
-    let good = fixtures().join("python/start_target/good.py");
-    let layer = |extra: &[&str]| -> Value {
-        let mut args = vec!["start-target", "--format", "json"];
-        args.extend_from_slice(extra);
-        args.extend(["--", "python3", good.to_str().unwrap()]);
-        let out = grade_cmd(&args);
-        assert_eq!(out.status.code(), Some(0), "{out:?}");
-        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-        json["ledger"]["layers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["name"] == "fs-readonly")
-            .cloned()
-            .expect("the fs-readonly layer is reported")
-    };
-    let writable = layer(&["--writable-fs"]);
-    assert_eq!(writable["active"], false, "{writable}");
-    assert!(writable["detail"].as_str().unwrap().contains("option"), "{writable}");
-}
-
-#[test]
-fn junit_puts_the_message_in_the_failure_body_and_a_limit_as_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let xml = dir.path().join("r.xml");
-    let json = dir.path().join("r.json");
-    let good = fixtures().join("python/start_target/good.py");
-    // Stopped by a time limit far below what the program sleeps.
-    let out = grade_cmd(&[
-        "start-target",
-        "--time-limit",
-        "300ms",
-        "--report",
-        &format!("junit={}", xml.display()),
-        "--report",
-        &format!("json={}", json.display()),
-        "--",
-        "python3",
-        good.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let text = std::fs::read_to_string(&xml).unwrap();
     assert!(
-        text.contains(r#"<error message="The time limit fired and the run was stopped." type="limit">The time limit fired"#),
-        "{text}"
+        message.contains("solution.py") && message.contains("start-target"),
+        "{message}"
     );
-    let failure = text.find("<failure message=\"").expect("a failed check");
-    let rest = &text[failure..];
-    let message = &rest["<failure message=\"".len()..rest.find("\" type=").unwrap()];
-    assert!(rest.contains(&format!(">{message}</failure>")), "body repeats the message: {rest}");
-    let lint = Command::new("xmllint")
-        .args(["--noout", "--schema"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/junit.xsd"))
-        .arg(&xml)
-        .output();
-    if let Ok(lint) = lint {
-        assert!(lint.status.success(), "{}", String::from_utf8_lossy(&lint.stderr));
-    }
-    assert_eq!(read_json(&json)["verdict"], "fail");
 }
-
 fn yaml_str<'a>(node: &'a yaml_rust2::Yaml, key: &str) -> &'a str {
-    node[key].as_str().unwrap_or_else(|| panic!("no string `{key}` in {node:?}"))
+    node[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string `{key}` in {node:?}"))
 }
 
 #[test]
@@ -386,10 +242,10 @@ fn github_classroom_workflow_has_one_test_per_exercise_with_the_right_commands()
         .collect();
     let ids: Vec<&str> = graders.iter().map(|s| yaml_str(s, "id")).collect();
     assert_eq!(ids, ["start-target", "isolation"]);
-    for (step, (id, file, points)) in graders
-        .iter()
-        .zip([("start-target", "start_target.py", 8), ("isolation", "isolation.py", 5)])
-    {
+    for (step, (id, file, points)) in graders.iter().zip([
+        ("start-target", "start_target.py", 8),
+        ("isolation", "isolation.py", 5),
+    ]) {
         let with = &step["with"];
         assert_eq!(yaml_str(with, "test-name"), id);
         let command = yaml_str(with, "command");
@@ -408,14 +264,21 @@ fn github_classroom_workflow_has_one_test_per_exercise_with_the_right_commands()
         .iter()
         .find(|s| s["uses"].as_str() == Some("classroom-resources/autograding-grading-reporter@v1"))
         .expect("the reporter step");
-    assert_eq!(yaml_str(&reporter["with"], "runners"), "start-target,isolation");
+    assert_eq!(
+        yaml_str(&reporter["with"], "runners"),
+        "start-target,isolation"
+    );
     assert_eq!(
         yaml_str(&reporter["env"], "START-TARGET_RESULTS"),
         "${{steps.start-target.outputs.result}}"
     );
     let upload = steps
         .iter()
-        .find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("actions/upload-artifact")))
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/upload-artifact"))
+        })
         .expect("the reports are kept");
     assert_eq!(yaml_str(&upload["with"], "path"), "proclab-results/");
     assert_eq!(yaml_str(upload, "if"), "always()");
@@ -442,5 +305,8 @@ fn github_classroom_workflow_has_one_test_per_exercise_with_the_right_commands()
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(out.stderr.is_empty(), "stderr joins stdout: {out:?}");
     assert!(repo.join("proclab-results/start-target.xml").is_file());
-    assert_eq!(read_json(&repo.join("proclab-results/start-target.json"))["verdict"], "pass");
+    assert_eq!(
+        read_json(&repo.join("proclab-results/start-target.json"))["verdict"],
+        "pass"
+    );
 }

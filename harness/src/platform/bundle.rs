@@ -45,8 +45,8 @@ pub struct ExerciseInfo {
 
 /// The proclab binary to ship.
 fn binary(path: &Path, at: &str) -> Result<BundleFile, String> {
-    let contents =
-        std::fs::read(path).map_err(|e| format!("cannot read proclab binary {}: {e}", path.display()))?;
+    let contents = std::fs::read(path)
+        .map_err(|e| format!("cannot read proclab binary {}: {e}", path.display()))?;
     Ok(BundleFile {
         path: at.to_string(),
         contents,

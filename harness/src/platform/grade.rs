@@ -71,10 +71,11 @@ pub fn supervise(args: &GradeArgs) -> ExitCode {
         }
         Ok(Some(130)) => ExitCode::from(130),
         _ => {
-            let reason = reason(&String::from_utf8_lossy(&stderr)).unwrap_or_else(|| match status {
-                Ok(s) => format!("the grader ended with {s}"),
-                Err(e) => format!("the grader could not be waited for: {e}"),
-            });
+            let reason =
+                reason(&String::from_utf8_lossy(&stderr)).unwrap_or_else(|| match status {
+                    Ok(s) => format!("the grader ended with {s}"),
+                    Err(e) => format!("the grader could not be waited for: {e}"),
+                });
             fallback(args, &reason)
         }
     }
@@ -82,7 +83,11 @@ pub fn supervise(args: &GradeArgs) -> ExitCode {
 
 /// The child's reason: its last `proclab grade:` line, else its last line.
 fn reason(stderr: &str) -> Option<String> {
-    let lines: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     lines
         .iter()
         .rev()
@@ -138,7 +143,10 @@ mod tests {
             reason(stderr).as_deref(),
             Some("cannot start python9: not found")
         );
-        assert_eq!(reason("thread 'main' panicked\n").as_deref(), Some("thread 'main' panicked"));
+        assert_eq!(
+            reason("thread 'main' panicked\n").as_deref(),
+            Some("thread 'main' panicked")
+        );
         assert_eq!(reason(""), None);
     }
 }

@@ -70,10 +70,7 @@ pub fn summary(graded: &Graded) -> String {
         text.push('\n');
     }
     if graded.outcomes.iter().any(|o| o.status == Status::Missing) {
-        text.push_str(&format!(
-            "Files handed in: {}\n",
-            graded.files.join(", ")
-        ));
+        text.push_str(&format!("Files handed in: {}\n", graded.files.join(", ")));
     }
     text
 }
@@ -90,7 +87,13 @@ fn tests_of(o: &Outcome) -> Vec<(String, f64, f64, bool, String)> {
             o.detail.clone(),
         ));
     } else if !o.detail.is_empty() {
-        tests.push((format!("{}: {}", o.exercise, o.status), 0.0, 0.0, false, o.detail.clone()));
+        tests.push((
+            format!("{}: {}", o.exercise, o.status),
+            0.0,
+            0.0,
+            false,
+            o.detail.clone(),
+        ));
     }
     for c in &o.checks {
         tests.push((
@@ -123,7 +126,12 @@ pub fn gradescope(graded: &Result<Graded, String>, visibility: &str) -> GsResult
                 })
                 .collect(),
         ),
-        Err(reason) => (0.0, 0.0, format!("Could not be graded: {reason}"), Vec::new()),
+        Err(reason) => (
+            0.0,
+            0.0,
+            format!("Could not be graded: {reason}"),
+            Vec::new(),
+        ),
     };
     GsResults {
         score,
