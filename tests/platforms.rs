@@ -36,6 +36,7 @@ fn unzip(path: &Path, into: &Path) -> Vec<(String, u32)> {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).unwrap();
         let target = into.join(&name);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::write(&target, bytes).unwrap();
         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode)).unwrap();
         names.push((name, mode));
@@ -308,5 +309,90 @@ fn github_classroom_workflow_has_one_test_per_exercise_with_the_right_commands()
     assert_eq!(
         read_json(&repo.join("proclab-results/start-target.json"))["verdict"],
         "pass"
+    );
+}
+
+/// A class configuration (another file name, an exercise file with other points).
+fn class_config(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("specs")).unwrap();
+    std::fs::write(
+        dir.join("specs/st.toml"),
+        "exercise = \"start-target\"\n[points]\nconcurrent = 10\n",
+    )
+    .unwrap();
+    let config = dir.join("class.toml");
+    std::fs::write(
+        &config,
+        "[exercises.start-target]\nfile = \"hw1.py\"\nspec = \"specs/st.toml\"\n",
+    )
+    .unwrap();
+    config
+}
+
+#[test]
+fn a_class_configuration_travels_with_the_bundles() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = class_config(&dir.path().join("conf"));
+    let zip = dir.path().join("autograder.zip");
+    let out = run(Command::new(proclab())
+        .args(["package", "gradescope", "-e", "start-target", "--config"])
+        .arg(&config)
+        .arg("-o")
+        .arg(&zip));
+    assert!(out.status.success(), "{out:?}");
+    let root = dir.path().join("autograder");
+    std::fs::create_dir_all(root.join("source")).unwrap();
+    let names: Vec<String> = unzip(&zip, &root.join("source"))
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        names.contains(&"proclab-config/class.toml".to_string())
+            && names.contains(&"proclab-config/specs/st.toml".to_string()),
+        "{names:?}"
+    );
+    std::fs::create_dir_all(root.join("submission")).unwrap();
+    std::fs::copy(
+        fixtures().join("python/start_target/good.py"),
+        root.join("submission/hw1.py"),
+    )
+    .unwrap();
+    run_autograder(&root);
+    let json = read_json(&root.join("results/results.json"));
+    assert_valid(&schema("gradescope.schema.json"), &json);
+    let concurrent = json["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "start-target: concurrent")
+        .cloned()
+        .unwrap_or_else(|| panic!("hw1.py graded as start-target: {json:#}"));
+    assert_eq!(concurrent["max_score"].as_f64(), Some(10.0), "{json:#}");
+    assert_eq!(json["score"].as_f64(), Some(17.0), "{json:#}");
+
+    // GitHub Classroom: the same file name and exercise file in the test command.
+    let repo = dir.path().join("repo");
+    let out = run(Command::new(proclab())
+        .args([
+            "package",
+            "github-classroom",
+            "-e",
+            "start-target",
+            "--config",
+        ])
+        .arg(&config)
+        .arg("-o")
+        .arg(&repo));
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(repo.join(".github/workflows/classroom.yml")).unwrap();
+    assert!(
+        text.contains("--exercise-file .github/proclab/proclab-config/specs/st.toml")
+            && text.contains("-- python3 hw1.py")
+            && text.contains("max-score: 17"),
+        "{text}"
+    );
+    assert!(
+        repo.join(".github/proclab/proclab-config/specs/st.toml")
+            .is_file()
     );
 }

@@ -14,7 +14,7 @@ use crate::class::config::ClassConfig;
 use crate::class::spec;
 use crate::class::store::write_atomic;
 use crate::platform::autograde::{self, Request};
-use crate::platform::bundle::{self, ExerciseInfo};
+use crate::platform::bundle::{self, ExerciseInfo, Shipped};
 use crate::platform::results;
 
 /// `proclab package PLATFORM …`
@@ -34,6 +34,10 @@ pub struct BundleArgs {
     /// (`--target x86_64-unknown-linux-musl`) runs on any image.
     #[arg(long, value_name = "FILE")]
     pub binary: Option<PathBuf>,
+    /// A class configuration to ship and grade with (file names, run rules, exercise
+    /// files: these must lie in the configuration's folder).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// The platforms.
@@ -156,56 +160,65 @@ pub fn run_package(args: PackageArgs) -> ExitCode {
     }
 }
 
-fn shipped_binary(bundle: &BundleArgs) -> Result<(PathBuf, Option<String>), String> {
-    let path = match &bundle.binary {
+/// What the bundle ships: the binary (with a warning when it is dynamically linked) and
+/// the class configuration.
+fn shipped(bundle: &BundleArgs) -> Result<(Shipped, Option<String>), String> {
+    let binary = match &bundle.binary {
         Some(path) => path.clone(),
         None => std::env::current_exe().map_err(|e| format!("cannot find proclab itself: {e}"))?,
     };
-    let warning = match bundle::is_dynamic(&path) {
-        None => return Err(format!("{} is not a Linux x86-64 program", path.display())),
+    let warning = match bundle::is_dynamic(&binary) {
+        None => {
+            return Err(format!(
+                "{} is not a Linux x86-64 program",
+                binary.display()
+            ));
+        }
         Some(true) => Some(format!(
             "warning: {} is dynamically linked: it runs only on images whose glibc is as new \
              as this machine's. A static build runs anywhere: rustup target add \
              x86_64-unknown-linux-musl && cargo build --release -p proclab --target \
              x86_64-unknown-linux-musl, then --binary \
              target/x86_64-unknown-linux-musl/release/proclab",
-            path.display()
+            binary.display()
         )),
         Some(false) => None,
     };
-    Ok((path, warning))
+    let config = bundle
+        .config
+        .as_deref()
+        .map(bundle::config_files)
+        .transpose()?;
+    Ok((Shipped { binary, config }, warning))
 }
 
 fn package(platform: &PackagePlatform) -> Result<String, String> {
-    let config = ClassConfig::default();
-    let (files, output, is_zip, bundle_args) = match platform {
+    let b = match platform {
+        PackagePlatform::Gradescope { bundle, .. }
+        | PackagePlatform::Prairielearn { bundle, .. }
+        | PackagePlatform::GithubClassroom { bundle, .. } => bundle,
+    };
+    let (shipped, warning) = shipped(b)?;
+    let ex = exercises(&b.exercises, &shipped.class_config())?;
+    let (files, output, is_zip) = match platform {
         PackagePlatform::Gradescope {
-            bundle: b,
             output,
             visibility,
             rust,
-        } => {
-            let ex = exercises(&b.exercises, &config)?;
-            let (binary, _) = shipped_binary(b)?;
-            let files = bundle::gradescope(&ex, &binary, visibility, *rust)?;
-            (files, output, true, b)
-        }
-        PackagePlatform::Prairielearn {
-            bundle: b,
+            ..
+        } => (
+            bundle::gradescope(&ex, &shipped, visibility, *rust)?,
             output,
-            image,
-        } => {
-            let ex = exercises(&b.exercises, &config)?;
-            let (binary, _) = shipped_binary(b)?;
-            (bundle::prairielearn(&ex, &binary, image)?, output, false, b)
+            true,
+        ),
+        PackagePlatform::Prairielearn { output, image, .. } => {
+            (bundle::prairielearn(&ex, &shipped, image)?, output, false)
         }
-        PackagePlatform::GithubClassroom { bundle: b, output } => {
-            let ex = exercises(&b.exercises, &config)?;
-            let (binary, _) = shipped_binary(b)?;
-            (bundle::github_classroom(&ex, &binary)?, output, false, b)
+        PackagePlatform::GithubClassroom { output, .. } => {
+            (bundle::github_classroom(&ex, &shipped)?, output, false)
         }
     };
-    if let (_, Some(warning)) = shipped_binary(bundle_args)? {
+    if let Some(warning) = warning {
         eprintln!("{warning}");
     }
     if is_zip {

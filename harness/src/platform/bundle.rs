@@ -10,11 +10,105 @@
 //! `proclab --version` to fail the image build with that reason rather than the first
 //! submission.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use super::templates;
+use crate::class::config::ClassConfig;
+
+/// Folder of the class configuration inside a bundle's proclab folder.
+pub const CONFIG_DIR: &str = "proclab-config";
+
+/// What every bundle ships besides its scripts: the grader, and the instructor's class
+/// configuration with the exercise files it names, if any.
+#[derive(Debug, Clone)]
+pub struct Shipped {
+    pub binary: PathBuf,
+    pub config: Option<ShippedConfig>,
+}
+
+/// A class configuration to ship.
+#[derive(Debug, Clone)]
+pub struct ShippedConfig {
+    /// As loaded: file names, run rules.
+    pub config: ClassConfig,
+    /// `class.toml` and the exercise files it names, paths relative to [`CONFIG_DIR`].
+    pub files: Vec<BundleFile>,
+    /// Exercise → its exercise file, relative to [`CONFIG_DIR`].
+    pub specs: BTreeMap<String, String>,
+}
+
+impl Shipped {
+    /// The class configuration in effect (the default one when none is shipped).
+    pub fn class_config(&self) -> ClassConfig {
+        self.config
+            .as_ref()
+            .map(|c| c.config.clone())
+            .unwrap_or_default()
+    }
+
+    /// The grader and the configuration's files, under `dir` (`""` for the root).
+    fn files(&self, dir: &str) -> Result<Vec<BundleFile>, String> {
+        let mut files = vec![binary(&self.binary, &format!("{dir}proclab"))?];
+        for f in self.config.iter().flat_map(|c| &c.files) {
+            files.push(BundleFile {
+                path: format!("{dir}{CONFIG_DIR}/{}", f.path),
+                ..f.clone()
+            });
+        }
+        Ok(files)
+    }
+}
+
+/// A class configuration and the exercise files it names, to ship: each `spec` must be
+/// a relative path inside the configuration's folder, where it is found again once
+/// unpacked.
+pub fn config_files(path: &Path) -> Result<ShippedConfig, String> {
+    let config = ClassConfig::load(path).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read class config {}: {e}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| format!("class config {}: {e}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut files = vec![BundleFile::text("class.toml", text, false)];
+    let mut specs = BTreeMap::new();
+    let rules = table.get("exercises").and_then(|e| e.as_table());
+    for (exercise, rule) in rules.into_iter().flatten() {
+        let Some(spec) = rule.get("spec").and_then(|s| s.as_str()) else {
+            continue;
+        };
+        let relative = Path::new(spec);
+        if !relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+        {
+            return Err(format!(
+                "class config {}: the exercise file of {exercise} ({spec}) must be a relative \
+                 path inside the config's folder to be shipped with it",
+                path.display()
+            ));
+        }
+        let contents = std::fs::read(base.join(relative)).map_err(|e| {
+            format!(
+                "cannot read exercise file {}: {e}",
+                base.join(relative).display()
+            )
+        })?;
+        files.push(BundleFile {
+            path: spec.to_string(),
+            contents,
+            executable: false,
+        });
+        specs.insert(exercise.clone(), spec.to_string());
+    }
+    Ok(ShippedConfig {
+        config,
+        files,
+        specs,
+    })
+}
 
 /// One file of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,27 +151,28 @@ fn binary(path: &Path, at: &str) -> Result<BundleFile, String> {
 /// Gradescope's autograder zip: `setup.sh`, `run_autograder`, `proclab`.
 pub fn gradescope(
     exercises: &[ExerciseInfo],
-    proclab: &Path,
+    shipped: &Shipped,
     visibility: &str,
     rust: bool,
 ) -> Result<Vec<BundleFile>, String> {
     let ids = ids(exercises);
-    Ok(vec![
+    let mut files = vec![
         BundleFile::text("setup.sh", templates::gradescope_setup(rust), true),
         BundleFile::text(
             "run_autograder",
-            templates::gradescope_run(&ids, visibility),
+            templates::gradescope_run(&ids, visibility, shipped.config.is_some()),
             true,
         ),
-        binary(proclab, "proclab")?,
-    ])
+    ];
+    files.extend(shipped.files("")?);
+    Ok(files)
 }
 
 /// PrairieLearn: `serverFilesCourse/proclab/{run.sh,proclab}` and the question's
 /// `info.json` options to merge.
 pub fn prairielearn(
     exercises: &[ExerciseInfo],
-    proclab: &Path,
+    shipped: &Shipped,
     image: &str,
 ) -> Result<Vec<BundleFile>, String> {
     let ids = ids(exercises);
@@ -85,34 +180,39 @@ pub fn prairielearn(
     // one after the other, plus room for starting and building.
     let total_ms: u64 = exercises.iter().map(|e| e.time_ms).sum();
     let timeout = (total_ms / 1000 + 60).min(600);
-    Ok(vec![
+    let mut files = vec![
         BundleFile::text(
             "serverFilesCourse/proclab/run.sh",
-            templates::prairielearn_run(&ids),
+            templates::prairielearn_run(&ids, shipped.config.is_some()),
             true,
         ),
-        binary(proclab, "serverFilesCourse/proclab/proclab")?,
         BundleFile::text(
             "info.json",
             templates::prairielearn_info(image, timeout),
             false,
         ),
-    ])
+    ];
+    files.extend(shipped.files("serverFilesCourse/proclab/")?);
+    Ok(files)
 }
 
-/// GitHub Classroom: `.github/workflows/classroom.yml` and `.github/proclab/proclab`.
+/// GitHub Classroom: `.github/workflows/classroom.yml` and `.github/proclab/proclab` (and
+/// the class configuration's exercise files in `.github/proclab/proclab-config/`).
 pub fn github_classroom(
     exercises: &[ExerciseInfo],
-    proclab: &Path,
+    shipped: &Shipped,
 ) -> Result<Vec<BundleFile>, String> {
-    Ok(vec![
-        BundleFile::text(
-            ".github/workflows/classroom.yml",
-            templates::classroom_workflow(exercises),
-            false,
-        ),
-        binary(proclab, ".github/proclab/proclab")?,
-    ])
+    let commands: Vec<String> = exercises
+        .iter()
+        .map(|e| templates::classroom_command(&e.id, shipped))
+        .collect();
+    let mut files = vec![BundleFile::text(
+        ".github/workflows/classroom.yml",
+        templates::classroom_workflow(exercises, &commands),
+        false,
+    )];
+    files.extend(shipped.files(".github/proclab/")?);
+    Ok(files)
 }
 
 fn ids(exercises: &[ExerciseInfo]) -> String {
