@@ -81,7 +81,8 @@ pub fn supervise(args: &GradeArgs) -> ExitCode {
     }
 }
 
-/// The child's reason: its last `proclab grade:` line, else its last line.
+/// The child's reason: its last `proclab grade:` line, else a panic's line, else its
+/// last line.
 fn reason(stderr: &str) -> Option<String> {
     let lines: Vec<&str> = stderr
         .lines()
@@ -92,8 +93,13 @@ fn reason(stderr: &str) -> Option<String> {
         .iter()
         .rev()
         .find_map(|l| l.strip_prefix("proclab grade: "))
-        .or_else(|| lines.last().copied())
         .map(str::to_string)
+        .or_else(|| {
+            // A panic: its location line and the message under it.
+            let at = lines.iter().rposition(|l| l.contains("panicked"))?;
+            Some(lines[at..lines.len().min(at + 2)].join(" "))
+        })
+        .or_else(|| lines.last().map(|l| l.to_string()))
 }
 
 /// Write the platform's could-not-grade results; exit 0 so the platform records them.
@@ -143,9 +149,11 @@ mod tests {
             reason(stderr).as_deref(),
             Some("cannot start python9: not found")
         );
+        let panic =
+            "thread 'main' panicked at src/x.rs:1:1:\nboom\nnote: run with RUST_BACKTRACE=1\n";
         assert_eq!(
-            reason("thread 'main' panicked\n").as_deref(),
-            Some("thread 'main' panicked")
+            reason(panic).as_deref(),
+            Some("thread 'main' panicked at src/x.rs:1:1: boom")
         );
         assert_eq!(reason(""), None);
     }
