@@ -65,6 +65,13 @@ pub struct GradeArgs {
     /// Do not pin the tracer and the traced tree to one CPU.
     #[arg(long)]
     pub no_pin_cpu: bool,
+    /// Let the submission write anywhere it has permission to, not only its working
+    /// directory (as `trace --writable-fs`).
+    #[arg(long)]
+    pub writable_fs: bool,
+    /// Also write the report in FORMAT to FILE (repeatable), e.g. `--report junit=r.xml`.
+    #[arg(long, value_name = "FORMAT=FILE", value_parser = parse_report)]
+    pub report: Vec<(Format, PathBuf)>,
     /// The submission's command and its arguments.
     #[arg(last = true, required = true, num_args = 1..)]
     pub command: Vec<String>,
@@ -102,8 +109,29 @@ fn load_spec(args: &GradeArgs) -> Result<Spec, String> {
     Ok(spec)
 }
 
+/// `FORMAT=FILE` of `--report`.
+fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
+    use clap::ValueEnum;
+    let (format, file) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected FORMAT=FILE, e.g. junit=results.xml"))?;
+    let format = Format::from_str(format, true).map_err(|_| {
+        let names: Vec<String> = Format::value_variants()
+            .iter()
+            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_string()))
+            .collect();
+        format!("`{format}`: unknown format (one of {})", names.join(", "))
+    })?;
+    Ok((format, PathBuf::from(file)))
+}
+
 /// Run `proclab grade`.
 pub fn run_grade(args: GradeArgs) -> ExitCode {
+    // A platform's results file must exist whatever happens to the grading: an outer
+    // process grades in a child and writes it when the child cannot.
+    if args.format.is_platform() && !crate::platform::grade::is_child() {
+        return crate::platform::grade::supervise(&args);
+    }
     let spec = match load_spec(&args) {
         Ok(spec) => spec,
         Err(e) => return cannot(e),
@@ -130,6 +158,7 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
         opts.cgroup = CgroupMode::Off;
     }
     opts.pin_cpu = !args.no_pin_cpu;
+    opts.readonly_fs = !args.writable_fs;
     // Ctrl-C / SIGTERM to proclab: end the run cleanly (everything killed and reaped),
     // then exit 130 without a verdict.
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -184,6 +213,15 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
     };
     if let Err(e) = written {
         return cannot(e);
+    }
+    for (format, path) in &args.report {
+        let written = report::render_run(&report, &ledger, *format).and_then(|text| {
+            let plain = anstream::adapter::strip_str(&text).to_string();
+            std::fs::write(path, plain).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        });
+        if let Err(e) = written {
+            return cannot(e);
+        }
     }
     ExitCode::from(report.exit_code())
 }

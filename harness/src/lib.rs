@@ -6,9 +6,11 @@
 pub mod class;
 pub mod cli_class;
 pub mod cli_grade;
+pub mod cli_platform;
 pub mod cli_trace;
 pub mod exercise;
 pub mod grade;
 pub mod ledger;
+pub mod platform;
 pub mod report;
 pub mod trace;

@@ -127,6 +127,9 @@ pub fn gradescope(view: &ClassView<'_>, student: &str) -> serde_json::Value {
         "score": score,
         "execution_time": seconds,
         "output": format!("Graded by proclab {}", env!("CARGO_PKG_VERSION")),
+        // Gradescope renders output as HTML by default; check messages quote `<name>`.
+        "output_format": "text",
+        "test_output_format": "text",
         "tests": tests,
     })
 }
