@@ -52,3 +52,11 @@ pub fn render_run(
         other => render(report, other),
     }
 }
+
+/// Render a report that has no ledger (the run could not start) in `format`.
+pub fn render_unrun(report: &GradeReport, format: Format) -> Result<String, String> {
+    match format {
+        Format::Html => Ok(html::render_unrun(report)),
+        other => render(report, other),
+    }
+}
