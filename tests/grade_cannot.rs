@@ -38,8 +38,15 @@ fn a_port_held_by_another_program_cannot_be_graded_on_the_host_network() {
     assert_eq!(report["verdict"], "error", "{report}");
     let error = report["error"].as_str().unwrap_or_default();
     assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
-    assert!(error.contains("private network namespace"), "says what to do: {error}");
-    assert_eq!(report["checks"].as_array().map(Vec::len), Some(0), "no check judged");
+    assert!(
+        error.contains("private network namespace"),
+        "says what to do: {error}"
+    );
+    assert_eq!(
+        report["checks"].as_array().map(Vec::len),
+        Some(0),
+        "no check judged"
+    );
     assert!(host.stderr.contains("could not grade"), "{}", host.stderr);
 
     let text = grade_raw(
@@ -80,7 +87,10 @@ fn a_missing_interpreter_cannot_be_graded() {
     let report = missing.json();
     assert_eq!(report["verdict"], "error");
     assert!(
-        report["error"].as_str().unwrap().contains("python9-not-installed"),
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("python9-not-installed"),
         "{report}"
     );
 
@@ -90,16 +100,30 @@ fn a_missing_interpreter_cannot_be_graded() {
     std::fs::write(&direct, "#!/usr/bin/python9-not-installed\nprint('hi')\n").unwrap();
     // …and through env, which starts but finds nothing to run.
     let via_env = dir.path().join("via_env.py");
-    std::fs::write(&via_env, "#!/usr/bin/env python9-not-installed\nprint('hi')\n").unwrap();
+    std::fs::write(
+        &via_env,
+        "#!/usr/bin/env python9-not-installed\nprint('hi')\n",
+    )
+    .unwrap();
     for script in [&direct, &via_env] {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(script, std::fs::Permissions::from_mode(0o755)).unwrap();
         let run = grade_json("start-target", &[], &[script.display().to_string()]);
-        assert_eq!(run.code, 2, "{}: {}\n{}", script.display(), run.stdout, run.stderr);
+        assert_eq!(
+            run.code,
+            2,
+            "{}: {}\n{}",
+            script.display(),
+            run.stdout,
+            run.stderr
+        );
         let report = run.json();
         assert_eq!(report["verdict"], "error", "{report}");
         assert!(
-            report["error"].as_str().unwrap().contains("python9-not-installed"),
+            report["error"]
+                .as_str()
+                .unwrap()
+                .contains("python9-not-installed"),
             "names the interpreter: {report}"
         );
     }
@@ -110,7 +134,11 @@ fn a_students_own_crash_stays_a_fail() {
     let dir = tempfile::tempdir().unwrap();
     let crash = dir.path().join("crash.py");
     std::fs::write(&crash, "import sys\nprint('egon piaoing')\nsys.exit(127)\n").unwrap();
-    let run = grade_json("start-target", &[], &["python3".into(), crash.display().to_string()]);
+    let run = grade_json(
+        "start-target",
+        &[],
+        &["python3".into(), crash.display().to_string()],
+    );
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(run.json()["verdict"], "fail");
 }

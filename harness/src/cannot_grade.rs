@@ -78,7 +78,11 @@ pub fn launcher_failed(run: &Run) -> Option<String> {
         .last()
         .map(|l| format!(": {}", l.text.trim()))
         .unwrap_or_default();
-    let what = if code == 127 { "not found" } else { "cannot be executed" };
+    let what = if code == 127 {
+        "not found"
+    } else {
+        "cannot be executed"
+    };
     Some(format!(
         "`{}` could not start the program (exit {code}, command {what}{said}); install the \
          interpreter the submission names (its #! line or command) or fix the command, then \
@@ -100,9 +104,9 @@ pub fn trace_error(error: &TraceError, command: &[String]) -> String {
              (e.g. python3 FILE)"
         ),
         TraceError::UnknownUser(_) => format!("{error}; --user must name a user of this machine"),
-        TraceError::OutOfReach { .. } => format!(
-            "{error}; install it where that user can read it, or grade with --user root"
-        ),
+        TraceError::OutOfReach { .. } => {
+            format!("{error}; install it where that user can read it, or grade with --user root")
+        }
         TraceError::Start {
             errno: Errno::ENOENT | Errno::EACCES | Errno::ENOEXEC,
             ..
@@ -137,7 +141,10 @@ const EXHAUSTED: &str = "the grading machine ran out of processes, memory or cgr
 
 fn exhausted(errno: nix::errno::Errno) -> bool {
     use nix::errno::Errno;
-    matches!(errno, Errno::EAGAIN | Errno::ENOMEM | Errno::ENOSPC | Errno::EMFILE | Errno::ENFILE)
+    matches!(
+        errno,
+        Errno::EAGAIN | Errno::ENOMEM | Errno::ENOSPC | Errno::EMFILE | Errno::ENFILE
+    )
 }
 
 /// The `#!` line of the command's file, if it has one.

@@ -32,7 +32,10 @@ fn a_port_taken_on_the_host_network_cannot_be_graded() {
     bind_failed(&mut b, 10, "127.0.0.1:8080");
     b.exit(10, 1);
     let why = diagnose(&with_netns(b.build(), false)).expect("could not grade");
-    assert!(why.contains("127.0.0.1:8080") && why.contains("sport = :8080"), "{why}");
+    assert!(
+        why.contains("127.0.0.1:8080") && why.contains("sport = :8080"),
+        "{why}"
+    );
     // In a private namespace only the submission could hold the port.
     assert_eq!(diagnose(&with_netns(b.build(), true)), None);
 }
@@ -65,7 +68,11 @@ fn a_port_the_run_took_itself_or_a_later_listen_is_graded() {
 #[test]
 fn a_launcher_that_finds_no_interpreter_cannot_grade() {
     let mut b = LedgerBuilder::new(10, &["/usr/bin/env", "python9", "x.py"]);
-    b.write(10, Stream::Stderr, "/usr/bin/env: 'python9': No such file or directory\n");
+    b.write(
+        10,
+        Stream::Stderr,
+        "/usr/bin/env: 'python9': No such file or directory\n",
+    );
     b.exit(10, 127);
     let why = diagnose(&b.build()).expect("could not grade");
     assert!(why.contains("exit 127") && why.contains("python9"), "{why}");
@@ -87,7 +94,10 @@ fn a_student_program_exiting_127_is_its_own_doing() {
 fn trace_errors_say_what_to_do() {
     let missing = TraceError::CommandNotFound("python9".into());
     let text = trace_error(&missing, &["python9".into()]);
-    assert!(text.contains("python9") && text.contains("install"), "{text}");
+    assert!(
+        text.contains("python9") && text.contains("install"),
+        "{text}"
+    );
     let eagain = TraceError::Start {
         command: "prog".into(),
         stage: "fork",

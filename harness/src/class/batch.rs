@@ -166,7 +166,10 @@ pub fn run(
         summary.write_errors += 1;
     }
 
-    let not_passing = records.values().filter(|r| r.status.is_not_passing()).count();
+    let not_passing = records
+        .values()
+        .filter(|r| r.status.is_not_passing())
+        .count();
     progress.start(pending.len() as u64, summary.reused, not_passing);
     let ctx = JobContext {
         store: &store,
