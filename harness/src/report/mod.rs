@@ -11,6 +11,8 @@ pub mod trace_text;
 pub use model::{GradeReport, Verdict};
 
 #[cfg(test)]
+mod tests_error;
+#[cfg(test)]
 mod tests_formats;
 
 /// An output format of `proclab grade`.
