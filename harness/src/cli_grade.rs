@@ -3,8 +3,9 @@
 //!
 //! Exit status of `grade`: 0 the submission passed every check, 1 it failed one, 2 it
 //! could not be graded (bad arguments, unknown exercise, unreadable or malformed
-//! exercise file, command not found or not executable, tracer failure), with a one-line
-//! error on stderr; 130 when proclab itself is interrupted (Ctrl-C, SIGTERM): the run is
+//! exercise file; and, with a report of verdict `error` in the chosen format, a command
+//! or interpreter not found, a port taken by another program on the host's network, a
+//! resource of the grader's own exhausted), with a one-line error on stderr; 130 when proclab itself is interrupted (Ctrl-C, SIGTERM): the run is
 //! still stopped and cleaned up.
 
 use std::io::Write;
@@ -18,7 +19,7 @@ use clap::Args;
 
 use crate::cli_trace::parse_duration;
 use crate::exercise::spec::{self, Spec};
-use crate::report::{self, Format};
+use crate::report::{self, Format, GradeReport};
 use crate::trace::{CgroupMode, NetnsMode, RunAs, StopHandle};
 
 /// Arguments of `proclab grade`.
@@ -176,15 +177,36 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
             });
         }
     };
-    let (report, ledger) = match crate::grade::grade_with_stop(&spec, opts, on_start) {
-        Ok(graded) => graded,
-        Err(e) => return cannot(e),
-    };
+    let started = std::time::Instant::now();
+    let graded = crate::grade::grade_with_stop(&spec, opts, on_start);
     if interrupted.load(Ordering::SeqCst) {
         eprintln!("proclab grade: interrupted; the run was stopped and cleaned up, no verdict");
         return ExitCode::from(130);
     }
-    let text = match report::render_run(&report, &ledger, args.format) {
+    // Could not grade (the command could not start, or the run shows a fault of the
+    // grader's environment): the reason on stderr and, in the chosen format, the report.
+    let unrun = graded.as_ref().err().map(|e| {
+        let reason = crate::cannot_grade::trace_error(e, &args.command);
+        let elapsed = started.elapsed().as_secs_f64();
+        eprintln!("proclab grade: could not grade: {reason}");
+        GradeReport::could_not_grade(&spec, &args.command, reason, None, elapsed)
+    });
+    let render = |format| match (&graded, &unrun) {
+        (Ok((report, ledger)), _) => report::render_run(report, ledger, format),
+        (Err(_), Some(report)) => report::render_unrun(report, format),
+        (Err(_), None) => Err("no report to render".to_string()),
+    };
+    let rendered = render(args.format);
+    if let Ok((report, _)) = &graded
+        && let Some(error) = &report.error
+    {
+        eprintln!("proclab grade: could not grade: {error}");
+    }
+    let exit = match &graded {
+        Ok((report, _)) => report.exit_code(),
+        Err(_) => 2,
+    };
+    let text = match rendered {
         Ok(text) => text,
         Err(e) => return cannot(format!("cannot render the report: {e}")),
     };
@@ -215,7 +237,7 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
         return cannot(e);
     }
     for (format, path) in &args.report {
-        let written = report::render_run(&report, &ledger, *format).and_then(|text| {
+        let written = render(*format).and_then(|text| {
             let plain = anstream::adapter::strip_str(&text).to_string();
             std::fs::write(path, plain).map_err(|e| format!("cannot write {}: {e}", path.display()))
         });
@@ -223,7 +245,7 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
             return cannot(e);
         }
     }
-    ExitCode::from(report.exit_code())
+    ExitCode::from(exit)
 }
 
 /// Run `proclab exercises`.

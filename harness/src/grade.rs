@@ -55,6 +55,14 @@ pub fn grade_with_stop(
         }
         _ => (running.wait()?, None),
     };
+    // A fault of the grader's environment (a port held by another program, a missing
+    // interpreter) is not judged: no checks, exit status 2.
+    if let Some(reason) = crate::cannot_grade::diagnose(&ledger) {
+        let elapsed = started.elapsed().as_secs_f64();
+        let report =
+            GradeReport::could_not_grade(spec, &ledger.command, reason, Some(&ledger), elapsed);
+        return Ok((report, ledger));
+    }
     let checks = evaluate(spec, &ledger, session.as_ref());
     let report = GradeReport::new(
         spec,

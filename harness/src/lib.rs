@@ -3,6 +3,7 @@
 //! Data flows one way: [`trace`] runs a command under ptrace and records a [`ledger`];
 //! `exercise` checks read the ledger; `report` renders verdicts.
 
+pub mod cannot_grade;
 pub mod class;
 pub mod cli_class;
 pub mod cli_grade;

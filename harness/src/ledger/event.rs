@@ -90,6 +90,10 @@ pub enum EventKind {
     Signal { from: Pid, to: Pid, signal: i32 },
     /// `pid` called listen() on a TCP socket bound to `addr` (e.g. "127.0.0.1:8080").
     Listen { pid: Pid, addr: String },
+    /// `pid`'s bind() of a TCP/UDP socket to `addr` failed with `errno` (e.g. 98,
+    /// EADDRINUSE): a port taken by another program is the grader's environment, not
+    /// the student's doing, when the run shares the host's network.
+    BindFailed { pid: Pid, addr: String, errno: i32 },
     /// `pid` accepted a connection from `peer` on listening address `local`.
     Accept {
         pid: Pid,

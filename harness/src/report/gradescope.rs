@@ -35,10 +35,14 @@ pub fn summary(report: &GradeReport) -> String {
         match report.verdict {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
+            Verdict::Error => "could not grade",
         },
         report.score,
         report.max_score
     );
+    if let Some(error) = &report.error {
+        output.push_str(&format!("\ncould not grade: {error}"));
+    }
     if let Some(limit) = &report.ledger.limit_hit {
         output.push_str(&format!("\nThe {limit} fired and the run was stopped."));
     }

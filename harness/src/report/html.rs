@@ -194,6 +194,10 @@ pub fn render_report(report: &GradeReport, ledger: &Ledger) -> String {
         })
         .collect();
     let (verdict, detail) = match (&report.ledger.limit_hit, report.verdict) {
+        (_, Verdict::Error) => (
+            "error",
+            format!("could not grade: {}", report.error.as_deref().unwrap_or("")),
+        ),
         (Some(limit), _) => ("limit", format!("stopped by the {limit}")),
         (None, Verdict::Pass) => ("pass", String::new()),
         (None, Verdict::Fail) => ("fail", String::new()),
@@ -208,6 +212,22 @@ pub fn render_report(report: &GradeReport, ledger: &Ledger) -> String {
         detail: &detail,
         checks: &checks,
         ledger: Some(ledger),
+    })
+}
+
+/// The page of a `proclab grade` run that could not start (no ledger to draw).
+pub fn render_unrun(report: &GradeReport) -> String {
+    let title = format!("{} — {}", report.exercise, report.command.join(" "));
+    let detail = format!("could not grade: {}", report.error.as_deref().unwrap_or(""));
+    render(&Page {
+        title: &title,
+        exercise: &report.exercise,
+        verdict: "error",
+        score: f64::from(report.score),
+        max_score: f64::from(report.max_score),
+        detail: &detail,
+        checks: &[],
+        ledger: None,
     })
 }
 

@@ -18,6 +18,14 @@ pub fn render(report: &GradeReport) -> Result<String, quick_junit::SerializeErro
     suite.add_property(("score", report.score.to_string().as_str()));
     suite.add_property(("max_score", report.max_score.to_string().as_str()));
     suite.add_property(("command", report.command.join(" ").as_str()));
+    if let Some(error) = &report.error {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(format!("could not grade: {error}"));
+        status.set_type("could not grade");
+        let mut case = TestCase::new("could-not-grade", status);
+        case.set_classname(format!("proclab.{}", report.exercise));
+        suite.add_test_case(case);
+    }
     for check in &report.checks {
         let status = if check.passed {
             TestCaseStatus::success()

@@ -12,6 +12,8 @@ pub mod trace_text;
 pub use model::{GradeReport, Verdict};
 
 #[cfg(test)]
+mod tests_error;
+#[cfg(test)]
 mod tests_formats;
 
 /// An output format of `proclab grade`.
@@ -70,6 +72,14 @@ pub fn render_run(
 ) -> Result<String, String> {
     match format {
         Format::Html => Ok(html::render_report(report, ledger)),
+        other => render(report, other),
+    }
+}
+
+/// Render a report that has no ledger (the run could not start) in `format`.
+pub fn render_unrun(report: &GradeReport, format: Format) -> Result<String, String> {
+    match format {
+        Format::Html => Ok(html::render_unrun(report)),
         other => render(report, other),
     }
 }

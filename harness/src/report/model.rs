@@ -6,12 +6,14 @@ use crate::exercise::check::describe_status;
 use crate::exercise::{CheckResult, Run, ServerSession, Spec};
 use crate::ledger::{ExitStatus, Layer, Ledger, Pid, Role, Stream};
 
-/// Pass when every check passed.
+/// Pass when every check passed; error when the run could not be graded (a fault of
+/// the grader's environment, see [`crate::cannot_grade`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
     Fail,
+    Error,
 }
 
 /// One graded run.
@@ -23,6 +25,9 @@ pub struct GradeReport {
     pub spec_source: String,
     pub command: Vec<String>,
     pub verdict: Verdict,
+    /// Why the run could not be graded, and what to do (verdict `error` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub score: u32,
     pub max_score: u32,
     pub checks: Vec<CheckResult>,
@@ -74,6 +79,25 @@ pub struct LedgerSummary {
     pub layers: Vec<Layer>,
 }
 
+impl LedgerSummary {
+    /// The summary of a run that never started.
+    fn none() -> Self {
+        LedgerSummary {
+            events: 0,
+            processes: 0,
+            program_processes: 0,
+            threads: 0,
+            output_lines: 0,
+            wall_ms: 0.0,
+            root_status: "never started".into(),
+            limit_hit: None,
+            output_truncated: false,
+            leftovers: Vec::new(),
+            layers: Vec::new(),
+        }
+    }
+}
+
 /// A crashed process.
 #[derive(Debug, Clone, Serialize)]
 pub struct Crash {
@@ -108,6 +132,7 @@ impl GradeReport {
             spec_source: spec.source.clone(),
             command: ledger.command.clone(),
             verdict,
+            error: None,
             score,
             max_score,
             checks,
@@ -119,11 +144,40 @@ impl GradeReport {
         }
     }
 
-    /// The process exit status for the CLI: 0 pass, 1 fail.
+    /// A run that could not be graded: no checks, no score, the `reason` (what went
+    /// wrong and what to do); the process tree when the run got that far.
+    pub fn could_not_grade(
+        spec: &Spec,
+        command: &[String],
+        reason: String,
+        ledger: Option<&Ledger>,
+        execution_time: f64,
+    ) -> Self {
+        let run = ledger.map(Run::new);
+        GradeReport {
+            exercise: spec.id.to_string(),
+            description: spec.description.clone(),
+            spec_source: spec.source.clone(),
+            command: command.to_vec(),
+            verdict: Verdict::Error,
+            error: Some(reason),
+            score: 0,
+            max_score: spec.points.values().sum(),
+            checks: Vec::new(),
+            tree: run.as_ref().map(tree_rows).unwrap_or_default(),
+            ledger: run.as_ref().map_or_else(LedgerSummary::none, summary),
+            crashes: Vec::new(),
+            clients: None,
+            execution_time,
+        }
+    }
+
+    /// The process exit status for the CLI: 0 pass, 1 fail, 2 could not grade.
     pub fn exit_code(&self) -> u8 {
         match self.verdict {
             Verdict::Pass => 0,
             Verdict::Fail => 1,
+            Verdict::Error => 2,
         }
     }
 }

@@ -220,6 +220,10 @@ fn describe(event: &Event) -> Option<String> {
         EventKind::Signal { from, to, signal } => {
             format!("{from:<7} sent {} to {to}", signal_name(*signal))
         }
+        EventKind::BindFailed { pid, addr, errno } => format!(
+            "{pid:<7} bind {addr} failed: {}",
+            nix::errno::Errno::from_raw(*errno).desc()
+        ),
         EventKind::Listen { pid, addr } => format!("{pid:<7} listening on {addr}"),
         EventKind::Accept { pid, local, peer } => format!("{pid:<7} accepted {peer} on {local}"),
         EventKind::SocketIo {

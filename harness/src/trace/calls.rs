@@ -31,6 +31,9 @@ pub(crate) enum ExitWait {
     Reap {
         waitid_info: Option<u64>,
     },
+    Bind {
+        addr: String,
+    },
     Listen {
         fd: u64,
         inode: u64,
@@ -104,6 +107,18 @@ impl Tracer {
                 stops::resume(tid, 0);
             }
             Call::Wait { waitid_info } => self.wait_exit(tid, ExitWait::Reap { waitid_info }),
+            Call::Bind { addr, len } => {
+                let bytes = memory::read_bytes(tid, addr, (len as usize).min(128));
+                match syscalls::inet_sockaddr(&bytes) {
+                    Some(addr) => self.wait_exit(
+                        tid,
+                        ExitWait::Bind {
+                            addr: addr.to_string(),
+                        },
+                    ),
+                    None => stops::resume(tid, 0),
+                }
+            }
             Call::Listen { fd } => match fds::lookup(tid, fd, &self.pipes, &mut self.pidfds) {
                 FdKind::Socket(inode) => self.wait_exit(tid, ExitWait::Listen { fd, inode }),
                 _ => stops::resume(tid, 0),
@@ -215,6 +230,13 @@ impl Tracer {
                         reaped: reaped as i32,
                     });
                 }
+            }
+            Some(ExitWait::Bind { addr }) if ret < 0 => {
+                self.rec.push(EventKind::BindFailed {
+                    pid: tgid.as_raw(),
+                    addr,
+                    errno: -ret as i32,
+                });
             }
             Some(ExitWait::Listen { fd, inode }) if ret == 0 => {
                 if let Some((local, _)) = sockets::endpoints(tgid.as_raw(), fd, inode) {

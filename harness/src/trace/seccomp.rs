@@ -48,7 +48,8 @@ pub(crate) const TRACED: &[libc::c_long] = &[
     // Reaps.
     libc::SYS_wait4,
     libc::SYS_waitid,
-    // Servers.
+    // Servers (bind: its failure, e.g. a port taken by another program).
+    libc::SYS_bind,
     libc::SYS_listen,
     libc::SYS_accept,
     libc::SYS_accept4,
