@@ -102,7 +102,7 @@ pub struct DaemonParams {
 impl Default for DaemonParams {
     fn default() -> Self {
         DaemonParams {
-            end_line: r"re:(?i)\bend".into(),
+            end_line: r"re:(?i)\bend|结束".into(),
         }
     }
 }
