@@ -3,7 +3,9 @@
 
 use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering,
+};
 use std::sync::{Mutex, Once};
 
 use nix::sys::signal::{Signal, kill};
@@ -38,6 +40,19 @@ struct State {
     /// Our number in the parent, not yet appended to IDENTITY (0: none); appended on
     /// first use.
     pending_ident: AtomicUsize,
+    /// This process's pid once asked for (0: not yet); a fork child inherits its parent's
+    /// until `become_child` clears it, which is how it learns its parent's pid for free.
+    pid: AtomicI32,
+    /// The parent's pid (0 in the main process) and name (null: `MainProcess`).
+    parent_pid: AtomicI32,
+    parent_name_ptr: AtomicPtr<u8>,
+    parent_name_len: AtomicUsize,
+    /// What `getppid()` returns while the parent lives: the parent, or the zygote of a
+    /// forkserver child (which dies with the parent).
+    parent_watch: AtomicI32,
+    /// The process-wide start method: 0 not set yet (fork is used), else
+    /// `StartMethod::code`.
+    start_method: AtomicU8,
 }
 
 static STATE: State = State {
@@ -51,6 +66,12 @@ static STATE: State = State {
     name_ptr: AtomicPtr::new(std::ptr::null_mut()),
     name_len: AtomicUsize::new(0),
     pending_ident: AtomicUsize::new(0),
+    pid: AtomicI32::new(0),
+    parent_pid: AtomicI32::new(0),
+    parent_name_ptr: AtomicPtr::new(std::ptr::null_mut()),
+    parent_name_len: AtomicUsize::new(0),
+    parent_watch: AtomicI32::new(0),
+    start_method: AtomicU8::new(0),
 };
 /// Prefix of the names of this process's children (`"1:"` in `Process-1`, as in Python).
 static IDENTITY: Mutex<String> = Mutex::new(String::new());
@@ -69,14 +90,61 @@ pub(crate) fn is_daemon() -> bool {
 
 /// The calling process's name (`MainProcess` outside children).
 pub(crate) fn name() -> String {
-    let ptr = STATE.name_ptr.load(Ordering::Relaxed);
+    stored_name(&STATE.name_ptr, &STATE.name_len)
+}
+
+fn stored_name(ptr: &AtomicPtr<u8>, len: &AtomicUsize) -> String {
+    let ptr = ptr.load(Ordering::Relaxed);
     if ptr.is_null() {
         return "MainProcess".to_string();
     }
-    // SAFETY: name_ptr/name_len are only set together by `become_child`, from a `&str`
-    // that stays valid and unchanged until the process ends (see `Becoming::name`).
-    let bytes = unsafe { std::slice::from_raw_parts(ptr, STATE.name_len.load(Ordering::Relaxed)) };
+    // SAFETY: a name pointer and its length are only set together by `become_child`, from
+    // a `&str` that stays valid and unchanged until the process ends (see `Becoming::name`).
+    let bytes = unsafe { std::slice::from_raw_parts(ptr, len.load(Ordering::Relaxed)) };
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// This process's pid, asked of the kernel once.
+pub(crate) fn self_pid() -> Pid {
+    match STATE.pid.load(Ordering::Relaxed) {
+        0 => {
+            let pid = getpid();
+            STATE.pid.store(pid.as_raw(), Ordering::Relaxed);
+            pid
+        }
+        pid => Pid::from_raw(pid),
+    }
+}
+
+/// The parent's pid and name, and the pid `getppid()` gives while it lives; `None` in the
+/// main process.
+pub(crate) fn parent() -> Option<(Pid, String, Pid)> {
+    match STATE.parent_pid.load(Ordering::Relaxed) {
+        0 => None,
+        pid => Some((
+            Pid::from_raw(pid),
+            stored_name(&STATE.parent_name_ptr, &STATE.parent_name_len),
+            Pid::from_raw(STATE.parent_watch.load(Ordering::Relaxed)),
+        )),
+    }
+}
+
+/// The process-wide start method's code (0: not set).
+pub(crate) fn start_method_code() -> u8 {
+    STATE.start_method.load(Ordering::Relaxed)
+}
+
+/// Sets the process-wide start method's code unless one is set (or always, if `force`);
+/// returns whether it was set.
+pub(crate) fn set_start_method_code(code: u8, force: bool) -> bool {
+    if force {
+        STATE.start_method.store(code, Ordering::Relaxed);
+        return true;
+    }
+    STATE
+        .start_method
+        .compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok()
 }
 
 /// Calls `f` with the identity prefix for names of processes created here.
@@ -122,8 +190,17 @@ pub(crate) struct Becoming<'a> {
     pub(crate) identity: Option<String>,
     pub(crate) ident: usize,
     pub(crate) daemon: bool,
-    /// The process that must be our parent (for the parent-death race check).
+    /// What `getppid()` must return while our parent lives: the parent, or the zygote
+    /// (for the parent-death race check and `parent_process().is_alive()`).
     pub(crate) parent: Pid,
+    /// The process that started us (the zygote's client for a forkserver child).
+    pub(crate) parent_pid: Pid,
+    /// Its name, living as long as the process (as `name`), or `None` for a fork child:
+    /// the name this address space had before becoming a child.
+    pub(crate) parent_name: Option<&'a str>,
+    /// The start method that created us (`StartMethod::code`): a child's process-wide
+    /// method, as in Python.
+    pub(crate) method: u8,
     pub(crate) report_fd: RawFd,
     /// A report slot (see `slots`), or null.
     pub(crate) report_slot: *mut u8,
@@ -147,6 +224,29 @@ pub(crate) fn become_child(b: Becoming<'_>) {
     STATE.in_child.store(true, Ordering::Relaxed);
     STATE.generation.fetch_add(1, Ordering::Relaxed);
     STATE.daemon.store(b.daemon, Ordering::Relaxed);
+    STATE.pid.store(0, Ordering::Relaxed);
+    STATE
+        .parent_pid
+        .store(b.parent_pid.as_raw(), Ordering::Relaxed);
+    STATE
+        .parent_watch
+        .store(b.parent.as_raw(), Ordering::Relaxed);
+    STATE.start_method.store(b.method, Ordering::Relaxed);
+    match b.parent_name {
+        Some(name) => {
+            STATE
+                .parent_name_ptr
+                .store(name.as_ptr().cast_mut(), Ordering::Relaxed);
+            STATE.parent_name_len.store(name.len(), Ordering::Relaxed);
+        }
+        None => {
+            // Our own name until now: the parent's (it lives in this copy of its memory).
+            let ptr = STATE.name_ptr.load(Ordering::Relaxed);
+            STATE.parent_name_ptr.store(ptr, Ordering::Relaxed);
+            let len = STATE.name_len.load(Ordering::Relaxed);
+            STATE.parent_name_len.store(len, Ordering::Relaxed);
+        }
+    }
     STATE
         .name_ptr
         .store(b.name.as_ptr().cast_mut(), Ordering::Relaxed);

@@ -30,6 +30,10 @@ pub enum Error {
         "Cannot close a process while it is still running. You should first call join() or terminate()."
     )]
     CloseRunning,
+    /// `set_start_method` after the process-wide method was set (or fixed by
+    /// `get_start_method`).
+    #[error("context has already been set")]
+    ContextAlreadySet,
     /// Any use of a process after `close()`.
     #[error("process object is closed")]
     Closed,

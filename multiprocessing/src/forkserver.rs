@@ -23,7 +23,7 @@ use nix::unistd::Pid;
 use crate::body::{Payload, Portable};
 use crate::error::{Context, Error, Result};
 use crate::spawn::{channel_pair, exec_self, take_env};
-use crate::start_method::{Spec, Started};
+use crate::start_method::{Spec, StartMethod, Started};
 use crate::{guard, sys, zygote};
 
 const ENV: &str = "MULTIPROCESSING_FORKSERVER";
@@ -64,7 +64,7 @@ fn request(zygote: &Zygote, child_end: &OwnedFd) -> Result<Pid> {
         control,
         &iov,
         &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
+        MsgFlags::MSG_NOSIGNAL, // a dead zygote gives EPIPE, never SIGPIPE
         None,
     )
     .ctx("sendmsg(forkserver)")?;
@@ -91,29 +91,36 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
             method: "forkserver",
         });
     }
-    let payload = Payload::encode(portable, spec.daemon, spec.name, &spec.child_identity())
-        .map_err(Error::Serialize)?;
+    let payload =
+        Payload::encode(portable, &spec.meta(StartMethod::ForkServer)).map_err(Error::Serialize)?;
     let (ours, theirs) = channel_pair()?;
     // The payload goes into the child's socket before the request (as much as the socket
     // buffer takes without blocking: nobody reads it yet), so the new child finds it there
     // and runs at once instead of waiting for us to learn its pid (one wake-up less).
     let early = sys::send_ready(ours.as_fd(), &payload);
     let mut slot = lock();
-    if slot.is_none() {
-        *slot = Some(launch()?);
-        LAUNCHED.store(true, Ordering::Relaxed);
-    }
-    let Some(zygote) = slot.as_ref() else {
-        unreachable!("the zygote was launched just above")
-    };
-    let pid = match request(zygote, &theirs) {
-        Ok(pid) => pid,
-        Err(e) => {
-            // The zygote is gone or broken: forget it, the next start launches a new one.
-            if let Some(z) = slot.take() {
-                shut(z);
+    // A zygote that died (killed, say) is replaced once, as Python's forkserver restarts.
+    let mut tries = 2;
+    let pid = loop {
+        tries -= 1;
+        if slot.is_none() {
+            *slot = Some(launch()?);
+            LAUNCHED.store(true, Ordering::Relaxed);
+        }
+        let Some(zygote) = slot.as_ref() else {
+            unreachable!("the zygote was launched just above")
+        };
+        match request(zygote, &theirs) {
+            Ok(pid) => break pid,
+            Err(e) => {
+                // The zygote is gone or broken: forget it, the next start launches a new one.
+                if let Some(z) = slot.take() {
+                    shut(z);
+                }
+                if tries == 0 {
+                    return Err(e);
+                }
             }
-            return Err(e);
         }
     };
     drop(slot);

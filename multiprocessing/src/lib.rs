@@ -10,7 +10,11 @@
 //! | `p.is_alive()`, `p.exitcode` | [`is_alive`](Process::is_alive), [`exitcode`](Process::exitcode) |
 //! | `p.terminate()`, `p.kill()`, `p.close()` | [`terminate`](Process::terminate), [`kill`](Process::kill), [`close`](Process::close) |
 //! | `p.daemon = True`, `p.name`, `p.pid` | [`set_daemon`](Process::set_daemon), [`name`](Process::name), [`pid`](Process::pid) |
-//! | `set_start_method('spawn')` | [`Process::set_start_method`] with [`StartMethod`] |
+//! | `set_start_method('spawn')`, `get_start_method()` | [`set_start_method`], [`get_start_method`] with [`StartMethod`]; per process: [`Process::set_start_method`] |
+//! | `ctx = get_context('spawn')`, `ctx.Process(...)` | [`get_context("spawn")`](get_context), [`ctx.process(f, a)`](Context::process) |
+//! | `current_process()`, `parent_process()` | [`current_process`], [`parent_process`] |
+//! | `active_children()` | [`active_children`] (reaps the children that ended) |
+//! | `p.sentinel`, `multiprocessing.connection.wait([...])` | [`Process::sentinel`] (and `AsFd`), [`wait`] |
 //! | `if __name__ == '__main__':` | `let _guard = multiprocessing::init();` first in `main` ([`init`]) |
 //! | `sys.exit(n)` in a child | [`exit(n)`](exit) |
 //!
@@ -84,12 +88,14 @@
 mod body;
 mod child;
 mod construct;
+mod context;
 mod error;
 mod forkserver;
 mod guard;
 mod outcome;
 mod process;
 mod report;
+mod sentinel;
 mod signal;
 mod slots;
 mod spawn;
@@ -98,12 +104,17 @@ mod sys;
 mod wait;
 mod zygote;
 
+pub use context::{
+    Context, ParentProcess, force_start_method, get_all_start_methods, get_context,
+    get_start_method, parent_process, set_start_method,
+};
 pub use error::{Error, Result};
 pub use guard::{Guard, init};
 pub use nix::sys::signal::Signal;
 pub use nix::unistd::Pid;
 pub use process::{Process, kind};
 pub use report::PanicReport;
+pub use sentinel::wait;
 pub use start_method::{StartMethod, UnknownStartMethod};
 
 /// The body of a process defined as a type, the "subclass" way of the lesson
@@ -162,18 +173,32 @@ pub fn current_process() -> CurrentProcess {
     }
 }
 
-/// Pids of the children started by this process and not yet joined
-/// (Python: `active_children()`, without its reaping).
+/// Pids of the children started by this process that still run (Python:
+/// `active_children()`). As in Python it reaps the children that ended, so that a program
+/// that starts a process per task and drops each [`Process`] leaves no zombie: call it now
+/// and then (Python's servers call it in their accept loop). [`Process::start`] also reaps
+/// the children whose `Process` was dropped.
+///
+/// A forkserver child whose `Process` still exists is listed until that `Process` sees it
+/// end (`join`, `is_alive`, `exitcode`): the zygote, not this process, reaps it.
 ///
 /// ```
 /// use multiprocessing::Process;
+/// use std::time::Duration;
 /// # fn main() -> Result<(), multiprocessing::Error> {
 /// let _guard = multiprocessing::init();
-/// let mut p = Process::with_args(std::thread::sleep, std::time::Duration::from_millis(50));
+/// let mut p = Process::with_args(std::thread::sleep, Duration::from_millis(50));
 /// p.start()?;
 /// assert_eq!(multiprocessing::active_children(), vec![p.pid().unwrap()]);
 /// p.join()?;
 /// assert!(multiprocessing::active_children().is_empty());
+///
+/// // A server's way: start, drop the Process, let active_children() reap.
+/// for _ in 0..3 {
+///     Process::with_args(std::thread::sleep, Duration::from_millis(10)).start()?;
+/// }
+/// std::thread::sleep(Duration::from_millis(300));
+/// assert!(multiprocessing::active_children().is_empty()); // all three reaped
 /// # Ok(()) }
 /// ```
 pub fn active_children() -> Vec<Pid> {

@@ -98,10 +98,13 @@ pub struct Process<K: Kind = Portable> {
     /// The child's final frame fits one pipe write: `join` reaps before reading.
     pub(crate) bounded: bool,
     pub(crate) inbox: Option<Inbox>,
-    pub(crate) pidfd: Option<OwnedFd>,
+    /// The sentinel (see `sentinel.rs`): a pidfd, or a ready eventfd once ended.
+    pub(crate) sentinel: std::cell::OnceCell<OwnedFd>,
     pub(crate) exitcode: Option<i32>,
     /// `child::generation()` at start.
     pub(crate) generation: u32,
+    /// The child's entry in the list of children (`guard::register`).
+    pub(crate) key: u64,
     pub(crate) _kind: PhantomData<fn() -> K>,
 }
 
@@ -122,9 +125,10 @@ impl<K: Kind> Process<K> {
             unit_result,
             bounded: false,
             inbox: None,
-            pidfd: None,
+            sentinel: std::cell::OnceCell::new(),
             exitcode: None,
             generation: 0,
+            key: 0,
             _kind: PhantomData,
         }
     }
@@ -269,6 +273,8 @@ impl<K: Kind> Process<K> {
         if child::is_daemon() {
             return Err(Error::DaemonChildren);
         }
+        // Python's `_cleanup()`: reap the children whose `Process` was dropped.
+        guard::reap(false);
         let spec = Spec {
             name: &self.name,
             ident: self.ident,
@@ -282,7 +288,7 @@ impl<K: Kind> Process<K> {
             (_, body) => fork::start(body, &spec)?,
         };
         self.body = None;
-        guard::register(started.pid, self.daemon, started.relayed);
+        self.key = guard::register(started.pid, self.daemon, started.relayed);
         self.started = true;
         self.generation = child::generation();
         self.pid = Some(started.pid);
@@ -294,6 +300,25 @@ impl<K: Kind> Process<K> {
             started.slot,
         ));
         Ok(())
+    }
+}
+
+/// Dropping the `Process` of a running child neither waits for it nor kills it (as in
+/// Python): the child is reaped later, by the next `start`, by
+/// [`active_children`](crate::active_children), or at the end of the program.
+impl<K: Kind> Drop for Process<K> {
+    fn drop(&mut self) {
+        if self.started
+            && self.exitcode.is_none()
+            && !self.closed
+            && self.generation == child::generation()
+        {
+            let channel = match self.relayed {
+                true => self.inbox.as_mut().and_then(Inbox::take_fd),
+                false => None,
+            };
+            guard::orphan(self.key, channel);
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 use crate::body::{Payload, Portable};
 use crate::child::{self, Becoming};
 use crate::error::{Context, Error, Result};
-use crate::start_method::{Spec, Started};
+use crate::start_method::{Spec, StartMethod, Started};
 use crate::{guard, sys};
 
 const ENV: &str = "MULTIPROCESSING_SPAWN";
@@ -35,8 +35,8 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
     if !guard::initialized() {
         return Err(Error::NotInitialized { method: "spawn" });
     }
-    let payload = Payload::encode(portable, spec.daemon, spec.name, &spec.child_identity())
-        .map_err(Error::Serialize)?;
+    let payload =
+        Payload::encode(portable, &spec.meta(StartMethod::Spawn)).map_err(Error::Serialize)?;
     let (ours, theirs) = channel_pair()?;
     let value = format!("{}:{}", theirs.as_raw_fd(), nix::unistd::getpid());
     let pid = exec_self(&theirs, ENV, &value, None)?;
@@ -146,20 +146,32 @@ fn read_payload(fd: &OwnedFd) -> std::result::Result<Payload, String> {
     Payload::decode(&bytes)
 }
 
-/// Becomes the child described by the payload on `channel`, runs it and exits.
-pub(crate) fn run_child(channel: OwnedFd, parent: Pid) -> ! {
+/// Becomes the child described by the payload on `channel`, runs it and exits. `watch` is
+/// what `getppid()` gives while the parent lives (the parent, or the zygote).
+pub(crate) fn run_child(channel: OwnedFd, watch: Pid) -> ! {
     let payload = read_payload(&channel);
-    let (name, identity, daemon) = match &payload {
-        // Leaked: the name must live as long as the process.
-        Ok(p) => (&*p.name.clone().leak(), p.identity.clone(), p.daemon),
-        Err(_) => ("Process-?", String::new(), false),
+    // Leaked: the names must live as long as the process.
+    let leak = |s: &str| &*s.to_string().leak();
+    let (name, parent_name, identity, daemon, method, parent_pid) = match &payload {
+        Ok(p) => (
+            leak(&p.meta.name),
+            leak(&p.meta.parent_name),
+            p.meta.identity.clone(),
+            p.meta.daemon,
+            p.meta.method,
+            Pid::from_raw(p.meta.parent_pid),
+        ),
+        Err(_) => ("Process-?", "?", String::new(), false, 0, watch),
     };
     child::become_child(Becoming {
         name,
         identity: Some(identity),
         ident: 0,
         daemon,
-        parent,
+        parent: watch,
+        parent_pid,
+        parent_name: Some(parent_name),
+        method,
         report_fd: channel.into_raw_fd(),
         report_slot: std::ptr::null_mut(),
         socket: true,
