@@ -36,6 +36,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! CPython's own tests of `Process` are ported and run under every start method: see
+//! [`parity`] for the table.
+//!
 //! Beyond Python: a child's panic is reported with its message and location
 //! ([`Process::panic_report`]) and kept apart from an exit code; a return value reaches the
 //! parent ([`Process::result`]); a daemon also dies when its parent is SIGKILLed; fork is
@@ -93,6 +96,7 @@ mod error;
 mod forkserver;
 mod guard;
 mod outcome;
+pub mod parity;
 mod process;
 mod report;
 mod sentinel;
