@@ -13,7 +13,7 @@ use nix::unistd::{Pid, getpid, getppid};
 
 use crate::body::Produced;
 use crate::report::{self, PanicReport};
-use crate::{guard, slots, sys};
+use crate::{children, slots, sys};
 
 /// The library's state in this process. The fork child's start writes only this (no
 /// allocation, no lock), so it stays async-signal-safe; one static, and not all zero (so
@@ -256,7 +256,7 @@ pub(crate) fn become_child(b: Becoming<'_>) {
         None => STATE.pending_ident.store(b.ident, Ordering::Relaxed),
     }
     crate::process::reset_counter();
-    guard::forget_inherited();
+    children::forget_inherited();
     if b.daemon {
         // Beyond Python: a daemon dies with its parent even if the parent is SIGKILLed.
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
@@ -333,7 +333,7 @@ pub(crate) fn execute(body: impl FnOnce() -> Produced) -> ! {
 
 /// Joins our own children, flushes, sends the final frame and `_exit`s.
 fn finish(tag: u8, data: &[u8], code: i32) -> ! {
-    guard::shutdown();
+    children::shutdown();
     sys::flush_stdio();
     let slot = STATE.report_slot.load(Ordering::Relaxed);
     let fd = STATE.report_fd.load(Ordering::Relaxed);
@@ -363,7 +363,7 @@ pub(crate) fn exit(code: i32) -> ! {
     if STATE.in_child.load(Ordering::Relaxed) {
         finish(report::EXITED, &[], code)
     }
-    guard::shutdown();
+    children::shutdown();
     sys::flush_stdio();
     std::process::exit(code)
 }

@@ -90,6 +90,7 @@
 
 mod body;
 mod child;
+mod children;
 mod construct;
 mod context;
 mod error;
@@ -206,5 +207,5 @@ pub fn current_process() -> CurrentProcess {
 /// # Ok(()) }
 /// ```
 pub fn active_children() -> Vec<Pid> {
-    guard::active()
+    children::active()
 }

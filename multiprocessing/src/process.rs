@@ -13,7 +13,7 @@ use crate::body::Body;
 use crate::error::{Context, Error, Result};
 use crate::report::Inbox;
 use crate::start_method::{Spec, StartMethod, fork};
-use crate::{child, forkserver, guard, spawn};
+use crate::{child, children, forkserver, spawn};
 
 /// Python's `_process_counter`: advanced by every construction, reset in each child.
 static COUNTER: AtomicUsize = AtomicUsize::new(1);
@@ -103,7 +103,7 @@ pub struct Process<K: Kind = Portable> {
     pub(crate) exitcode: Option<i32>,
     /// `child::generation()` at start.
     pub(crate) generation: u32,
-    /// The child's entry in the list of children (`guard::register`).
+    /// The child's entry in the list of children (`children::register`).
     pub(crate) key: u64,
     pub(crate) _kind: PhantomData<fn() -> K>,
 }
@@ -274,7 +274,7 @@ impl<K: Kind> Process<K> {
             return Err(Error::DaemonChildren);
         }
         // Python's `_cleanup()`: reap the children whose `Process` was dropped.
-        guard::reap(false);
+        children::reap(false);
         let spec = Spec {
             name: &self.name,
             ident: self.ident,
@@ -288,7 +288,7 @@ impl<K: Kind> Process<K> {
             (_, body) => fork::start(body, &spec)?,
         };
         self.body = None;
-        self.key = guard::register(started.pid, self.daemon, started.relayed);
+        self.key = children::register(started.pid, self.daemon, started.relayed);
         self.started = true;
         self.generation = child::generation();
         self.pid = Some(started.pid);
@@ -317,7 +317,7 @@ impl<K: Kind> Drop for Process<K> {
                 true => self.inbox.as_mut().and_then(Inbox::take_fd),
                 false => None,
             };
-            guard::orphan(self.key, channel);
+            children::orphan(self.key, channel);
         }
     }
 }

@@ -14,7 +14,7 @@ use std::os::fd::AsFd;
 
 use crate::error::{Error, Result};
 use crate::process::{Process, kind::Kind, wait_error};
-use crate::{guard, sys};
+use crate::{children, sys};
 
 /// The exit code of a forkserver child whose zygote died before reporting it (Python's
 /// forkserver says 255 too): the child has ended (its channel is closed), how is unknown.
@@ -23,7 +23,7 @@ const LOST: i32 = 255;
 impl<K: Kind> Process<K> {
     fn finished(&mut self, code: i32) -> i32 {
         self.exitcode = Some(code);
-        guard::unregister(self.key);
+        children::unregister(self.key);
         if let Some(inbox) = &mut self.inbox {
             inbox.reaped();
             inbox.close();
@@ -92,12 +92,12 @@ impl<K: Kind> Process<K> {
             inbox.wait_final();
         }
         loop {
-            if let Some(code) = guard::claim(self.key) {
+            if let Some(code) = children::claim(self.key) {
                 return Ok(self.reaped_for_us(code));
             }
             match waitpid(pid, None) {
                 Err(Errno::EINTR) => {}
-                Err(Errno::ECHILD) if guard::claim_pending(self.key) => {}
+                Err(Errno::ECHILD) if children::claim_pending(self.key) => {}
                 Err(errno) => return Err(wait_error(errno)),
                 Ok(status) => {
                     if let Some(code) = sys::exitcode_of(status) {
@@ -240,13 +240,13 @@ impl<K: Kind> Process<K> {
             };
         }
         loop {
-            if let Some(code) = guard::claim(self.key) {
+            if let Some(code) = children::claim(self.key) {
                 self.reaped_for_us(code);
                 return Ok(false);
             }
             match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
                 Err(Errno::EINTR) => {}
-                Err(Errno::ECHILD) if guard::claim_pending(self.key) => {}
+                Err(Errno::ECHILD) if children::claim_pending(self.key) => {}
                 Err(errno) => return Err(wait_error(errno)),
                 Ok(WaitStatus::StillAlive) => return Ok(true),
                 Ok(status) => {

@@ -1,0 +1,382 @@
+//! The list of children started here and not yet seen to end: `active_children()`,
+//! the reaping of children whose `Process` was dropped (Python's `_cleanup`), and the end
+//! of the program, which terminates the daemons and joins the others (Python's `atexit`).
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::socket::{MsgFlags, recv};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+#[derive(Clone, Copy)]
+struct Entry {
+    pid: Pid,
+    /// Names the start, whatever pids are reused (see `register`).
+    key: u64,
+    daemon: bool,
+    /// A forkserver child: the zygote, not us, reaps it.
+    relayed: bool,
+    owner: Owner,
+}
+
+/// Who learns how the child ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// Its `Process` (by `join`, `is_alive`, …).
+    Process,
+    /// Nobody: its `Process` was dropped while it ran; we reap it. A forkserver child's
+    /// channel is handed over here (its end of file says the child ended), or -1.
+    Dropped { channel: RawFd },
+    /// `active_children()` reaped it before its `Process` looked; the `Process` claims the
+    /// exit code.
+    Reaped { code: i32 },
+}
+
+/// The first entries live inline in the static, so that registering a child writes no
+/// heap page (a fork has just made every page copy-on-write).
+const INLINE: usize = 16;
+
+const NONE: Entry = Entry {
+    pid: Pid::from_raw(0),
+    key: 0,
+    daemon: false,
+    relayed: false,
+    owner: Owner::Process,
+};
+
+/// The children started here and not yet joined: `head[..head_len]`, then `rest`.
+struct List {
+    head: [Entry; INLINE],
+    head_len: usize,
+    rest: Vec<Entry>,
+    /// How many entries are not owned by their `Process` (see `UNOWNED`).
+    unowned: usize,
+}
+
+impl List {
+    fn len(&self) -> usize {
+        self.head_len + self.rest.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.head[..self.head_len].iter().chain(&self.rest)
+    }
+
+    fn push(&mut self, e: Entry) {
+        if self.head_len < INLINE {
+            self.head[self.head_len] = e;
+            self.head_len += 1;
+        } else {
+            self.rest.push(e);
+        }
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
+        self.head[..self.head_len].iter_mut().chain(&mut self.rest)
+    }
+
+    fn get_mut(&mut self, key: u64) -> Option<&mut Entry> {
+        self.iter_mut().find(|e| e.key == key)
+    }
+
+    /// Changes an entry's owner, keeping `unowned` right.
+    fn set_owner(&mut self, key: u64, owner: Owner) {
+        let Some(e) = self.get_mut(key) else { return };
+        let was = e.owner != Owner::Process;
+        e.owner = owner;
+        let is = owner != Owner::Process;
+        self.unowned = self.unowned + usize::from(is) - usize::from(was);
+    }
+
+    fn remove(&mut self, key: u64) {
+        if self.get_mut(key).is_some_and(|e| e.owner != Owner::Process) {
+            self.unowned -= 1;
+        }
+        if let Some(i) = self.head[..self.head_len].iter().position(|e| e.key == key) {
+            // Refill the hole from the end (the heap part first, keeping `head` full).
+            let last = match self.rest.pop() {
+                Some(e) => e,
+                None => {
+                    self.head_len -= 1;
+                    self.head[self.head_len]
+                }
+            };
+            self.head[i] = last;
+        } else if let Some(i) = self.rest.iter().position(|e| e.key == key) {
+            self.rest.swap_remove(i);
+        }
+    }
+
+    fn take(&mut self) -> Vec<Entry> {
+        let all = self.iter().copied().collect();
+        self.head_len = 0;
+        self.rest.clear();
+        self.unowned = 0;
+        all
+    }
+}
+
+/// The registry: the list, and its length readable without the lock.
+struct Registry {
+    list: Mutex<List>,
+    /// `list.len()`, readable without the lock: a fork child whose parent had no children
+    /// listed (and a child that started none) skips the lock. Next to the list, so that
+    /// registering writes one page.
+    len: AtomicUsize,
+}
+
+static CHILDREN: Registry = Registry {
+    list: Mutex::new(List {
+        head: [NONE; INLINE],
+        head_len: 0,
+        rest: Vec::new(),
+        unowned: 0,
+    }),
+    len: AtomicUsize::new(0),
+};
+
+fn children() -> std::sync::MutexGuard<'static, List> {
+    CHILDREN.list.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Entries whose owner is not their `Process` (dropped, or reaped for it): `start` and
+/// `join` look at the list for them only when there are some.
+static UNOWNED: AtomicUsize = AtomicUsize::new(0);
+static KEYS: AtomicU64 = AtomicU64::new(1);
+
+fn set_len(list: &List) {
+    CHILDREN.len.store(list.len(), Ordering::Relaxed);
+    UNOWNED.store(list.unowned, Ordering::Relaxed);
+}
+
+/// Lists a started child; returns the key its `Process` names it by.
+pub(crate) fn register(pid: Pid, daemon: bool, relayed: bool) -> u64 {
+    let key = KEYS.fetch_add(1, Ordering::Relaxed);
+    let mut list = children();
+    list.push(Entry {
+        pid,
+        key,
+        daemon,
+        relayed,
+        owner: Owner::Process,
+    });
+    CHILDREN.len.store(list.len(), Ordering::Relaxed);
+    key
+}
+
+/// The `Process` saw its child end.
+pub(crate) fn unregister(key: u64) {
+    let mut list = children();
+    list.remove(key);
+    set_len(&list);
+}
+
+/// The exit code `active_children()` reaped for this `Process`, if it did (the entry goes).
+pub(crate) fn claim(key: u64) -> Option<i32> {
+    if UNOWNED.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    let mut list = children();
+    let code = match list.get_mut(key)?.owner {
+        Owner::Reaped { code } => code,
+        _ => return None,
+    };
+    list.remove(key);
+    set_len(&list);
+    Some(code)
+}
+
+/// After `waitpid` said ECHILD: has `active_children()` (in another thread) reaped this
+/// child for its `Process`? Then `claim` gives the code.
+pub(crate) fn claim_pending(key: u64) -> bool {
+    children()
+        .iter()
+        .any(|e| e.key == key && matches!(e.owner, Owner::Reaped { .. }))
+}
+
+/// The `Process` of a running child is dropped: we reap the child from now on.
+pub(crate) fn orphan(key: u64, channel: Option<OwnedFd>) {
+    let mut list = children();
+    match list.get_mut(key).map(|e| e.owner) {
+        Some(Owner::Reaped { .. }) => list.remove(key),
+        Some(_) => {
+            let channel = channel.map_or(-1, |fd| fd.into_raw_fd());
+            list.set_owner(key, Owner::Dropped { channel });
+        }
+        None => {}
+    }
+    set_len(&list);
+}
+
+/// Has this child ended? Reaps a direct child (`waitpid(WNOHANG)`); a dropped forkserver
+/// child has ended when its channel reaches end of file. `None`: still running, or not
+/// ours to tell (a forkserver child whose `Process` reads its channel).
+fn poll_end(e: &Entry) -> Option<i32> {
+    match (e.relayed, e.owner) {
+        (true, Owner::Dropped { channel }) if channel >= 0 => {
+            let mut buf = [0u8; 256];
+            loop {
+                match recv(channel, &mut buf, MsgFlags::MSG_DONTWAIT) {
+                    Ok(0) => return Some(0),
+                    Ok(_) | Err(Errno::EINTR) => {}
+                    Err(Errno::EAGAIN) => return None,
+                    Err(_) => return Some(0),
+                }
+            }
+        }
+        (true, Owner::Dropped { .. }) => Some(0),
+        (true, _) => None,
+        (false, _) => loop {
+            match waitpid(e.pid, Some(WaitPidFlag::WNOHANG)) {
+                Err(Errno::EINTR) => {}
+                Ok(WaitStatus::StillAlive) => return None,
+                Ok(status) => {
+                    if let Some(code) = crate::sys::exitcode_of(status) {
+                        return Some(code);
+                    }
+                }
+                Err(_) => return Some(0), // not ours any more: nothing to wait for
+            }
+        },
+    }
+}
+
+/// Reaps the children that ended: all of them (`active_children`), or only those whose
+/// `Process` was dropped (`start`, as Python's `_cleanup`).
+pub(crate) fn reap(all: bool) {
+    if !all && UNOWNED.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let mut list = children();
+    let mut gone = Vec::new();
+    let mut reaped = Vec::new();
+    for e in list.iter_mut() {
+        let candidate = match e.owner {
+            Owner::Process => all,
+            Owner::Dropped { .. } => true,
+            Owner::Reaped { .. } => false,
+        };
+        if !candidate {
+            continue;
+        }
+        let Some(code) = poll_end(e) else { continue };
+        match e.owner {
+            Owner::Dropped { channel } => {
+                if channel >= 0 {
+                    // SAFETY: handed over to us by `orphan`; closed once, here.
+                    drop(unsafe { OwnedFd::from_raw_fd(channel) });
+                }
+                gone.push(e.key);
+            }
+            // A forkserver child's `Process` reads its status itself.
+            _ if e.relayed => gone.push(e.key),
+            _ => reaped.push((e.key, code)),
+        }
+    }
+    for key in gone {
+        list.remove(key);
+    }
+    for (key, code) in reaped {
+        list.set_owner(key, Owner::Reaped { code });
+    }
+    set_len(&list);
+}
+
+/// Pids of the children started here that still run (Python's `active_children`, which
+/// reaps those that ended).
+pub(crate) fn active() -> Vec<Pid> {
+    reap(true);
+    children()
+        .iter()
+        .filter(|e| !matches!(e.owner, Owner::Reaped { .. }))
+        .map(|e| e.pid)
+        .collect()
+}
+
+/// In a new child: the parent's children and zygote are not ours.
+pub(crate) fn forget_inherited() {
+    if CHILDREN.len.load(Ordering::Relaxed) != 0
+        && let Ok(mut list) = CHILDREN.list.try_lock()
+    {
+        // Not `take`: no allocation here (the fork child's start).
+        list.head_len = 0;
+        list.rest.clear();
+        list.unowned = 0;
+        CHILDREN.len.store(0, Ordering::Relaxed);
+        UNOWNED.store(0, Ordering::Relaxed);
+    }
+    crate::forkserver::forget_inherited();
+}
+
+/// Terminates daemonic children, then waits for the others and stops the zygote.
+pub(crate) fn shutdown() {
+    if CHILDREN.len.load(Ordering::Relaxed) == 0 {
+        crate::forkserver::stop();
+        return;
+    }
+    let list = children().take();
+    CHILDREN.len.store(0, Ordering::Relaxed);
+    UNOWNED.store(0, Ordering::Relaxed);
+    let running = |e: &&Entry| !matches!(e.owner, Owner::Reaped { .. });
+    for e in list.iter().filter(running).filter(|e| e.daemon) {
+        let _ = kill(e.pid, Signal::SIGTERM);
+    }
+    for e in list.iter().filter(running) {
+        match e.owner {
+            Owner::Dropped { channel } if channel >= 0 => {
+                // SAFETY: handed over by `orphan`; closed once, here.
+                drop(unsafe { OwnedFd::from_raw_fd(channel) });
+            }
+            _ => {}
+        }
+        if !e.relayed {
+            while let Err(Errno::EINTR) = waitpid(e.pid, None) {}
+        }
+    }
+    crate::forkserver::stop();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_spills_to_the_heap_and_removes_anywhere() {
+        let mut l = List {
+            head: [NONE; INLINE],
+            head_len: 0,
+            rest: Vec::new(),
+            unowned: 0,
+        };
+        let pids: Vec<Pid> = (1..=INLINE as i32 + 5).map(Pid::from_raw).collect();
+        for &pid in &pids {
+            l.push(Entry {
+                pid,
+                key: pid.as_raw() as u64,
+                ..NONE
+            });
+        }
+        assert_eq!(l.len(), pids.len());
+        for &gone in &[pids[0], pids[INLINE + 2], pids[3], Pid::from_raw(999)] {
+            l.remove(gone.as_raw() as u64);
+        }
+        let mut left: Vec<i32> = l.iter().map(|e| e.pid.as_raw()).collect();
+        left.sort();
+        let want: Vec<i32> = (1..=INLINE as i32 + 5)
+            .filter(|p| ![1, INLINE as i32 + 3, 4].contains(p))
+            .collect();
+        assert_eq!(left, want);
+        l.set_owner(5, Owner::Dropped { channel: -1 });
+        l.set_owner(6, Owner::Reaped { code: 0 });
+        l.set_owner(6, Owner::Reaped { code: 1 });
+        assert_eq!(l.unowned, 2);
+        l.remove(5);
+        l.set_owner(6, Owner::Process);
+        assert_eq!(l.unowned, 0);
+        assert_eq!(l.take().len(), want.len() - 1);
+        assert_eq!(l.len(), 0);
+    }
+}
