@@ -1,13 +1,14 @@
 //! The list of children started here and not yet seen to end: `active_children()`,
 //! the reaping of children whose `Process` was dropped (Python's `_cleanup`), and the end
 //! of the program, which terminates the daemons and joins the others (Python's `atexit`).
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
+
+use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill};
-use nix::sys::socket::{MsgFlags, recv};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
@@ -19,6 +20,9 @@ struct Entry {
     daemon: bool,
     /// A forkserver child: the zygote, not us, reaps it.
     relayed: bool,
+    /// A forkserver child's channel (our own duplicate, closed with the entry), or -1:
+    /// it hangs up once the child has exited and the zygote has sent its status.
+    channel: RawFd,
     owner: Owner,
 }
 
@@ -27,9 +31,8 @@ struct Entry {
 enum Owner {
     /// Its `Process` (by `join`, `is_alive`, …).
     Process,
-    /// Nobody: its `Process` was dropped while it ran; we reap it. A forkserver child's
-    /// channel is handed over here (its end of file says the child ended), or -1.
-    Dropped { channel: RawFd },
+    /// Nobody: its `Process` was dropped while it ran; we reap it.
+    Dropped,
     /// `active_children()` reaped it before its `Process` looked; the `Process` claims the
     /// exit code.
     Reaped { code: i32 },
@@ -44,6 +47,7 @@ const NONE: Entry = Entry {
     key: 0,
     daemon: false,
     relayed: false,
+    channel: -1,
     owner: Owner::Process,
 };
 
@@ -92,9 +96,10 @@ impl List {
     }
 
     fn remove(&mut self, key: u64) {
-        if self.get_mut(key).is_some_and(|e| e.owner != Owner::Process) {
-            self.unowned -= 1;
-        }
+        let Some(e) = self.get_mut(key) else { return };
+        let (owned, channel) = (e.owner == Owner::Process, e.channel);
+        self.unowned -= usize::from(!owned);
+        close_channel(channel);
         if let Some(i) = self.head[..self.head_len].iter().position(|e| e.key == key) {
             // Refill the hole from the end (the heap part first, keeping `head` full).
             let last = match self.rest.pop() {
@@ -152,8 +157,16 @@ fn set_len(list: &List) {
     UNOWNED.store(list.unowned, Ordering::Relaxed);
 }
 
-/// Lists a started child; returns the key its `Process` names it by.
-pub(crate) fn register(pid: Pid, daemon: bool, relayed: bool) -> u64 {
+fn close_channel(channel: RawFd) {
+    if channel >= 0 {
+        // SAFETY: the entry's own duplicate, closed once, with the entry.
+        drop(unsafe { OwnedFd::from_raw_fd(channel) });
+    }
+}
+
+/// Lists a started child; returns the key its `Process` names it by. `channel`: a
+/// duplicate of a forkserver child's channel.
+pub(crate) fn register(pid: Pid, daemon: bool, relayed: bool, channel: Option<OwnedFd>) -> u64 {
     let key = KEYS.fetch_add(1, Ordering::Relaxed);
     let mut list = children();
     list.push(Entry {
@@ -161,6 +174,7 @@ pub(crate) fn register(pid: Pid, daemon: bool, relayed: bool) -> u64 {
         key,
         daemon,
         relayed,
+        channel: channel.map_or(-1, IntoRawFd::into_raw_fd),
         owner: Owner::Process,
     });
     CHILDREN.len.store(list.len(), Ordering::Relaxed);
@@ -198,49 +212,45 @@ pub(crate) fn claim_pending(key: u64) -> bool {
 }
 
 /// The `Process` of a running child is dropped: we reap the child from now on.
-pub(crate) fn orphan(key: u64, channel: Option<OwnedFd>) {
+pub(crate) fn orphan(key: u64) {
     let mut list = children();
     match list.get_mut(key).map(|e| e.owner) {
         Some(Owner::Reaped { .. }) => list.remove(key),
-        Some(_) => {
-            let channel = channel.map_or(-1, |fd| fd.into_raw_fd());
-            list.set_owner(key, Owner::Dropped { channel });
-        }
+        Some(_) => list.set_owner(key, Owner::Dropped),
         None => {}
     }
     set_len(&list);
 }
 
-/// Has this child ended? Reaps a direct child (`waitpid(WNOHANG)`); a dropped forkserver
-/// child has ended when its channel reaches end of file. `None`: still running, or not
-/// ours to tell (a forkserver child whose `Process` reads its channel).
+/// Has this child ended? Reaps a direct child (`waitpid(WNOHANG)`); a forkserver child
+/// has ended when its channel hangs up (the child exited, the zygote sent the status and
+/// closed its copy). `None`: still running.
 fn poll_end(e: &Entry) -> Option<i32> {
-    match (e.relayed, e.owner) {
-        (true, Owner::Dropped { channel }) if channel >= 0 => {
-            let mut buf = [0u8; 256];
-            loop {
-                match recv(channel, &mut buf, MsgFlags::MSG_DONTWAIT) {
-                    Ok(0) => return Some(0),
-                    Ok(_) | Err(Errno::EINTR) => {}
-                    Err(Errno::EAGAIN) => return None,
-                    Err(_) => return Some(0),
-                }
-            }
+    if e.relayed {
+        if e.channel < 0 {
+            return None; // no duplicate could be made: its `Process` will tell
         }
-        (true, Owner::Dropped { .. }) => Some(0),
-        (true, _) => None,
-        (false, _) => loop {
-            match waitpid(e.pid, Some(WaitPidFlag::WNOHANG)) {
-                Err(Errno::EINTR) => {}
-                Ok(WaitStatus::StillAlive) => return None,
-                Ok(status) => {
-                    if let Some(code) = crate::sys::exitcode_of(status) {
-                        return Some(code);
-                    }
+        // SAFETY: the entry's own duplicate, open until the entry is removed.
+        let fd = unsafe { BorrowedFd::borrow_raw(e.channel) };
+        let mut fds = [PollFd::new(fd, PollFlags::empty())];
+        let hung_up = poll(&mut fds, PollTimeout::ZERO).is_ok()
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLHUP));
+        // The exit code is the `Process`'s to read from its own channel.
+        return hung_up.then_some(0);
+    }
+    loop {
+        match waitpid(e.pid, Some(WaitPidFlag::WNOHANG)) {
+            Err(Errno::EINTR) => {}
+            Ok(WaitStatus::StillAlive) => return None,
+            Ok(status) => {
+                if let Some(code) = crate::sys::exitcode_of(status) {
+                    return Some(code);
                 }
-                Err(_) => return Some(0), // not ours any more: nothing to wait for
             }
-        },
+            Err(_) => return Some(0), // not ours any more: nothing to wait for
+        }
     }
 }
 
@@ -256,24 +266,19 @@ pub(crate) fn reap(all: bool) {
     for e in list.iter_mut() {
         let candidate = match e.owner {
             Owner::Process => all,
-            Owner::Dropped { .. } => true,
+            Owner::Dropped => true,
             Owner::Reaped { .. } => false,
         };
         if !candidate {
             continue;
         }
         let Some(code) = poll_end(e) else { continue };
-        match e.owner {
-            Owner::Dropped { channel } => {
-                if channel >= 0 {
-                    // SAFETY: handed over to us by `orphan`; closed once, here.
-                    drop(unsafe { OwnedFd::from_raw_fd(channel) });
-                }
-                gone.push(e.key);
-            }
-            // A forkserver child's `Process` reads its status itself.
-            _ if e.relayed => gone.push(e.key),
-            _ => reaped.push((e.key, code)),
+        // A forkserver child's `Process` reads its status itself; nobody waits for a
+        // dropped one.
+        if e.owner == Owner::Dropped || e.relayed {
+            gone.push(e.key);
+        } else {
+            reaped.push((e.key, code));
         }
     }
     for key in gone {
@@ -324,14 +329,10 @@ pub(crate) fn shutdown() {
     for e in list.iter().filter(running).filter(|e| e.daemon) {
         let _ = kill(e.pid, Signal::SIGTERM);
     }
+    for e in &list {
+        close_channel(e.channel);
+    }
     for e in list.iter().filter(running) {
-        match e.owner {
-            Owner::Dropped { channel } if channel >= 0 => {
-                // SAFETY: handed over by `orphan`; closed once, here.
-                drop(unsafe { OwnedFd::from_raw_fd(channel) });
-            }
-            _ => {}
-        }
         if !e.relayed {
             while let Err(Errno::EINTR) = waitpid(e.pid, None) {}
         }
@@ -369,7 +370,7 @@ mod tests {
             .filter(|p| ![1, INLINE as i32 + 3, 4].contains(p))
             .collect();
         assert_eq!(left, want);
-        l.set_owner(5, Owner::Dropped { channel: -1 });
+        l.set_owner(5, Owner::Dropped);
         l.set_owner(6, Owner::Reaped { code: 0 });
         l.set_owner(6, Owner::Reaped { code: 1 });
         assert_eq!(l.unowned, 2);

@@ -184,9 +184,6 @@ pub fn current_process() -> CurrentProcess {
 /// and then (Python's servers call it in their accept loop). [`Process::start`] also reaps
 /// the children whose `Process` was dropped.
 ///
-/// A forkserver child whose `Process` still exists is listed until that `Process` sees it
-/// end (`join`, `is_alive`, `exitcode`): the zygote, not this process, reaps it.
-///
 /// ```
 /// use multiprocessing::Process;
 /// use std::time::Duration;

@@ -5,7 +5,9 @@
 //! start method, as CPython runs it (`cargo test -p multiprocessing --test cpython`; each
 //! Rust test's doc comment names the test it mirrors). Queues, pipes and connections,
 //! pools, managers, locks and shared memory are not part of this crate, so their tests are
-//! not listed.
+//! not listed. What CPython's suite does not check (a `Process` reaped for it by
+//! [`active_children`](crate::active_children), dropped processes leaving no zombie, the
+//! sentinel in a plain `poll`) is tested next to them, in `tests/cpython/own.rs`.
 //!
 //! | CPython test | Rust test | fork · spawn · forkserver |
 //! |---|---|---|
@@ -18,7 +20,7 @@
 //! | `_TestProcess.test_process` | `process::test_process` | passes (the child's view comes back as its return value, not through a queue) |
 //! | `_TestProcess.test_process_mainthread_native_id` | `process::test_process_mainthread_native_id` | passes |
 //! | `_TestProcess.test_interrupt` | — | not portable: it expects Python's `KeyboardInterrupt` (exit code 1); Rust has no such exception, SIGINT at its default action gives -2 (next row) |
-//! | `_TestProcess.test_interrupt_no_handler` | `process_end::test_interrupt_no_handler` | passes |
+//! | `_TestProcess.test_interrupt_no_handler` | `process_end::test_interrupt_no_handler` | passes (the child restores SIGINT's default action first, as CPython's `_sleep_no_int_handler`) |
 //! | `_TestProcess.test_terminate` | `process_end::test_terminate` | passes (`join(-1)` left out: a `Duration` is never negative) |
 //! | `_TestProcess.test_kill` | `process_end::test_kill` | passes (same) |
 //! | `_TestProcess.test_cpu_count` | — | not portable: not a `Process` matter; Rust has `std::thread::available_parallelism` |

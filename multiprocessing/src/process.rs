@@ -288,7 +288,12 @@ impl<K: Kind> Process<K> {
             (_, body) => fork::start(body, &spec)?,
         };
         self.body = None;
-        self.key = children::register(started.pid, self.daemon, started.relayed);
+        // A forkserver child's channel, duplicated for `active_children()` to poll.
+        let channel = match started.relayed {
+            true => started.channel.as_ref().and_then(|c| c.try_clone().ok()),
+            false => None,
+        };
+        self.key = children::register(started.pid, self.daemon, started.relayed, channel);
         self.started = true;
         self.generation = child::generation();
         self.pid = Some(started.pid);
@@ -313,11 +318,7 @@ impl<K: Kind> Drop for Process<K> {
             && !self.closed
             && self.generation == child::generation()
         {
-            let channel = match self.relayed {
-                true => self.inbox.as_mut().and_then(Inbox::take_fd),
-                false => None,
-            };
-            children::orphan(self.key, channel);
+            children::orphan(self.key);
         }
     }
 }

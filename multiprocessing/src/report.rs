@@ -86,11 +86,6 @@ impl Inbox {
         self.fd.as_ref()
     }
 
-    /// Hands the fd over (to the list of children, when the `Process` is dropped).
-    pub(crate) fn take_fd(&mut self) -> Option<OwnedFd> {
-        self.fd.take()
-    }
-
     pub(crate) fn at_eof(&self) -> bool {
         self.fd.is_none()
     }

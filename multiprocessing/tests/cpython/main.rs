@@ -9,6 +9,7 @@
 //! `cargo test -p multiprocessing --test cpython [FILTER] [--skip NAME] [--exact] [--list]`
 
 mod misc;
+mod own;
 mod process;
 mod process_end;
 mod subclass;
@@ -41,6 +42,7 @@ fn cases() -> Vec<Case> {
     let mut all = process::cases();
     all.extend(subclass::cases());
     all.extend(misc::cases());
+    all.extend(own::cases());
     all
 }
 

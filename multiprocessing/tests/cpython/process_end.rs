@@ -50,12 +50,21 @@ fn sleep_some_event(event: String) {
     std::thread::sleep(Duration::from_secs(100));
 }
 
+/// CPython's `_sleep_no_int_handler`: SIGINT at its default action, whatever this program
+/// inherited (a shell starts background jobs with SIGINT ignored).
+fn sleep_no_int_handler(event: String) {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: restoring the default action installs no handler code.
+    unsafe { signal(Signal::SIGINT, SigHandler::SigDfl) }.unwrap();
+    sleep_some_event(event);
+}
+
 /// CPython's `_kill_process`: a daemon that sets an event and sleeps; `join(0)` returns at
 /// once; then `meth` ends it and `join` returns at once; returns the exit code.
-fn kill_process(meth: fn(&mut Process) -> multiprocessing::Result<()>) -> i32 {
+fn kill_process(meth: fn(&mut Process) -> multiprocessing::Result<()>, target: fn(String)) -> i32 {
     let dir = TempDir::new("kill");
     let event = dir.file("event");
-    let mut p = Process::with_args(sleep_some_event, event.clone());
+    let mut p = Process::with_args(target, event.clone());
     p.set_daemon(true).unwrap();
     p.start().unwrap();
     assert!(p.is_alive());
@@ -78,17 +87,17 @@ fn kill_process(meth: fn(&mut Process) -> multiprocessing::Result<()>) -> i32 {
 
 /// Mirrors `_TestProcess.test_terminate`.
 fn test_terminate(_: StartMethod) {
-    assert_eq!(kill_process(Process::terminate), -15);
+    assert_eq!(kill_process(Process::terminate, sleep_some_event), -15);
 }
 
 /// Mirrors `_TestProcess.test_kill`.
 fn test_kill(_: StartMethod) {
-    assert_eq!(kill_process(Process::kill), -9);
+    assert_eq!(kill_process(Process::kill, sleep_some_event), -9);
 }
 
 /// Mirrors `_TestProcess.test_interrupt_no_handler` (SIGINT at its default action).
 fn test_interrupt_no_handler(_: StartMethod) {
-    assert_eq!(kill_process(Process::interrupt), -2);
+    assert_eq!(kill_process(Process::interrupt, sleep_no_int_handler), -2);
 }
 
 fn count_fds(event: String) -> usize {
