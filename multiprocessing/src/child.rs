@@ -75,8 +75,26 @@ static STATE: State = State {
 };
 /// Prefix of the names of this process's children (`"1:"` in `Process-1`, as in Python).
 static IDENTITY: Mutex<String> = Mutex::new(String::new());
+/// Python's `_process_counter`: advanced by every construction, reset in each child.
+static COUNTER: AtomicUsize = AtomicUsize::new(1);
+/// `init()` was called (spawn and forkserver need it).
+static INITIALIZED: AtomicBool = AtomicBool::new(false);
 static PANIC_AT: Mutex<Option<String>> = Mutex::new(None);
 static PANIC_HOOK: Once = Once::new();
+
+/// The next number for a `Process` made here (`Process-N`).
+pub(crate) fn next_ident() -> usize {
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Whether `init()` was called.
+pub(crate) fn initialized() -> bool {
+    INITIALIZED.load(Ordering::Relaxed)
+}
+
+pub(crate) fn set_initialized() {
+    INITIALIZED.store(true, Ordering::Relaxed);
+}
 
 /// See `State::generation`.
 pub(crate) fn generation() -> u32 {
@@ -255,7 +273,7 @@ pub(crate) fn become_child(b: Becoming<'_>) {
         Some(full) => *lock(&IDENTITY) = full,
         None => STATE.pending_ident.store(b.ident, Ordering::Relaxed),
     }
-    crate::process::reset_counter();
+    COUNTER.store(1, Ordering::Relaxed);
     children::forget_inherited();
     if b.daemon {
         // Beyond Python: a daemon dies with its parent even if the parent is SIGKILLed.

@@ -24,7 +24,7 @@ use crate::body::{Payload, Portable};
 use crate::error::{Context, Error, Result};
 use crate::spawn::{channel_pair, exec_self, take_env};
 use crate::start_method::{Spec, StartMethod, Started};
-use crate::{guard, sys, zygote};
+use crate::{child, sys, zygote};
 
 const ENV: &str = "MULTIPROCESSING_FORKSERVER";
 
@@ -86,7 +86,7 @@ fn request(zygote: &Zygote, child_end: &OwnedFd) -> Result<Pid> {
 
 /// Starts a child through the zygote (launching the zygote first if needed).
 pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started> {
-    if !guard::initialized() {
+    if !child::initialized() {
         return Err(Error::NotInitialized {
             method: "forkserver",
         });

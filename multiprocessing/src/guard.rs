@@ -1,14 +1,6 @@
 //! The top: `init()`, which dispatches a re-executed program to its role (spawned child or
 //! zygote), and the [`Guard`] whose drop ends the program as Python's `atexit` hook does.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-static INITIALIZED: AtomicBool = AtomicBool::new(false);
-
-pub(crate) fn initialized() -> bool {
-    INITIALIZED.load(Ordering::Relaxed)
-}
-
 /// Call this first thing in `main`; keep the returned guard alive until `main` returns.
 ///
 /// It plays the part of Python's `if __name__ == '__main__':` guard. The `spawn` and
@@ -29,7 +21,7 @@ pub(crate) fn initialized() -> bool {
 /// ```
 #[must_use = "dropping the guard at once would run the end-of-program cleanup at once"]
 pub fn init() -> Guard {
-    INITIALIZED.store(true, Ordering::Relaxed);
+    crate::child::set_initialized();
     crate::spawn::run_if_spawned();
     crate::forkserver::run_if_zygote();
     Guard { _private: () }

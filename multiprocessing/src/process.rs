@@ -4,7 +4,6 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
@@ -14,13 +13,6 @@ use crate::error::{Context, Error, Result};
 use crate::report::Inbox;
 use crate::start_method::{Spec, StartMethod, fork};
 use crate::{child, children, forkserver, spawn};
-
-/// Python's `_process_counter`: advanced by every construction, reset in each child.
-static COUNTER: AtomicUsize = AtomicUsize::new(1);
-
-pub(crate) fn reset_counter() {
-    COUNTER.store(1, Ordering::Relaxed);
-}
 
 /// Markers telling, at compile time, which start methods a [`Process`] can use.
 pub mod kind {
@@ -110,7 +102,7 @@ pub struct Process<K: Kind = Portable> {
 
 impl<K: Kind> Process<K> {
     pub(crate) fn build(prefix: &str, body: Body, unit_result: bool) -> Self {
-        let ident = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let ident = child::next_ident();
         Process {
             name: child::with_identity(|id| format!("{prefix}-{id}{ident}")),
             ident,

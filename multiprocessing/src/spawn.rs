@@ -15,7 +15,7 @@ use crate::body::{Payload, Portable};
 use crate::child::{self, Becoming};
 use crate::error::{Context, Error, Result};
 use crate::start_method::{Spec, StartMethod, Started};
-use crate::{guard, sys};
+use crate::sys;
 
 const ENV: &str = "MULTIPROCESSING_SPAWN";
 
@@ -32,7 +32,7 @@ pub(crate) fn channel_pair() -> Result<(OwnedFd, OwnedFd)> {
 
 /// Starts a spawned child.
 pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started> {
-    if !guard::initialized() {
+    if !child::initialized() {
         return Err(Error::NotInitialized { method: "spawn" });
     }
     let payload =

@@ -28,7 +28,11 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
     // A bounded frame goes into a report slot (shared memory, no syscalls); otherwise, or
     // if no slot can be had, into a pipe. Non-blocking: after reaping, the parent reads
     // without polling first (the child's writer waits with poll when the pipe is full).
-    let slot = if spec.bounded { slots::take() } else { None };
+    let slot = if spec.bounded {
+        slots::take(child::generation())
+    } else {
+        None
+    };
     let (read_end, write_end) = match slot {
         Some(_) => (None, None),
         None => {
