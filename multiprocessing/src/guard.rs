@@ -22,8 +22,8 @@
 #[must_use = "dropping the guard at once would run the end-of-program cleanup at once"]
 pub fn init() -> Guard {
     crate::child::set_initialized();
-    crate::spawn::run_if_spawned();
-    crate::forkserver::run_if_zygote();
+    crate::start_method::spawn::run_if_spawned();
+    crate::start_method::forkserver::run_if_zygote();
     Guard { _private: () }
 }
 

@@ -94,7 +94,7 @@ mod children;
 mod construct;
 mod context;
 mod error;
-mod forkserver;
+mod exec;
 mod guard;
 mod outcome;
 pub mod parity;
@@ -103,11 +103,9 @@ mod report;
 mod sentinel;
 mod signal;
 mod slots;
-mod spawn;
 mod start_method;
 mod sys;
 mod wait;
-mod zygote;
 
 pub use context::{
     Context, ParentProcess, force_start_method, get_all_start_methods, get_context,

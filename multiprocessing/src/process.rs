@@ -12,7 +12,8 @@ use crate::body::Body;
 use crate::error::{Context, Error, Result};
 use crate::report::Inbox;
 use crate::start_method::{Spec, StartMethod, fork};
-use crate::{child, children, forkserver, spawn};
+use crate::start_method::{forkserver, spawn};
+use crate::{child, children};
 
 /// Markers telling, at compile time, which start methods a [`Process`] can use.
 pub mod kind {

@@ -1,6 +1,8 @@
 //! How a child comes to exist: [`StartMethod`] and the parent-side start of each method.
 
 pub(crate) mod fork;
+pub(crate) mod forkserver;
+pub(crate) mod spawn;
 
 use std::fmt;
 use std::os::fd::OwnedFd;

@@ -2,7 +2,7 @@
 //! the reaping of children whose `Process` was dropped (Python's `_cleanup`), and the end
 //! of the program, which terminates the daemons and joins the others (Python's `atexit`).
 
-use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -12,117 +12,10 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-#[derive(Clone, Copy)]
-struct Entry {
-    pid: Pid,
-    /// Names the start, whatever pids are reused (see `register`).
-    key: u64,
-    daemon: bool,
-    /// A forkserver child: the zygote, not us, reaps it.
-    relayed: bool,
-    /// A forkserver child's channel (our own duplicate, closed with the entry), or -1:
-    /// it hangs up once the child has exited and the zygote has sent its status.
-    channel: RawFd,
-    owner: Owner,
-}
+mod list;
+pub(crate) mod zygote;
 
-/// Who learns how the child ended.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Owner {
-    /// Its `Process` (by `join`, `is_alive`, …).
-    Process,
-    /// Nobody: its `Process` was dropped while it ran; we reap it.
-    Dropped,
-    /// `active_children()` reaped it before its `Process` looked; the `Process` claims the
-    /// exit code.
-    Reaped { code: i32 },
-}
-
-/// The first entries live inline in the static, so that registering a child writes no
-/// heap page (a fork has just made every page copy-on-write).
-const INLINE: usize = 16;
-
-const NONE: Entry = Entry {
-    pid: Pid::from_raw(0),
-    key: 0,
-    daemon: false,
-    relayed: false,
-    channel: -1,
-    owner: Owner::Process,
-};
-
-/// The children started here and not yet joined: `head[..head_len]`, then `rest`.
-struct List {
-    head: [Entry; INLINE],
-    head_len: usize,
-    rest: Vec<Entry>,
-    /// How many entries are not owned by their `Process` (see `UNOWNED`).
-    unowned: usize,
-}
-
-impl List {
-    fn len(&self) -> usize {
-        self.head_len + self.rest.len()
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.head[..self.head_len].iter().chain(&self.rest)
-    }
-
-    fn push(&mut self, e: Entry) {
-        if self.head_len < INLINE {
-            self.head[self.head_len] = e;
-            self.head_len += 1;
-        } else {
-            self.rest.push(e);
-        }
-    }
-
-    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
-        self.head[..self.head_len].iter_mut().chain(&mut self.rest)
-    }
-
-    fn get_mut(&mut self, key: u64) -> Option<&mut Entry> {
-        self.iter_mut().find(|e| e.key == key)
-    }
-
-    /// Changes an entry's owner, keeping `unowned` right.
-    fn set_owner(&mut self, key: u64, owner: Owner) {
-        let Some(e) = self.get_mut(key) else { return };
-        let was = e.owner != Owner::Process;
-        e.owner = owner;
-        let is = owner != Owner::Process;
-        self.unowned = self.unowned + usize::from(is) - usize::from(was);
-    }
-
-    fn remove(&mut self, key: u64) {
-        let Some(e) = self.get_mut(key) else { return };
-        let (owned, channel) = (e.owner == Owner::Process, e.channel);
-        self.unowned -= usize::from(!owned);
-        close_channel(channel);
-        if let Some(i) = self.head[..self.head_len].iter().position(|e| e.key == key) {
-            // Refill the hole from the end (the heap part first, keeping `head` full).
-            let last = match self.rest.pop() {
-                Some(e) => e,
-                None => {
-                    self.head_len -= 1;
-                    self.head[self.head_len]
-                }
-            };
-            self.head[i] = last;
-        } else if let Some(i) = self.rest.iter().position(|e| e.key == key) {
-            self.rest.swap_remove(i);
-        }
-    }
-
-    fn take(&mut self) -> Vec<Entry> {
-        let all = self.iter().copied().collect();
-        self.head_len = 0;
-        self.rest.clear();
-        self.unowned = 0;
-        all
-    }
-}
+use list::{Entry, INLINE, List, NONE, Owner, close_channel};
 
 /// The registry: the list, and its length readable without the lock.
 struct Registry {
@@ -155,13 +48,6 @@ static KEYS: AtomicU64 = AtomicU64::new(1);
 fn set_len(list: &List) {
     CHILDREN.len.store(list.len(), Ordering::Relaxed);
     UNOWNED.store(list.unowned, Ordering::Relaxed);
-}
-
-fn close_channel(channel: RawFd) {
-    if channel >= 0 {
-        // SAFETY: the entry's own duplicate, closed once, with the entry.
-        drop(unsafe { OwnedFd::from_raw_fd(channel) });
-    }
 }
 
 /// Lists a started child; returns the key its `Process` names it by. `channel`: a
@@ -313,13 +199,13 @@ pub(crate) fn forget_inherited() {
         CHILDREN.len.store(0, Ordering::Relaxed);
         UNOWNED.store(0, Ordering::Relaxed);
     }
-    crate::forkserver::forget_inherited();
+    zygote::forget_inherited();
 }
 
 /// Terminates daemonic children, then waits for the others and stops the zygote.
 pub(crate) fn shutdown() {
     if CHILDREN.len.load(Ordering::Relaxed) == 0 {
-        crate::forkserver::stop();
+        zygote::stop();
         return;
     }
     let list = children().take();
@@ -337,47 +223,5 @@ pub(crate) fn shutdown() {
             while let Err(Errno::EINTR) = waitpid(e.pid, None) {}
         }
     }
-    crate::forkserver::stop();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_list_spills_to_the_heap_and_removes_anywhere() {
-        let mut l = List {
-            head: [NONE; INLINE],
-            head_len: 0,
-            rest: Vec::new(),
-            unowned: 0,
-        };
-        let pids: Vec<Pid> = (1..=INLINE as i32 + 5).map(Pid::from_raw).collect();
-        for &pid in &pids {
-            l.push(Entry {
-                pid,
-                key: pid.as_raw() as u64,
-                ..NONE
-            });
-        }
-        assert_eq!(l.len(), pids.len());
-        for &gone in &[pids[0], pids[INLINE + 2], pids[3], Pid::from_raw(999)] {
-            l.remove(gone.as_raw() as u64);
-        }
-        let mut left: Vec<i32> = l.iter().map(|e| e.pid.as_raw()).collect();
-        left.sort();
-        let want: Vec<i32> = (1..=INLINE as i32 + 5)
-            .filter(|p| ![1, INLINE as i32 + 3, 4].contains(p))
-            .collect();
-        assert_eq!(left, want);
-        l.set_owner(5, Owner::Dropped);
-        l.set_owner(6, Owner::Reaped { code: 0 });
-        l.set_owner(6, Owner::Reaped { code: 1 });
-        assert_eq!(l.unowned, 2);
-        l.remove(5);
-        l.set_owner(6, Owner::Process);
-        assert_eq!(l.unowned, 0);
-        assert_eq!(l.take().len(), want.len() - 1);
-        assert_eq!(l.len(), 0);
-    }
+    zygote::stop();
 }

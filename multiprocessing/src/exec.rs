@@ -1,9 +1,7 @@
-//! The spawn start method: execute this program again and hand the child its payload.
-//!
-//! The child end of a socket pair survives the exec (posix_spawn's dup2 onto itself
-//! clears its `FD_CLOEXEC` in the child); its number and the parent's pid travel in an environment variable that
-//! [`init`](crate::init) looks for. The parent writes the payload, the child writes its
-//! final frame back on the same socket.
+//! Executing this program again (spawn, and the forkserver's zygote): the parent's
+//! `exec_self` with one end of a socket pair inherited, and the new process's side, which
+//! finds that socket (`take_env`), reads its payload and becomes the child (`run_child`).
+//! A forkserver child runs `run_child` too, in a fork of the zygote.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 
@@ -11,13 +9,10 @@ use nix::fcntl::{F_SETFD, FdFlag, fcntl};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use nix::unistd::Pid;
 
-use crate::body::{Payload, Portable};
+use crate::body::Payload;
 use crate::child::{self, Becoming};
 use crate::error::{Context, Error, Result};
-use crate::start_method::{Spec, StartMethod, Started};
 use crate::sys;
-
-const ENV: &str = "MULTIPROCESSING_SPAWN";
 
 /// A connected pair of close-on-exec Unix stream sockets.
 pub(crate) fn channel_pair() -> Result<(OwnedFd, OwnedFd)> {
@@ -28,29 +23,6 @@ pub(crate) fn channel_pair() -> Result<(OwnedFd, OwnedFd)> {
         SockFlag::SOCK_CLOEXEC,
     )
     .ctx("socketpair")
-}
-
-/// Starts a spawned child.
-pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started> {
-    if !child::initialized() {
-        return Err(Error::NotInitialized { method: "spawn" });
-    }
-    let payload =
-        Payload::encode(portable, &spec.meta(StartMethod::Spawn)).map_err(Error::Serialize)?;
-    let (ours, theirs) = channel_pair()?;
-    let value = format!("{}:{}", theirs.as_raw_fd(), nix::unistd::getpid());
-    let pid = exec_self(&theirs, ENV, &value, None)?;
-    drop(theirs);
-    // If the child died already, it reports nothing and `join` shows how it ended.
-    let _ = sys::send_all(ours.as_fd(), &payload);
-    Ok(Started {
-        pid,
-        channel: Some(ours),
-        slot: None,
-        relayed: false,
-        bounded: false,
-        nonblocking: false,
-    })
 }
 
 /// Executes this program again with `fd` inherited and `env=value` set; returns the
@@ -130,12 +102,6 @@ pub(crate) fn take_env(env: &str) -> Option<(OwnedFd, Pid)> {
     // Keep it from leaking into programs this child may exec.
     let _ = fcntl(fd.as_fd(), F_SETFD(FdFlag::FD_CLOEXEC));
     Some((fd, Pid::from_raw(pid)))
-}
-
-pub(crate) fn run_if_spawned() {
-    if let Some((fd, parent)) = take_env(ENV) {
-        run_child(fd, parent)
-    }
 }
 
 fn read_payload(fd: &OwnedFd) -> std::result::Result<Payload, String> {
