@@ -12,7 +12,12 @@ use std::mem::ManuallyDrop;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Run;
+/// The body of a process defined as a type, the "subclass" way of the lesson
+/// (`class Piao(Process): def run(self): …`). See [`Process::from_run`](crate::Process::from_run).
+pub trait Run {
+    /// What the child does; `start` calls it in the child.
+    fn run(&mut self);
+}
 
 /// What a body produces: the serialized return value, or why it could not run.
 pub(crate) type Produced = Result<Vec<u8>, String>;

@@ -6,15 +6,12 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::body::Run;
+use crate::child;
 use crate::error::{Error, Result};
 use crate::process::Process;
+use crate::start_method::default_method;
 use crate::start_method::{StartMethod, UnknownStartMethod};
-use crate::{Run, child};
-
-/// The method new portable processes use: the one set, or fork.
-pub(crate) fn default_method() -> StartMethod {
-    StartMethod::from_code(child::start_method_code()).unwrap_or_default()
-}
 
 /// Sets the start method of every portable process created from now on
 /// (Python: `multiprocessing.set_start_method(method)`).

@@ -96,6 +96,7 @@ mod context;
 mod error;
 mod exec;
 mod guard;
+mod layers;
 mod outcome;
 pub mod parity;
 mod process;
@@ -107,25 +108,18 @@ mod start_method;
 mod sys;
 mod wait;
 
+pub use body::Run;
 pub use context::{
     Context, ParentProcess, force_start_method, get_all_start_methods, get_context,
     get_start_method, parent_process, set_start_method,
 };
-pub use error::{Error, Result};
+pub use error::{Error, PanicReport, Result};
 pub use guard::{Guard, init};
 pub use nix::sys::signal::Signal;
 pub use nix::unistd::Pid;
 pub use process::{Process, kind};
-pub use report::PanicReport;
 pub use sentinel::wait;
 pub use start_method::{StartMethod, UnknownStartMethod};
-
-/// The body of a process defined as a type, the "subclass" way of the lesson
-/// (`class Piao(Process): def run(self): …`). See [`Process::from_run`].
-pub trait Run {
-    /// What the child does; `start` calls it in the child.
-    fn run(&mut self);
-}
 
 /// Ends the calling process with `code` (Python: `sys.exit(code)`).
 ///

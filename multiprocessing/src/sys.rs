@@ -39,7 +39,7 @@ fn thread_count_from_stat() -> Result<usize> {
             return Ok(count);
         }
     }
-    num_threads(&buf[..len]).ok_or(crate::Error::Sys {
+    num_threads(&buf[..len]).ok_or(crate::error::Error::Sys {
         call: "parse(/proc/self/stat)",
         errno: Errno::EINVAL,
     })

@@ -100,6 +100,11 @@ impl FromStr for StartMethod {
     }
 }
 
+/// The method new portable processes use: the one set, or fork.
+pub(crate) fn default_method() -> StartMethod {
+    StartMethod::from_code(crate::child::start_method_code()).unwrap_or_default()
+}
+
 /// What the parent holds after a successful start.
 pub(crate) struct Started {
     pub(crate) pid: Pid,
