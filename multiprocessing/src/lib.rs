@@ -63,6 +63,17 @@
 //!   parent does. The zygote reaps its children and sends each exit status on the child's
 //!   socket; when the [`Guard`] drops, the zygote waits for its remaining children and exits.
 //!
+//! # Layout
+//!
+//! For a reader of the source, downward: `sys` and `error` (system helpers, errors) →
+//! `slots`, `report`, `body` (the parent/child channel: report slots, frames, the payload
+//! a child runs) → `children`, `child` (this process: the children and zygote it started,
+//! its own state as a child, a child's run and exit) → `exec` (executing this program
+//! again, both sides) → `start_method/{fork, spawn, forkserver}` (each with its parent and
+//! its child side) → `process` and the files that extend it, `context` → `guard`
+//! (`init()` and the [`Guard`], which only dispatch). No module imports one above it; a
+//! test in `layers.rs` checks it.
+//!
 //! # Caveats
 //!
 //! * Rust programs ignore SIGPIPE, and Rust's stack-overflow handler swallows one SIGSEGV or
