@@ -16,13 +16,14 @@ use crate::sys;
 
 /// A connected pair of close-on-exec Unix stream sockets.
 pub(crate) fn channel_pair() -> Result<(OwnedFd, OwnedFd)> {
-    socketpair(
+    let (a, b) = socketpair(
         AddressFamily::Unix,
         SockType::Stream,
         None,
         SockFlag::SOCK_CLOEXEC,
     )
-    .ctx("socketpair")
+    .ctx("socketpair")?;
+    Ok((sys::above_stdio(a), sys::above_stdio(b)))
 }
 
 /// Executes this program again with `fd` inherited and `env=value` set; returns the

@@ -76,7 +76,7 @@ impl<K: Kind> Process<K> {
                 // Ended (or a forkserver child already reaped by the zygote): always ready.
                 let ready =
                     EventFd::from_value_and_flags(1, EfdFlags::EFD_CLOEXEC).ctx("eventfd")?;
-                let _ = self.sentinel.set(OwnedFd::from(ready));
+                let _ = self.sentinel.set(sys::above_stdio(OwnedFd::from(ready)));
             }
         }
         match self.sentinel.get() {

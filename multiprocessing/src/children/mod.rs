@@ -108,6 +108,9 @@ pub(crate) fn orphan(key: u64) {
     set_len(&list);
 }
 
+/// `poll_end`'s code for a child that is gone without an exit code we could learn.
+const GONE: i32 = i32::MIN;
+
 /// Has this child ended? Reaps a direct child (`waitpid(WNOHANG)`); a forkserver child
 /// has ended when its channel hangs up (the child exited, the zygote sent the status and
 /// closed its copy). `None`: still running.
@@ -135,7 +138,9 @@ fn poll_end(e: &Entry) -> Option<i32> {
                     return Some(code);
                 }
             }
-            Err(_) => return Some(0), // not ours any more: nothing to wait for
+            // Not our child any more (reaped behind the library's back): nothing to wait
+            // for; its `Process`, if any, gets the same error from its own `waitpid`.
+            Err(_) => return Some(GONE),
         }
     }
 }
@@ -161,7 +166,7 @@ pub(crate) fn reap(all: bool) {
         let Some(code) = poll_end(e) else { continue };
         // A forkserver child's `Process` reads its status itself; nobody waits for a
         // dropped one.
-        if e.owner == Owner::Dropped || e.relayed {
+        if e.owner == Owner::Dropped || e.relayed || code == GONE {
             gone.push(e.key);
         } else {
             reaped.push((e.key, code));

@@ -37,7 +37,7 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
         Some(_) => (None, None),
         None => {
             let (r, w) = pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).ctx("pipe2")?;
-            (Some(r), Some(w))
+            (Some(sys::above_stdio(r)), Some(sys::above_stdio(w)))
         }
     };
     // Asked of the kernel once per process: the child's parent-death check and

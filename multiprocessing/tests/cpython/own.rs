@@ -27,6 +27,10 @@ pub fn cases() -> Vec<Case> {
             "own_sentinel_polls_like_a_pipe",
             own_sentinel_polls_like_a_pipe,
         ),
+        case(
+            "own_closed_stdio_is_not_the_channel",
+            own_closed_stdio_is_not_the_channel,
+        ),
     ]
 }
 
@@ -113,4 +117,30 @@ fn own_sentinel_polls_like_a_pipe(_: StartMethod) {
     assert_eq!(poll(&mut fds, PollTimeout::from(30_000u16)).unwrap(), 1);
     assert!(!p.is_alive());
     assert_eq!(p.exitcode(), Some(0));
+}
+
+fn print_everywhere(_: ()) -> u32 {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "to a closed stdout");
+    let _ = writeln!(std::io::stderr(), "to a closed stderr");
+    7
+}
+
+/// With stdout and stderr closed, the descriptors the library opens next would take their
+/// numbers, and a child's prints would land in its report channel; they are moved above 2.
+fn own_closed_stdio_is_not_the_channel(_: StartMethod) {
+    use std::os::fd::BorrowedFd;
+    // SAFETY: 1 and 2 are open until closed just below, and restored from these copies.
+    let saved: Vec<_> = [1, 2]
+        .map(|fd| nix::unistd::dup(unsafe { BorrowedFd::borrow_raw(fd) }).unwrap())
+        .into();
+    let _ = nix::unistd::close(1);
+    let _ = nix::unistd::close(2);
+    let mut p = Process::with_args(print_everywhere, ());
+    let outcome = p.start().and_then(|()| p.join());
+    let value = p.result::<u32>();
+    nix::unistd::dup2_stdout(&saved[0]).unwrap();
+    nix::unistd::dup2_stderr(&saved[1]).unwrap();
+    assert_eq!(outcome.unwrap(), 0);
+    assert_eq!(value.unwrap(), 7);
 }

@@ -131,8 +131,13 @@ fn test_child_fd_inflation(_: StartMethod) {
     assert!(counts.windows(2).all(|w| w[0] == w[1]), "{counts:?}");
 }
 
-fn set_event(event: String) {
+fn set_event_and_print(event: String) -> u32 {
+    use std::io::Write;
+    // Errors ignored: the stream may be a pipe nobody reads (EPIPE) or closed.
+    let _ = writeln!(std::io::stdout(), "printed with a broken stream");
+    let _ = writeln!(std::io::stderr(), "printed with a broken stream");
     event_set(&event);
+    7
 }
 
 /// Points standard stream `fd` (1 or 2) at `to`.
@@ -161,19 +166,22 @@ fn break_stream(fd: i32, how: &str) -> OwnedFd {
 
 /// Mirrors `_TestProcess.test_error_on_stdio_flush_1`: the parent's stdout or stderr is
 /// broken (a pipe nobody reads, or closed) when it starts a child; the child still runs and
-/// exits 0.
+/// exits 0. Beyond CPython's test, the child prints (a closed stream's number must not be
+/// reused for the library's channel, where the print would corrupt its report) and
+/// returns a value.
 fn test_error_on_stdio_flush_1(_: StartMethod) {
     let dir = TempDir::new("flush1");
     for fd in [1, 2] {
         for how in ["close", "remove"] {
             let event = dir.file(&format!("event-{fd}-{how}"));
             let saved = break_stream(fd, how);
-            let mut p = Process::with_args(set_event, event.clone());
+            let mut p = Process::with_args(set_event_and_print, event.clone());
             let started = p.start();
             let code = started.and_then(|()| p.join());
             redirect(fd, &saved);
             assert_eq!(code.unwrap(), 0, "fd {fd} {how}");
             assert!(event_is_set(&event), "fd {fd} {how}");
+            assert_eq!(p.result::<u32>().unwrap(), 7, "fd {fd} {how}");
         }
     }
 }

@@ -36,6 +36,7 @@ fn launch() -> Result<Zygote> {
         SockFlag::SOCK_CLOEXEC,
     )
     .ctx("socketpair")?;
+    let (ours, theirs) = (sys::above_stdio(ours), sys::above_stdio(theirs));
     let value = format!("{}:{}", theirs.as_raw_fd(), nix::unistd::getpid());
     let pid = exec_self(&theirs, ENV, &value, Some("--multiprocessing.forkserver"))?;
     Ok(Zygote { pid, control: ours })

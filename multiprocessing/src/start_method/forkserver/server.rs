@@ -107,7 +107,7 @@ fn receive(control: RawFd) -> Option<OwnedFd> {
             let mut owned = fds
                 .into_iter()
                 .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
-            return owned.next();
+            return owned.next().map(sys::above_stdio);
         }
     }
     None
