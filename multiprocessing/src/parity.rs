@@ -7,7 +7,8 @@
 //! pools, managers, locks and shared memory are not part of this crate, so their tests are
 //! not listed. What CPython's suite does not check (a `Process` reaped for it by
 //! [`active_children`](crate::active_children), dropped processes leaving no zombie, the
-//! sentinel in a plain `poll`, a child printing while the standard streams are closed) is
+//! sentinel in a plain `poll`, a child printing while the standard streams are closed, a
+//! child's end terminating its daemons and joining its other children) is
 //! tested next to them, in `tests/cpython/own.rs`.
 //!
 //! | CPython test | Rust test | fork · spawn · forkserver |

@@ -31,6 +31,10 @@ pub fn cases() -> Vec<Case> {
             "own_closed_stdio_is_not_the_channel",
             own_closed_stdio_is_not_the_channel,
         ),
+        case(
+            "own_daemons_end_with_their_parent",
+            own_daemons_end_with_their_parent,
+        ),
     ]
 }
 
@@ -143,4 +147,50 @@ fn own_closed_stdio_is_not_the_channel(_: StartMethod) {
     nix::unistd::dup2_stderr(&saved[1]).unwrap();
     assert_eq!(outcome.unwrap(), 0);
     assert_eq!(value.unwrap(), 7);
+}
+
+fn sleep_ms(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+/// Starts a daemon that would sleep a minute and a normal child of 200 ms, then returns:
+/// its end (Python's `atexit`) terminates the daemon and joins the other.
+fn parent_of_a_daemon(_: ()) -> (i32, i32) {
+    let mut daemon = Process::with_args(sleep_ms, 60_000);
+    daemon.set_daemon(true).unwrap();
+    let mut normal = Process::with_args(sleep_ms, 200);
+    daemon.start().unwrap();
+    normal.start().unwrap();
+    (
+        daemon.pid().unwrap().as_raw(),
+        normal.pid().unwrap().as_raw(),
+    )
+}
+
+fn gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+    }
+}
+
+/// Daemons: a child that ends terminates its daemonic children and joins the others, as
+/// Python does at a process's exit (its `atexit` hook).
+fn own_daemons_end_with_their_parent(_: StartMethod) {
+    let mut p = Process::with_args(parent_of_a_daemon, ());
+    p.start().unwrap();
+    let (code, took) = crate::support::timed(|| p.join().unwrap());
+    assert_eq!(code, 0);
+    assert!(
+        took < Duration::from_secs(30),
+        "the daemon was waited for: {took:?}"
+    );
+    let (daemon, normal) = p.result::<(i32, i32)>().unwrap();
+    assert!(
+        until(Duration::from_secs(10), || gone(daemon)),
+        "daemon {daemon} still runs"
+    );
+    assert!(gone(normal), "the normal child {normal} was not joined");
 }
