@@ -49,6 +49,14 @@ pub fn set_start_method(method: StartMethod) -> Result<()> {
 
 /// Sets the process-wide start method even if one was set
 /// (Python: `set_start_method(method, force=True)`).
+///
+/// ```
+/// use multiprocessing::StartMethod;
+/// let _guard = multiprocessing::init();
+/// multiprocessing::set_start_method(StartMethod::Spawn).unwrap();
+/// multiprocessing::force_start_method(StartMethod::ForkServer);
+/// assert_eq!(multiprocessing::get_start_method(), StartMethod::ForkServer);
+/// ```
 pub fn force_start_method(method: StartMethod) {
     child::set_start_method_code(method.code(), true);
 }
@@ -70,6 +78,14 @@ pub fn get_start_method() -> StartMethod {
 }
 
 /// The start methods this platform offers (Python: `get_all_start_methods()`): all three.
+///
+/// ```
+/// use multiprocessing::StartMethod;
+/// assert_eq!(
+///     multiprocessing::get_all_start_methods(),
+///     [StartMethod::Fork, StartMethod::Spawn, StartMethod::ForkServer]
+/// );
+/// ```
 pub fn get_all_start_methods() -> [StartMethod; 3] {
     StartMethod::ALL
 }
@@ -176,6 +192,25 @@ pub struct ParentProcess {
 impl ParentProcess {
     /// Whether the parent still runs (Python: `parent_process().is_alive()`). A child whose
     /// parent died is adopted by another process, which is what this checks.
+    ///
+    /// ```
+    /// use multiprocessing::Process;
+    /// use std::time::Duration;
+    ///
+    /// fn watch(_: ()) -> (bool, bool) {
+    ///     let parent = multiprocessing::parent_process().unwrap();
+    ///     // The parent waits for us: it does not end within 100 ms.
+    ///     (parent.is_alive(), parent.join_timeout(Duration::from_millis(100)))
+    /// }
+    ///
+    /// # fn main() -> Result<(), multiprocessing::Error> {
+    /// let _guard = multiprocessing::init();
+    /// let mut p = Process::with_args(watch, ());
+    /// p.start()?;
+    /// p.join()?;
+    /// assert_eq!(p.result::<(bool, bool)>()?, (true, false));
+    /// # Ok(()) }
+    /// ```
     pub fn is_alive(&self) -> bool {
         nix::unistd::getppid() == self.watch
     }
