@@ -90,7 +90,7 @@ fn main() -> anyhow::Result<()> {
                     // closed; the server keeps serving the others.
                     match p.start() {
                         Ok(()) => children.push(p), // the parent's copy of conn is closed
-                        Err(e) => eprintln!("socket-server: cannot serve a client: {e}"),
+                        Err(e) => eprintln!("per-client-server: cannot serve a client: {e}"),
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
