@@ -113,7 +113,7 @@ fn specs(cores: usize) -> Result<Vec<Spec>> {
     let mut specs = Vec::new();
     // The scenario servers come from other packages: missing ones are skipped loudly.
     let scenario = [
-        ("per-client".to_string(), "socket-server", vec![]),
+        ("per-client".to_string(), "per-client-server", vec![]),
         (
             format!("pool-{cores}"),
             "pool-server",

@@ -59,7 +59,7 @@ pub fn results_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// A binary of another workspace package (`socket-server`, `pool-server`, `proclab`…),
+/// A workspace binary (`per-client-server`, `pool-server`, `proclab`…),
 /// which `just bench` builds with `cargo build --release` before the benches run.
 pub fn workspace_bin(name: &str) -> Result<PathBuf> {
     let path = profile_dir()?.join(name);

@@ -12,7 +12,12 @@ use std::mem::ManuallyDrop;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Run;
+/// The body of a process defined as a type, the "subclass" way of the lesson
+/// (`class Piao(Process): def run(self): …`). See [`Process::from_run`](crate::Process::from_run).
+pub trait Run {
+    /// What the child does; `start` calls it in the child.
+    fn run(&mut self);
+}
 
 /// What a body produces: the serialized return value, or why it could not run.
 pub(crate) type Produced = Result<Vec<u8>, String>;
@@ -170,17 +175,28 @@ fn address(off: u64) -> usize {
     (anchor as fn() as usize).wrapping_add(off as usize)
 }
 
+/// Who a spawned or forkserver child is: everything but its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Meta {
+    pub(crate) daemon: bool,
+    /// The start method that creates the child (`StartMethod::code`).
+    pub(crate) method: u8,
+    pub(crate) parent_pid: i32,
+    pub(crate) name: String,
+    /// The prefix of the names of the child's own children.
+    pub(crate) identity: String,
+    pub(crate) parent_name: String,
+}
+
 /// Everything a spawned or forkserver child needs to become the process.
 pub(crate) struct Payload {
     pub(crate) trampoline: Trampoline,
     pub(crate) target: usize,
-    pub(crate) daemon: bool,
-    pub(crate) name: String,
-    pub(crate) identity: String,
+    pub(crate) meta: Meta,
     pub(crate) args: Vec<u8>,
 }
 
-const MAGIC: &[u8; 4] = b"MPv1";
+const MAGIC: &[u8; 4] = b"MPv2";
 
 fn put(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
@@ -189,23 +205,23 @@ fn put(out: &mut Vec<u8>, bytes: &[u8]) {
 
 impl Payload {
     /// Length-prefixed encoding, ready to write.
-    pub(crate) fn encode(
-        portable: &dyn Portable,
-        daemon: bool,
-        name: &str,
-        identity: &str,
-    ) -> Result<Vec<u8>, String> {
+    pub(crate) fn encode(portable: &dyn Portable, meta: &Meta) -> Result<Vec<u8>, String> {
         let (trampoline, target) = portable.entry();
         let args = portable.args()?;
-        let mut out = Vec::with_capacity(64 + name.len() + identity.len() + args.len());
+        let mut out = Vec::with_capacity(
+            64 + meta.name.len() + meta.identity.len() + meta.parent_name.len() + args.len(),
+        );
         out.extend_from_slice(&[0; 4]); // total length, filled below
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&offset(layout_check as fn() as usize).to_le_bytes());
         out.extend_from_slice(&offset(trampoline as usize).to_le_bytes());
         out.extend_from_slice(&offset(target).to_le_bytes());
-        out.push(u8::from(daemon));
-        put(&mut out, name.as_bytes());
-        put(&mut out, identity.as_bytes());
+        out.push(u8::from(meta.daemon));
+        out.push(meta.method);
+        out.extend_from_slice(&meta.parent_pid.to_le_bytes());
+        put(&mut out, meta.name.as_bytes());
+        put(&mut out, meta.identity.as_bytes());
+        put(&mut out, meta.parent_name.as_bytes());
         put(&mut out, &args);
         let total = (out.len() - 4) as u32;
         out[..4].copy_from_slice(&total.to_le_bytes());
@@ -224,8 +240,18 @@ impl Payload {
         let trampoline_off = r.u64()?;
         let target = address(r.u64()?);
         let daemon = r.take(1)?[0] != 0;
-        let name = String::from_utf8_lossy(r.field()?).into_owned();
-        let identity = String::from_utf8_lossy(r.field()?).into_owned();
+        let method = r.take(1)?[0];
+        let mut pid = [0u8; 4];
+        pid.copy_from_slice(r.take(4)?);
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let meta = Meta {
+            daemon,
+            method,
+            parent_pid: i32::from_le_bytes(pid),
+            name: text(r.field()?),
+            identity: text(r.field()?),
+            parent_name: text(r.field()?),
+        };
         let args = r.field()?.to_vec();
         // SAFETY: the offset was computed from a `Trampoline` in the same binary (layout
         // checked above), so the relocated address is that function.
@@ -234,9 +260,7 @@ impl Payload {
         Ok(Payload {
             trampoline,
             target,
-            daemon,
-            name,
-            identity,
+            meta,
             args,
         })
     }
@@ -279,12 +303,19 @@ mod tests {
             target: double as fn(i64) -> i64,
             args: 21,
         };
-        let bytes = Payload::encode(&body, true, "egon", "1:").unwrap();
+        let meta = Meta {
+            daemon: true,
+            method: 2,
+            parent_pid: 4321,
+            name: "egon".into(),
+            identity: "1:".into(),
+            parent_name: "MainProcess".into(),
+        };
+        let bytes = Payload::encode(&body, &meta).unwrap();
         let len = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
         assert_eq!(len, bytes.len() - 4);
         let p = Payload::decode(&bytes[4..]).unwrap();
-        assert!(p.daemon);
-        assert_eq!((p.name.as_str(), p.identity.as_str()), ("egon", "1:"));
+        assert_eq!(p.meta, meta);
         assert_eq!((p.trampoline)(p.target, &p.args), Ok(b"42".to_vec()));
     }
 
@@ -294,7 +325,15 @@ mod tests {
             target: double as fn(i64) -> i64,
             args: 1,
         };
-        let bytes = Payload::encode(&body, false, "n", "").unwrap();
+        let meta = Meta {
+            daemon: false,
+            method: 3,
+            parent_pid: 1,
+            name: "n".into(),
+            identity: String::new(),
+            parent_name: String::new(),
+        };
+        let bytes = Payload::encode(&body, &meta).unwrap();
         assert!(Payload::decode(&bytes[4..bytes.len() - 1]).is_err());
         let mut wrong = bytes[4..].to_vec();
         wrong[4] ^= 1; // the layout check

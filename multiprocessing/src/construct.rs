@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Run;
+use crate::body::Run;
 use crate::body::{Body, FnArgs, RunObject, encode_value, local};
 use crate::error::{Error, Result};
 use crate::process::Process;
@@ -94,6 +94,7 @@ impl Process<Portable> {
             Body::Portable(Box::new(FnArgs { target, args })),
             is_unit::<R>(),
         )
+        .with_start_method(crate::start_method::default_method())
     }
 
     /// The "subclass" way: a process whose body is `obj.run()`, default name `TypeName-N`.
@@ -130,10 +131,12 @@ impl Process<Portable> {
             Body::Portable(Box::new(RunObject(obj))),
             true,
         )
+        .with_start_method(crate::start_method::default_method())
     }
 
     /// Chooses the start method; only before `start` ("process has already started"
-    /// after). Python: `multiprocessing.set_start_method('spawn')`, here per process.
+    /// after). The default is the process-wide method ([`set_start_method`](crate::set_start_method),
+    /// fork unless set); this sets it for one process.
     ///
     /// ```
     /// use multiprocessing::{Process, StartMethod};

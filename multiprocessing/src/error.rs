@@ -1,7 +1,10 @@
 //! Typed errors. Lifecycle misuse carries Python's own messages, so a student who knows
 //! `multiprocessing` recognises them.
 
+use std::fmt;
+
 use nix::errno::Errno;
+use serde::{Deserialize, Serialize};
 
 /// Everything that can go wrong while creating, starting, waiting for or reading a process.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,10 @@ pub enum Error {
         "Cannot close a process while it is still running. You should first call join() or terminate()."
     )]
     CloseRunning,
+    /// `set_start_method` after the process-wide method was set (or fixed by
+    /// `get_start_method`).
+    #[error("context has already been set")]
+    ContextAlreadySet,
     /// Any use of a process after `close()`.
     #[error("process object is closed")]
     Closed,
@@ -59,7 +66,7 @@ pub enum Error {
     NotFinished,
     /// The child panicked; `result()` reports it (the exit code alone would say 1).
     #[error("the child process panicked: {0}")]
-    Panicked(crate::PanicReport),
+    Panicked(PanicReport),
     /// The child ended without returning a value (`exit()`, a signal, or `std::process::exit`).
     #[error("the child returned no value (exit code {exitcode})")]
     NoResult {
@@ -102,5 +109,23 @@ impl<T> Context<T> for std::io::Result<T> {
             call,
             errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
         })
+    }
+}
+
+/// A panic in a child process: its message and where it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PanicReport {
+    /// The panic message (`"boom"` for `panic!("boom")`).
+    pub message: String,
+    /// `file:line:column` of the panic, when known.
+    pub location: Option<String>,
+}
+
+impl fmt::Display for PanicReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Some(at) => write!(f, "'{}' at {at}", self.message),
+            None => write!(f, "'{}'", self.message),
+        }
     }
 }

@@ -10,7 +10,11 @@
 //! | `p.is_alive()`, `p.exitcode` | [`is_alive`](Process::is_alive), [`exitcode`](Process::exitcode) |
 //! | `p.terminate()`, `p.kill()`, `p.close()` | [`terminate`](Process::terminate), [`kill`](Process::kill), [`close`](Process::close) |
 //! | `p.daemon = True`, `p.name`, `p.pid` | [`set_daemon`](Process::set_daemon), [`name`](Process::name), [`pid`](Process::pid) |
-//! | `set_start_method('spawn')` | [`Process::set_start_method`] with [`StartMethod`] |
+//! | `set_start_method('spawn')`, `get_start_method()` | [`set_start_method`], [`get_start_method`] with [`StartMethod`]; per process: [`Process::set_start_method`] |
+//! | `ctx = get_context('spawn')`, `ctx.Process(...)` | [`get_context("spawn")`](get_context), [`ctx.process(f, a)`](Context::process) |
+//! | `current_process()`, `parent_process()` | [`current_process`], [`parent_process`] |
+//! | `active_children()` | [`active_children`] (reaps the children that ended) |
+//! | `p.sentinel`, `multiprocessing.connection.wait([...])` | [`Process::sentinel`] (and `AsFd`), [`wait`] |
 //! | `if __name__ == '__main__':` | `let _guard = multiprocessing::init();` first in `main` ([`init`]) |
 //! | `sys.exit(n)` in a child | [`exit(n)`](exit) |
 //!
@@ -31,6 +35,9 @@
 //! assert_eq!(p.result::<i64>()?, 0);
 //! # Ok(()) }
 //! ```
+//!
+//! CPython's own tests of `Process` are ported and run under every start method: see
+//! [`parity`] for the table.
 //!
 //! Beyond Python: a child's panic is reported with its message and location
 //! ([`Process::panic_report`]) and kept apart from an exit code; a return value reaches the
@@ -55,6 +62,17 @@
 //!   which forks every forkserver child from then on. It is single-threaded whatever the
 //!   parent does. The zygote reaps its children and sends each exit status on the child's
 //!   socket; when the [`Guard`] drops, the zygote waits for its remaining children and exits.
+//!
+//! # Layout
+//!
+//! For a reader of the source, downward: `sys` and `error` (system helpers, errors) →
+//! `slots`, `report`, `body` (the parent/child channel: report slots, frames, the payload
+//! a child runs) → `children`, `child` (this process: the children and zygote it started,
+//! its own state as a child, a child's run and exit) → `exec` (executing this program
+//! again, both sides) → `start_method/{fork, spawn, forkserver}` (each with its parent and
+//! its child side) → `process` and the files that extend it, `context` → `guard`
+//! (`init()` and the [`Guard`], which only dispatch). No module imports one above it; a
+//! test in `layers.rs` checks it.
 //!
 //! # Caveats
 //!
@@ -83,35 +101,36 @@
 
 mod body;
 mod child;
+mod children;
 mod construct;
+mod context;
 mod error;
-mod forkserver;
+mod exec;
 mod guard;
+mod layers;
 mod outcome;
+pub mod parity;
 mod process;
 mod report;
+mod sentinel;
 mod signal;
 mod slots;
-mod spawn;
 mod start_method;
 mod sys;
 mod wait;
-mod zygote;
 
-pub use error::{Error, Result};
+pub use body::Run;
+pub use context::{
+    Context, ParentProcess, force_start_method, get_all_start_methods, get_context,
+    get_start_method, parent_process, set_start_method,
+};
+pub use error::{Error, PanicReport, Result};
 pub use guard::{Guard, init};
 pub use nix::sys::signal::Signal;
 pub use nix::unistd::Pid;
 pub use process::{Process, kind};
-pub use report::PanicReport;
+pub use sentinel::wait;
 pub use start_method::{StartMethod, UnknownStartMethod};
-
-/// The body of a process defined as a type, the "subclass" way of the lesson
-/// (`class Piao(Process): def run(self): …`). See [`Process::from_run`].
-pub trait Run {
-    /// What the child does; `start` calls it in the child.
-    fn run(&mut self);
-}
 
 /// Ends the calling process with `code` (Python: `sys.exit(code)`).
 ///
@@ -162,20 +181,31 @@ pub fn current_process() -> CurrentProcess {
     }
 }
 
-/// Pids of the children started by this process and not yet joined
-/// (Python: `active_children()`, without its reaping).
+/// Pids of the children started by this process that still run (Python:
+/// `active_children()`). As in Python it reaps the children that ended, so that a program
+/// that starts a process per task and drops each [`Process`] leaves no zombie: call it now
+/// and then (Python's servers call it in their accept loop). [`Process::start`] also reaps
+/// the children whose `Process` was dropped.
 ///
 /// ```
 /// use multiprocessing::Process;
+/// use std::time::Duration;
 /// # fn main() -> Result<(), multiprocessing::Error> {
 /// let _guard = multiprocessing::init();
-/// let mut p = Process::with_args(std::thread::sleep, std::time::Duration::from_millis(50));
+/// let mut p = Process::with_args(std::thread::sleep, Duration::from_millis(50));
 /// p.start()?;
 /// assert_eq!(multiprocessing::active_children(), vec![p.pid().unwrap()]);
 /// p.join()?;
 /// assert!(multiprocessing::active_children().is_empty());
+///
+/// // A server's way: start, drop the Process, let active_children() reap.
+/// for _ in 0..3 {
+///     Process::with_args(std::thread::sleep, Duration::from_millis(10)).start()?;
+/// }
+/// std::thread::sleep(Duration::from_millis(300));
+/// assert!(multiprocessing::active_children().is_empty()); // all three reaped
 /// # Ok(()) }
 /// ```
 pub fn active_children() -> Vec<Pid> {
-    guard::active()
+    children::active()
 }

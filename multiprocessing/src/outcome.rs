@@ -32,7 +32,7 @@ impl<K: Kind> Process<K> {
         self.closed = true;
         self.body = None;
         self.inbox = None;
-        self.pidfd = None;
+        self.sentinel = std::cell::OnceCell::new();
         Ok(())
     }
 

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
@@ -13,14 +12,8 @@ use crate::body::Body;
 use crate::error::{Context, Error, Result};
 use crate::report::Inbox;
 use crate::start_method::{Spec, StartMethod, fork};
-use crate::{child, forkserver, guard, spawn};
-
-/// Python's `_process_counter`: advanced by every construction, reset in each child.
-static COUNTER: AtomicUsize = AtomicUsize::new(1);
-
-pub(crate) fn reset_counter() {
-    COUNTER.store(1, Ordering::Relaxed);
-}
+use crate::start_method::{forkserver, spawn};
+use crate::{child, children};
 
 /// Markers telling, at compile time, which start methods a [`Process`] can use.
 pub mod kind {
@@ -98,16 +91,19 @@ pub struct Process<K: Kind = Portable> {
     /// The child's final frame fits one pipe write: `join` reaps before reading.
     pub(crate) bounded: bool,
     pub(crate) inbox: Option<Inbox>,
-    pub(crate) pidfd: Option<OwnedFd>,
+    /// The sentinel (see `sentinel.rs`): a pidfd, or a ready eventfd once ended.
+    pub(crate) sentinel: std::cell::OnceCell<OwnedFd>,
     pub(crate) exitcode: Option<i32>,
     /// `child::generation()` at start.
     pub(crate) generation: u32,
+    /// The child's entry in the list of children (`children::register`).
+    pub(crate) key: u64,
     pub(crate) _kind: PhantomData<fn() -> K>,
 }
 
 impl<K: Kind> Process<K> {
     pub(crate) fn build(prefix: &str, body: Body, unit_result: bool) -> Self {
-        let ident = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let ident = child::next_ident();
         Process {
             name: child::with_identity(|id| format!("{prefix}-{id}{ident}")),
             ident,
@@ -122,9 +118,10 @@ impl<K: Kind> Process<K> {
             unit_result,
             bounded: false,
             inbox: None,
-            pidfd: None,
+            sentinel: std::cell::OnceCell::new(),
             exitcode: None,
             generation: 0,
+            key: 0,
             _kind: PhantomData,
         }
     }
@@ -269,6 +266,8 @@ impl<K: Kind> Process<K> {
         if child::is_daemon() {
             return Err(Error::DaemonChildren);
         }
+        // Python's `_cleanup()`: reap the children whose `Process` was dropped.
+        children::reap(false);
         let spec = Spec {
             name: &self.name,
             ident: self.ident,
@@ -282,7 +281,12 @@ impl<K: Kind> Process<K> {
             (_, body) => fork::start(body, &spec)?,
         };
         self.body = None;
-        guard::register(started.pid, self.daemon, started.relayed);
+        // A forkserver child's channel, duplicated for `active_children()` to poll.
+        let channel = match started.relayed {
+            true => started.channel.as_ref().and_then(|c| c.try_clone().ok()),
+            false => None,
+        };
+        self.key = children::register(started.pid, self.daemon, started.relayed, channel);
         self.started = true;
         self.generation = child::generation();
         self.pid = Some(started.pid);
@@ -294,6 +298,21 @@ impl<K: Kind> Process<K> {
             started.slot,
         ));
         Ok(())
+    }
+}
+
+/// Dropping the `Process` of a running child neither waits for it nor kills it (as in
+/// Python): the child is reaped later, by the next `start`, by
+/// [`active_children`](crate::active_children), or at the end of the program.
+impl<K: Kind> Drop for Process<K> {
+    fn drop(&mut self) {
+        if self.started
+            && self.exitcode.is_none()
+            && !self.closed
+            && self.generation == child::generation()
+        {
+            children::orphan(self.key);
+        }
     }
 }
 

@@ -5,11 +5,9 @@
 //! child, not ours, so it reports the wait status). The parent reads into a small inline
 //! buffer, so a unit-returning child costs no allocation.
 
-use std::fmt;
 use std::os::fd::{AsFd, OwnedFd};
 
-use serde::{Deserialize, Serialize};
-
+pub(crate) use crate::error::PanicReport;
 use crate::slots::{self, Slot};
 use crate::sys;
 
@@ -21,24 +19,6 @@ pub(crate) const FAILED: u8 = 5;
 
 pub(crate) const HEADER: usize = 5;
 const INLINE: usize = 48;
-
-/// A panic in a child process: its message and where it happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PanicReport {
-    /// The panic message (`"boom"` for `panic!("boom")`).
-    pub message: String,
-    /// `file:line:column` of the panic, when known.
-    pub location: Option<String>,
-}
-
-impl fmt::Display for PanicReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.location {
-            Some(at) => write!(f, "'{}' at {at}", self.message),
-            None => write!(f, "'{}'", self.message),
-        }
-    }
-}
 
 /// The header of a frame of `len` bytes (sent with the bytes in one vectored write).
 pub(crate) fn header(tag: u8, len: usize) -> [u8; HEADER] {

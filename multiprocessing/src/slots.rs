@@ -14,8 +14,6 @@ use std::sync::Mutex;
 
 use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous};
 
-use crate::report;
-
 /// Bytes of a slot: a length and a frame of at most `PIPE_BUF` bytes.
 const SLOT: usize = 4160;
 /// Slots per mapping.
@@ -74,9 +72,9 @@ impl Slot {
 }
 
 /// A cleared slot, or `None` when no mapping could be made (the caller uses a pipe).
-pub(crate) fn take() -> Option<Slot> {
+/// `generation` is the caller's `child::generation()`.
+pub(crate) fn take(generation: u32) -> Option<Slot> {
     let mut s = SLOTS.lock().unwrap_or_else(|p| p.into_inner());
-    let generation = crate::child::generation();
     if s.generation != generation {
         // Inherited from our parent: its slots, not ours (not unmapped: ours may be there).
         std::mem::forget(std::mem::take(&mut s.regions));
@@ -132,7 +130,7 @@ pub(crate) fn release(slot: Slot) {
 ///
 /// # Safety
 /// `ptr` is the slot this child's parent gave it, and only this child writes it.
-pub(crate) unsafe fn write(ptr: *mut u8, header: &[u8; report::HEADER], data: &[u8]) {
+pub(crate) unsafe fn write(ptr: *mut u8, header: &[u8], data: &[u8]) {
     let data = &data[..data.len().min(FRAME_MAX.saturating_sub(header.len()))];
     // SAFETY: header + data fit the slot after its length (cut just above).
     unsafe {

@@ -39,7 +39,7 @@ fn thread_count_from_stat() -> Result<usize> {
             return Ok(count);
         }
     }
-    num_threads(&buf[..len]).ok_or(crate::Error::Sys {
+    num_threads(&buf[..len]).ok_or(crate::error::Error::Sys {
         call: "parse(/proc/self/stat)",
         errno: Errno::EINVAL,
     })
@@ -189,6 +189,22 @@ pub(crate) fn exitcode_of(status: WaitStatus) -> Option<i32> {
     }
 }
 
+/// `fd` renumbered to 3 or above if it took the place of a closed stdin, stdout or stderr:
+/// a process whose standard stream is closed would otherwise print into (or read from) the
+/// library's channel. Best effort: the fd is returned as is if it cannot be moved.
+pub(crate) fn above_stdio(fd: OwnedFd) -> OwnedFd {
+    use nix::fcntl::{FcntlArg, fcntl};
+    use std::os::fd::AsRawFd;
+    if fd.as_raw_fd() > 2 {
+        return fd;
+    }
+    match fcntl(&fd, FcntlArg::F_DUPFD_CLOEXEC(3)) {
+        // SAFETY: the kernel just returned this new fd to us; `fd` is closed on return.
+        Ok(raw) => unsafe { OwnedFd::from_raw_fd(raw) },
+        Err(_) => fd,
+    }
+}
+
 /// `pidfd_open(2)`. nix 0.31 has no wrapper, hence the raw syscall; `None` on kernels
 /// without it (before 5.3), and the caller falls back to polling with `WNOHANG`.
 pub(crate) fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
@@ -198,7 +214,7 @@ pub(crate) fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
         return None;
     }
     // SAFETY: the kernel just returned this fd to us, nobody else owns it.
-    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    Some(above_stdio(unsafe { OwnedFd::from_raw_fd(fd as i32) }))
 }
 
 /// Is `fd` readable within `timeout_ms` (`-1` waits forever)? EINTR counts as "not yet".

@@ -14,20 +14,30 @@ use std::os::fd::AsFd;
 
 use crate::error::{Error, Result};
 use crate::process::{Process, kind::Kind, wait_error};
-use crate::{guard, sys};
+use crate::{children, sys};
+
+/// The exit code of a forkserver child whose zygote died before reporting it (Python's
+/// forkserver says 255 too): the child has ended (its channel is closed), how is unknown.
+const LOST: i32 = 255;
 
 impl<K: Kind> Process<K> {
     fn finished(&mut self, code: i32) -> i32 {
         self.exitcode = Some(code);
-        if let Some(pid) = self.pid {
-            guard::unregister(pid);
-        }
-        self.pidfd = None;
+        children::unregister(self.key);
         if let Some(inbox) = &mut self.inbox {
             inbox.reaped();
             inbox.close();
         }
         code
+    }
+
+    /// `active_children()` reaped the child: everything it wrote is in the channel.
+    fn reaped_for_us(&mut self, code: i32) -> i32 {
+        if let Some(inbox) = &mut self.inbox {
+            inbox.drain();
+            inbox.take_final();
+        }
+        self.finished(code)
     }
 
     fn started_pid(&self, action: &'static str) -> Result<nix::unistd::Pid> {
@@ -72,10 +82,7 @@ impl<K: Kind> Process<K> {
         }
         if self.relayed {
             let status = self.inbox.as_mut().and_then(|i| i.wait_status());
-            let code = status.ok_or(Error::Child(
-                "the forkserver ended before reporting the child's exit status".into(),
-            ))?;
-            return Ok(self.finished(code));
+            return Ok(self.finished(status.unwrap_or(LOST)));
         }
         // A bounded frame never waits for us: reap first, then take the frame (one wake-up).
         // Otherwise read first, so a large value never blocks the child on a full pipe.
@@ -85,8 +92,12 @@ impl<K: Kind> Process<K> {
             inbox.wait_final();
         }
         loop {
+            if let Some(code) = children::claim(self.key) {
+                return Ok(self.reaped_for_us(code));
+            }
             match waitpid(pid, None) {
                 Err(Errno::EINTR) => {}
+                Err(Errno::ECHILD) if children::claim_pending(self.key) => {}
                 Err(errno) => return Err(wait_error(errno)),
                 Ok(status) => {
                     if let Some(code) = sys::exitcode_of(status) {
@@ -138,18 +149,21 @@ impl<K: Kind> Process<K> {
         // Round up, so a sub-millisecond remainder does not become a busy loop.
         let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
         let timeout = PollTimeout::try_from(ms).unwrap_or(PollTimeout::NONE);
-        if !self.relayed && self.pidfd.is_none() {
-            self.pidfd = self.pid.and_then(sys::pidfd_open);
-        }
+        // A direct child's death is signalled by its pidfd; a forkserver child's by the
+        // zygote's status frame on the channel.
+        let pidfd = match self.relayed {
+            true => None,
+            false => self.pidfd(),
+        };
         // Without a pidfd (kernel < 5.3) nothing signals a direct child's death: poll in
         // short slices and let `waitpid(WNOHANG)` tell.
-        let slice = if self.pidfd.is_none() && !self.relayed {
+        let slice = if pidfd.is_none() && !self.relayed {
             PollTimeout::try_from(ms.min(10)).unwrap_or(timeout)
         } else {
             timeout
         };
         let inbox_fd = self.inbox.as_ref().and_then(|i| i.fd()).map(|f| f.as_fd());
-        let pid_fd = self.pidfd.as_ref().map(|f| f.as_fd());
+        let pid_fd = pidfd;
         let polled = match (pid_fd, inbox_fd) {
             (Some(a), Some(b)) => poll(
                 &mut [
@@ -204,20 +218,35 @@ impl<K: Kind> Process<K> {
                 return Ok(false);
             };
             inbox.drain();
+            if inbox.status().is_none()
+                && !inbox.at_eof()
+                && let Some(fd) = self.sentinel.get()
+                && sys::readable(fd, 0).unwrap_or(false)
+            {
+                // The child is gone (its pidfd says so): the zygote's status is on its way.
+                // Wait for it, so that a ready sentinel always means `is_alive() == false`.
+                let _ = inbox.wait_status();
+            }
             return match inbox.status() {
                 Some(code) => {
                     self.finished(code);
                     Ok(false)
                 }
-                None if inbox.at_eof() => Err(Error::Child(
-                    "the forkserver ended before reporting the child's exit status".into(),
-                )),
+                None if inbox.at_eof() => {
+                    self.finished(LOST);
+                    Ok(false)
+                }
                 None => Ok(true),
             };
         }
         loop {
+            if let Some(code) = children::claim(self.key) {
+                self.reaped_for_us(code);
+                return Ok(false);
+            }
             match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
                 Err(Errno::EINTR) => {}
+                Err(Errno::ECHILD) if children::claim_pending(self.key) => {}
                 Err(errno) => return Err(wait_error(errno)),
                 Ok(WaitStatus::StillAlive) => return Ok(true),
                 Ok(status) => {

@@ -3,9 +3,9 @@
 use std::os::fd::IntoRawFd;
 
 use nix::fcntl::OFlag;
-use nix::unistd::{ForkResult, Pid, fork, getpid, pipe2};
+use nix::unistd::{ForkResult, fork, pipe2};
 
-use super::{Spec, Started};
+use super::{Spec, StartMethod, Started};
 use crate::body::Body;
 use crate::child::{self, Becoming};
 use crate::error::{Context, Error, Result};
@@ -28,20 +28,21 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
     // A bounded frame goes into a report slot (shared memory, no syscalls); otherwise, or
     // if no slot can be had, into a pipe. Non-blocking: after reaping, the parent reads
     // without polling first (the child's writer waits with poll when the pipe is full).
-    let slot = if spec.bounded { slots::take() } else { None };
+    let slot = if spec.bounded {
+        slots::take(child::generation())
+    } else {
+        None
+    };
     let (read_end, write_end) = match slot {
         Some(_) => (None, None),
         None => {
             let (r, w) = pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).ctx("pipe2")?;
-            (Some(r), Some(w))
+            (Some(sys::above_stdio(r)), Some(sys::above_stdio(w)))
         }
     };
-    // Only a daemon needs it (the parent-death race check): spare the syscall otherwise.
-    let parent = if spec.daemon {
-        getpid()
-    } else {
-        Pid::from_raw(0)
-    };
+    // Asked of the kernel once per process: the child's parent-death check and
+    // `parent_process()` need it.
+    let parent = child::self_pid();
     // SAFETY: the process is single-threaded (checked above) or the caller explicitly
     // allowed fork with threads, taking responsibility for the child's work.
     match unsafe { fork() }.ctx("fork")? {
@@ -56,6 +57,9 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
                 ident: spec.ident,
                 daemon: spec.daemon,
                 parent,
+                parent_pid: parent,
+                parent_name: None,
+                method: StartMethod::Fork.code(),
                 report_fd: write_end.map_or(-1, |w| w.into_raw_fd()),
                 report_slot: slot.as_ref().map_or(std::ptr::null_mut(), |s| s.as_ptr()),
                 socket: false,

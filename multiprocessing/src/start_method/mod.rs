@@ -1,6 +1,8 @@
 //! How a child comes to exist: [`StartMethod`] and the parent-side start of each method.
 
 pub(crate) mod fork;
+pub(crate) mod forkserver;
+pub(crate) mod spawn;
 
 use std::fmt;
 use std::os::fd::OwnedFd;
@@ -48,6 +50,25 @@ impl StartMethod {
         }
     }
 
+    /// A small code for storing the method in an atomic (never 0, which means "not set").
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            StartMethod::Fork => 1,
+            StartMethod::Spawn => 2,
+            StartMethod::ForkServer => 3,
+        }
+    }
+
+    /// The method of a [`code`](StartMethod::code); `None` for 0 (not set) or garbage.
+    pub(crate) fn from_code(code: u8) -> Option<StartMethod> {
+        match code {
+            1 => Some(StartMethod::Fork),
+            2 => Some(StartMethod::Spawn),
+            3 => Some(StartMethod::ForkServer),
+            _ => None,
+        }
+    }
+
     /// All three methods.
     pub const ALL: [StartMethod; 3] = [
         StartMethod::Fork,
@@ -77,6 +98,11 @@ impl FromStr for StartMethod {
             other => Err(UnknownStartMethod(other.to_string())),
         }
     }
+}
+
+/// The method new portable processes use: the one set, or fork.
+pub(crate) fn default_method() -> StartMethod {
+    StartMethod::from_code(crate::child::start_method_code()).unwrap_or_default()
 }
 
 /// What the parent holds after a successful start.
@@ -111,5 +137,17 @@ impl Spec<'_> {
     /// The prefix of the names of the child's own children (`"1:"` for `Process-1`).
     pub(crate) fn child_identity(&self) -> String {
         crate::child::with_identity(|id| format!("{id}{}:", self.ident))
+    }
+
+    /// Who a spawned or forkserver child is (see `body::Meta`).
+    pub(crate) fn meta(&self, method: StartMethod) -> crate::body::Meta {
+        crate::body::Meta {
+            daemon: self.daemon,
+            method: method.code(),
+            parent_pid: crate::child::self_pid().as_raw(),
+            name: self.name.to_string(),
+            identity: self.child_identity(),
+            parent_name: crate::child::name(),
+        }
     }
 }

@@ -54,11 +54,10 @@ fn foo((name, sleep_ms, verbose): (String, u64, bool)) {
 fn main() -> anyhow::Result<()> {
     let _guard = multiprocessing::init();
     let cli = Cli::parse();
-    let mut d = Process::with_args(foo, (cli.daemon_name, cli.daemon_sleep_ms, cli.verbose))
-        .with_start_method(cli.start_method);
+    multiprocessing::set_start_method(cli.start_method)?; // set_start_method('spawn')
+    let mut d = Process::with_args(foo, (cli.daemon_name, cli.daemon_sleep_ms, cli.verbose));
     d.set_daemon(true)?; // before start, as in Python
-    let mut p = Process::with_args(foo, (cli.normal_name, cli.sleep_ms, cli.verbose))
-        .with_start_method(cli.start_method);
+    let mut p = Process::with_args(foo, (cli.normal_name, cli.sleep_ms, cli.verbose));
     d.start()?;
     p.start()?;
     say(cli.verbose, "主");

@@ -42,8 +42,9 @@ fn work(verbose: bool) {
 fn main() -> anyhow::Result<()> {
     let _guard = multiprocessing::init();
     let cli = Cli::parse();
+    multiprocessing::set_start_method(cli.start_method)?; // set_start_method('spawn')
     N.store(cli.initial, Ordering::SeqCst);
-    let mut p = Process::with_args(work, cli.verbose).with_start_method(cli.start_method);
+    let mut p = Process::with_args(work, cli.verbose);
     p.start()?;
     say(
         cli.verbose,

@@ -56,6 +56,7 @@ fn piao(args: Piao) {
 fn main() -> anyhow::Result<()> {
     let _guard = multiprocessing::init();
     let cli = Cli::parse();
+    multiprocessing::set_start_method(cli.start_method)?; // set_start_method('spawn')
     let mut rng = rand::rng();
     let mut children = Vec::new();
     for name in cli.names {
@@ -67,7 +68,7 @@ fn main() -> anyhow::Result<()> {
             sleep_ms,
             verbose: cli.verbose,
         };
-        children.push(Process::with_args(piao, args).with_start_method(cli.start_method));
+        children.push(Process::with_args(piao, args));
     }
     for p in &mut children {
         p.start()?;

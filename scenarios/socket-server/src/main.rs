@@ -1,21 +1,22 @@
 //! Concurrent socket server, one process per client (the lesson's exercise 3).
 //!
-//! For every accepted client a new process (fork) serves it: every chunk received is sent
-//! back upper-cased (ASCII) until the client closes. The parent keeps accepting, reaps
-//! finished children as they end (SIGCHLD), so zombies do not accumulate, and on
-//! SIGTERM/SIGINT terminates and reaps every child and exits 0.
+//! As the lesson's Python: accept a client, start a process that serves it, accept the
+//! next. The child sends back every chunk it receives, upper-cased, until the client
+//! closes. `active_children()` reaps the children that ended, so zombies do not pile up.
+//! On SIGTERM or SIGINT the server returns from `main`, and the guard terminates its
+//! (daemonic) children and reaps them.
 //!
-//! Prints `listening on <addr>` (the bound address) once listening. CLI: `--host 127.0.0.1`
-//! `--port 8080` (`--port 0` picks a free port). The client is `socket-client`.
+//! Prints `listening on <addr>` once listening. CLI: `--host 127.0.0.1` `--port 8080`
+//! (`--port 0` picks a free port). The client is `socket-client`. The benchmarks' tuned
+//! version is `benches/src/bin/per-client-server.rs`.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
+use std::time::Duration;
 
-use anyhow::Context;
 use clap::Parser;
 use multiprocessing::Process;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
@@ -30,101 +31,51 @@ struct Cli {
     port: u16,
 }
 
-/// Clients accepted in a row before finished children are reaped again.
-const ACCEPT_BATCH: usize = 32;
-
-fn signals() -> SigSet {
+/// SIGTERM and SIGINT: the server reads them from a signalfd instead of dying of them.
+fn stop_signals() -> SigSet {
     let mut set = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGCHLD] {
-        set.add(s);
-    }
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGINT);
     set
 }
 
 /// The child: serve one client until it closes.
 fn talk(mut conn: TcpStream) {
-    // The parent blocks these to read them from a signalfd; the child must die of them.
-    let _ = signals().thread_unblock();
-    // recv(1024) as in the lesson; small, so the child copies few stack pages after fork.
-    let mut buf = [0u8; 1024];
+    let _ = stop_signals().thread_unblock(); // blocked in the parent; a child dies of them
+    let mut buf = [0u8; 1024]; // conn.recv(1024)
     loop {
-        let n = match conn.read(&mut buf) {
+        match conn.read(&mut buf) {
             Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        buf[..n].make_ascii_uppercase();
-        if conn.write_all(&buf[..n]).is_err() {
-            break;
+            Ok(n) => {
+                buf[..n].make_ascii_uppercase();
+                if conn.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
         }
     }
 }
 
 fn main() -> anyhow::Result<()> {
-    let _guard = multiprocessing::init();
+    let _guard = multiprocessing::init(); // if __name__ == '__main__':
     let cli = Cli::parse();
-    // One poll loop for clients, finished children and shutdown: signals arrive as reads.
-    let mask = signals();
-    mask.thread_block().context("blocking signals")?;
-    let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .context("signalfd")?;
-    // std listens with a backlog of at least 128.
-    let server = TcpListener::bind((cli.host.as_str(), cli.port))
-        .with_context(|| format!("binding {}:{}", cli.host, cli.port))?;
-    server.set_nonblocking(true)?;
+    stop_signals().thread_block()?;
+    let stop = SignalFd::with_flags(&stop_signals(), SfdFlags::SFD_CLOEXEC)?;
+    let server = TcpListener::bind((cli.host.as_str(), cli.port))?;
     println!("listening on {}", server.local_addr()?);
-
-    let mut children = Vec::new();
-    let mut stop = false;
-    let mut ended = false;
-    while !stop {
-        // Clients first: a wake-up that finds more clients serves them before polling again.
-        for _ in 0..ACCEPT_BATCH {
-            match server.accept() {
-                Ok((conn, _addr)) => {
-                    // On Linux the accepted socket does not inherit the listener's
-                    // O_NONBLOCK: it is already blocking, as `talk` wants.
-                    let mut p = Process::new(move || talk(conn));
-                    // A client that cannot get a process (EAGAIN at a process cap) is
-                    // closed; the server keeps serving the others.
-                    match p.start() {
-                        Ok(()) => children.push(p), // the parent's copy of conn is closed
-                        Err(e) => eprintln!("socket-server: cannot serve a client: {e}"),
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::ConnectionAborted => {}
-                Err(e) => return Err(e).context("accept"),
-            }
+    loop {
+        // A client, a stop signal, or a second without either (to reap all the same).
+        let fds: [&dyn AsFd; 2] = [&server, &stop];
+        let ready = multiprocessing::wait(&fds, Some(Duration::from_secs(1)))?;
+        multiprocessing::active_children(); // reaps the children that ended
+        if ready.iter().any(|fd| std::ptr::addr_eq(*fd, &stop)) {
+            return Ok(()); // the guard terminates the children and reaps them
         }
-        // Reap whoever finished, only when a child ended (SIGCHLD): is_alive waits for
-        // ended children without blocking. Bounded batches above keep this from starving
-        // under a steady stream of clients (zombies would pile up).
-        if ended {
-            children.retain_mut(|p: &mut Process<_>| p.is_alive());
-            ended = false;
-        }
-        let mut fds = [
-            PollFd::new(server.as_fd(), PollFlags::POLLIN),
-            PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
-        ];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(e).context("poll"),
-        }
-        if fds[1].any().unwrap_or(true) {
-            while let Ok(Some(info)) = sigfd.read_signal() {
-                let signo = info.ssi_signo as i32;
-                stop |= signo == Signal::SIGTERM as i32 || signo == Signal::SIGINT as i32;
-                ended |= signo == Signal::SIGCHLD as i32;
-            }
+        if !ready.is_empty() {
+            let (conn, _addr) = server.accept()?;
+            let mut p = Process::new(move || talk(conn));
+            p.set_daemon(true)?; // ends with the server
+            p.start()?; // the parent's copy of conn is closed with the closure
         }
     }
-    for p in &mut children {
-        p.terminate()?;
-    }
-    for p in &mut children {
-        p.join()?;
-    }
-    Ok(())
 }

@@ -58,6 +58,7 @@ impl Run for Piao {
 fn main() -> anyhow::Result<()> {
     let _guard = multiprocessing::init(); // if __name__ == '__main__':
     let cli = Cli::parse();
+    multiprocessing::set_start_method(cli.start_method)?; // set_start_method('spawn')
     let mut rng = rand::rng();
     let mut children = Vec::new();
     for name in cli.names {
@@ -70,11 +71,7 @@ fn main() -> anyhow::Result<()> {
             verbose: cli.verbose,
         };
         // super().__init__(); self.name = name
-        children.push(
-            Process::from_run(piao)
-                .named(name)
-                .with_start_method(cli.start_method),
-        );
+        children.push(Process::from_run(piao).named(name));
     }
     for p in &mut children {
         p.start()?; // start calls run in the child

@@ -51,7 +51,8 @@ fn sleeper(sleep_ms: u64) {
 fn main() -> anyhow::Result<()> {
     let _guard = multiprocessing::init();
     let cli = Cli::parse();
-    let mut p = Process::with_args(sleeper, cli.sleep_ms).with_start_method(cli.start_method);
+    multiprocessing::set_start_method(cli.start_method)?; // set_start_method('spawn')
+    let mut p = Process::with_args(sleeper, cli.sleep_ms);
     p.start()?;
     p.terminate()?;
     say(cli.verbose, &format!("p.is_alive(): {}", py(p.is_alive())));

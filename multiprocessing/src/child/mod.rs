@@ -1,9 +1,10 @@
 //! The child's side: becoming a child (state reset, parent-death signal) and leaving it
 //! (run the body under `catch_unwind`, report, flush, `_exit`, never return into `main`).
+//! The state itself is in `state.rs`.
 
 use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Mutex, Once};
 
 use nix::sys::signal::{Signal, kill};
@@ -11,88 +12,18 @@ use nix::unistd::{Pid, getpid, getppid};
 
 use crate::body::Produced;
 use crate::report::{self, PanicReport};
-use crate::{guard, slots, sys};
+use crate::{children, slots, sys};
 
-/// The library's state in this process. The fork child's start writes only this (no
-/// allocation, no lock), so it stays async-signal-safe; one static, and not all zero (so
-/// it sits in `.data` with the other statics the child writes, such as stdout's lock): the
-/// child copies as few pages as possible.
-struct State {
-    in_child: AtomicBool,
-    /// How many times this address space became a child: a `Process` started in another
-    /// generation was inherited from an ancestor and is not ours to wait for.
-    generation: AtomicU32,
-    daemon: AtomicBool,
-    /// Where this child's final frame goes (-1 in the main process, or with a slot).
-    report_fd: AtomicI32,
-    /// Or the report slot it goes into (null: none).
-    report_slot: AtomicPtr<u8>,
-    /// Whether `report_fd` is a socket (spawn, forkserver) rather than a pipe (fork).
-    report_is_socket: AtomicBool,
-    /// The parent reaps before it reads (see `Spec::bounded`): the final frame must fit
-    /// in one atomic pipe write, so that writing it never waits for the parent.
-    report_bounded: AtomicBool,
-    /// The name: bytes that live as long as the process (null: `MainProcess`).
-    name_ptr: AtomicPtr<u8>,
-    name_len: AtomicUsize,
-    /// Our number in the parent, not yet appended to IDENTITY (0: none); appended on
-    /// first use.
-    pending_ident: AtomicUsize,
-}
+mod state;
 
-static STATE: State = State {
-    in_child: AtomicBool::new(false),
-    generation: AtomicU32::new(0),
-    daemon: AtomicBool::new(false),
-    report_fd: AtomicI32::new(-1),
-    report_slot: AtomicPtr::new(std::ptr::null_mut()),
-    report_is_socket: AtomicBool::new(false),
-    report_bounded: AtomicBool::new(false),
-    name_ptr: AtomicPtr::new(std::ptr::null_mut()),
-    name_len: AtomicUsize::new(0),
-    pending_ident: AtomicUsize::new(0),
+use state::{COUNTER, IDENTITY, STATE, lock};
+pub(crate) use state::{
+    generation, initialized, is_daemon, name, next_ident, parent, self_pid, set_initialized,
+    set_start_method_code, start_method_code, with_identity,
 };
-/// Prefix of the names of this process's children (`"1:"` in `Process-1`, as in Python).
-static IDENTITY: Mutex<String> = Mutex::new(String::new());
+
 static PANIC_AT: Mutex<Option<String>> = Mutex::new(None);
 static PANIC_HOOK: Once = Once::new();
-
-/// See `State::generation`.
-pub(crate) fn generation() -> u32 {
-    STATE.generation.load(Ordering::Relaxed)
-}
-
-/// Is the calling process a daemonic child started by this library?
-pub(crate) fn is_daemon() -> bool {
-    STATE.daemon.load(Ordering::Relaxed)
-}
-
-/// The calling process's name (`MainProcess` outside children).
-pub(crate) fn name() -> String {
-    let ptr = STATE.name_ptr.load(Ordering::Relaxed);
-    if ptr.is_null() {
-        return "MainProcess".to_string();
-    }
-    // SAFETY: name_ptr/name_len are only set together by `become_child`, from a `&str`
-    // that stays valid and unchanged until the process ends (see `Becoming::name`).
-    let bytes = unsafe { std::slice::from_raw_parts(ptr, STATE.name_len.load(Ordering::Relaxed)) };
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Calls `f` with the identity prefix for names of processes created here.
-pub(crate) fn with_identity<T>(f: impl FnOnce(&str) -> T) -> T {
-    let mut id = lock(&IDENTITY);
-    if STATE.pending_ident.load(Ordering::Relaxed) != 0 {
-        let pending = STATE.pending_ident.swap(0, Ordering::Relaxed);
-        id.push_str(&pending.to_string());
-        id.push(':');
-    }
-    f(&id)
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Installs, once per process, the panic hook that records where a child panicked (then
 /// runs the hook that was there before). Called before forking, so the fork child does
@@ -122,8 +53,17 @@ pub(crate) struct Becoming<'a> {
     pub(crate) identity: Option<String>,
     pub(crate) ident: usize,
     pub(crate) daemon: bool,
-    /// The process that must be our parent (for the parent-death race check).
+    /// What `getppid()` must return while our parent lives: the parent, or the zygote
+    /// (for the parent-death race check and `parent_process().is_alive()`).
     pub(crate) parent: Pid,
+    /// The process that started us (the zygote's client for a forkserver child).
+    pub(crate) parent_pid: Pid,
+    /// Its name, living as long as the process (as `name`), or `None` for a fork child:
+    /// the name this address space had before becoming a child.
+    pub(crate) parent_name: Option<&'a str>,
+    /// The start method that created us (`StartMethod::code`): a child's process-wide
+    /// method, as in Python.
+    pub(crate) method: u8,
     pub(crate) report_fd: RawFd,
     /// A report slot (see `slots`), or null.
     pub(crate) report_slot: *mut u8,
@@ -147,6 +87,29 @@ pub(crate) fn become_child(b: Becoming<'_>) {
     STATE.in_child.store(true, Ordering::Relaxed);
     STATE.generation.fetch_add(1, Ordering::Relaxed);
     STATE.daemon.store(b.daemon, Ordering::Relaxed);
+    STATE.pid.store(0, Ordering::Relaxed);
+    STATE
+        .parent_pid
+        .store(b.parent_pid.as_raw(), Ordering::Relaxed);
+    STATE
+        .parent_watch
+        .store(b.parent.as_raw(), Ordering::Relaxed);
+    STATE.start_method.store(b.method, Ordering::Relaxed);
+    match b.parent_name {
+        Some(name) => {
+            STATE
+                .parent_name_ptr
+                .store(name.as_ptr().cast_mut(), Ordering::Relaxed);
+            STATE.parent_name_len.store(name.len(), Ordering::Relaxed);
+        }
+        None => {
+            // Our own name until now: the parent's (it lives in this copy of its memory).
+            let ptr = STATE.name_ptr.load(Ordering::Relaxed);
+            STATE.parent_name_ptr.store(ptr, Ordering::Relaxed);
+            let len = STATE.name_len.load(Ordering::Relaxed);
+            STATE.parent_name_len.store(len, Ordering::Relaxed);
+        }
+    }
     STATE
         .name_ptr
         .store(b.name.as_ptr().cast_mut(), Ordering::Relaxed);
@@ -155,8 +118,8 @@ pub(crate) fn become_child(b: Becoming<'_>) {
         Some(full) => *lock(&IDENTITY) = full,
         None => STATE.pending_ident.store(b.ident, Ordering::Relaxed),
     }
-    crate::process::reset_counter();
-    guard::forget_inherited();
+    COUNTER.store(1, Ordering::Relaxed);
+    children::forget_inherited();
     if b.daemon {
         // Beyond Python: a daemon dies with its parent even if the parent is SIGKILLed.
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
@@ -233,7 +196,7 @@ pub(crate) fn execute(body: impl FnOnce() -> Produced) -> ! {
 
 /// Joins our own children, flushes, sends the final frame and `_exit`s.
 fn finish(tag: u8, data: &[u8], code: i32) -> ! {
-    guard::shutdown();
+    children::shutdown();
     sys::flush_stdio();
     let slot = STATE.report_slot.load(Ordering::Relaxed);
     let fd = STATE.report_fd.load(Ordering::Relaxed);
@@ -263,7 +226,7 @@ pub(crate) fn exit(code: i32) -> ! {
     if STATE.in_child.load(Ordering::Relaxed) {
         finish(report::EXITED, &[], code)
     }
-    guard::shutdown();
+    children::shutdown();
     sys::flush_stdio();
     std::process::exit(code)
 }

@@ -14,7 +14,7 @@ use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, send};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 
-use crate::{report, spawn, sys};
+use crate::{exec, report, sys};
 
 /// Serves fork requests until the parent closes `control`; never returns.
 pub(crate) fn serve(control: OwnedFd, parent: Pid) -> ! {
@@ -61,7 +61,7 @@ pub(crate) fn serve(control: OwnedFd, parent: Pid) -> ! {
                     drop(sigfd);
                     drop(control);
                     drop(kids);
-                    spawn::run_child(child_end, me)
+                    exec::run_child(child_end, me)
                 }
                 Ok(ForkResult::Parent { child }) => {
                     kids.push((child, child_end));
@@ -107,7 +107,7 @@ fn receive(control: RawFd) -> Option<OwnedFd> {
             let mut owned = fds
                 .into_iter()
                 .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
-            return owned.next();
+            return owned.next().map(sys::above_stdio);
         }
     }
     None

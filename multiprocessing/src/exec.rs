@@ -1,9 +1,7 @@
-//! The spawn start method: execute this program again and hand the child its payload.
-//!
-//! The child end of a socket pair survives the exec (posix_spawn's dup2 onto itself
-//! clears its `FD_CLOEXEC` in the child); its number and the parent's pid travel in an environment variable that
-//! [`init`](crate::init) looks for. The parent writes the payload, the child writes its
-//! final frame back on the same socket.
+//! Executing this program again (spawn, and the forkserver's zygote): the parent's
+//! `exec_self` with one end of a socket pair inherited, and the new process's side, which
+//! finds that socket (`take_env`), reads its payload and becomes the child (`run_child`).
+//! A forkserver child runs `run_child` too, in a fork of the zygote.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 
@@ -11,46 +9,21 @@ use nix::fcntl::{F_SETFD, FdFlag, fcntl};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use nix::unistd::Pid;
 
-use crate::body::{Payload, Portable};
+use crate::body::Payload;
 use crate::child::{self, Becoming};
 use crate::error::{Context, Error, Result};
-use crate::start_method::{Spec, Started};
-use crate::{guard, sys};
-
-const ENV: &str = "MULTIPROCESSING_SPAWN";
+use crate::sys;
 
 /// A connected pair of close-on-exec Unix stream sockets.
 pub(crate) fn channel_pair() -> Result<(OwnedFd, OwnedFd)> {
-    socketpair(
+    let (a, b) = socketpair(
         AddressFamily::Unix,
         SockType::Stream,
         None,
         SockFlag::SOCK_CLOEXEC,
     )
-    .ctx("socketpair")
-}
-
-/// Starts a spawned child.
-pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started> {
-    if !guard::initialized() {
-        return Err(Error::NotInitialized { method: "spawn" });
-    }
-    let payload = Payload::encode(portable, spec.daemon, spec.name, &spec.child_identity())
-        .map_err(Error::Serialize)?;
-    let (ours, theirs) = channel_pair()?;
-    let value = format!("{}:{}", theirs.as_raw_fd(), nix::unistd::getpid());
-    let pid = exec_self(&theirs, ENV, &value, None)?;
-    drop(theirs);
-    // If the child died already, it reports nothing and `join` shows how it ended.
-    let _ = sys::send_all(ours.as_fd(), &payload);
-    Ok(Started {
-        pid,
-        channel: Some(ours),
-        slot: None,
-        relayed: false,
-        bounded: false,
-        nonblocking: false,
-    })
+    .ctx("socketpair")?;
+    Ok((sys::above_stdio(a), sys::above_stdio(b)))
 }
 
 /// Executes this program again with `fd` inherited and `env=value` set; returns the
@@ -132,12 +105,6 @@ pub(crate) fn take_env(env: &str) -> Option<(OwnedFd, Pid)> {
     Some((fd, Pid::from_raw(pid)))
 }
 
-pub(crate) fn run_if_spawned() {
-    if let Some((fd, parent)) = take_env(ENV) {
-        run_child(fd, parent)
-    }
-}
-
 fn read_payload(fd: &OwnedFd) -> std::result::Result<Payload, String> {
     let mut len = [0u8; 4];
     sys::read_exact(fd.as_fd(), &mut len).map_err(|e| format!("reading the payload: {e}"))?;
@@ -146,20 +113,32 @@ fn read_payload(fd: &OwnedFd) -> std::result::Result<Payload, String> {
     Payload::decode(&bytes)
 }
 
-/// Becomes the child described by the payload on `channel`, runs it and exits.
-pub(crate) fn run_child(channel: OwnedFd, parent: Pid) -> ! {
+/// Becomes the child described by the payload on `channel`, runs it and exits. `watch` is
+/// what `getppid()` gives while the parent lives (the parent, or the zygote).
+pub(crate) fn run_child(channel: OwnedFd, watch: Pid) -> ! {
     let payload = read_payload(&channel);
-    let (name, identity, daemon) = match &payload {
-        // Leaked: the name must live as long as the process.
-        Ok(p) => (&*p.name.clone().leak(), p.identity.clone(), p.daemon),
-        Err(_) => ("Process-?", String::new(), false),
+    // Leaked: the names must live as long as the process.
+    let leak = |s: &str| &*s.to_string().leak();
+    let (name, parent_name, identity, daemon, method, parent_pid) = match &payload {
+        Ok(p) => (
+            leak(&p.meta.name),
+            leak(&p.meta.parent_name),
+            p.meta.identity.clone(),
+            p.meta.daemon,
+            p.meta.method,
+            Pid::from_raw(p.meta.parent_pid),
+        ),
+        Err(_) => ("Process-?", "?", String::new(), false, 0, watch),
     };
     child::become_child(Becoming {
         name,
         identity: Some(identity),
         ident: 0,
         daemon,
-        parent,
+        parent: watch,
+        parent_pid,
+        parent_name: Some(parent_name),
+        method,
         report_fd: channel.into_raw_fd(),
         report_slot: std::ptr::null_mut(),
         socket: true,

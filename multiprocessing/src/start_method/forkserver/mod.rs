@@ -10,37 +10,23 @@
 
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, recv, send, sendmsg, socketpair,
+    AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, recv, sendmsg, socketpair,
 };
-use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use crate::body::{Payload, Portable};
+use crate::children::zygote::{self, Zygote, shut};
 use crate::error::{Context, Error, Result};
-use crate::spawn::{channel_pair, exec_self, take_env};
-use crate::start_method::{Spec, Started};
-use crate::{guard, sys, zygote};
+use crate::exec::{channel_pair, exec_self, take_env};
+use crate::start_method::{Spec, StartMethod, Started};
+use crate::{child, sys};
+
+mod server;
 
 const ENV: &str = "MULTIPROCESSING_FORKSERVER";
-
-struct Zygote {
-    pid: Pid,
-    control: OwnedFd,
-}
-
-static ZYGOTE: Mutex<Option<Zygote>> = Mutex::new(None);
-/// Whether ZYGOTE may hold a zygote, readable without the lock (a fork child of a program
-/// that never used the forkserver then writes nothing here).
-static LAUNCHED: AtomicBool = AtomicBool::new(false);
-
-fn lock() -> MutexGuard<'static, Option<Zygote>> {
-    ZYGOTE.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 fn launch() -> Result<Zygote> {
     let (ours, theirs) = socketpair(
@@ -50,6 +36,7 @@ fn launch() -> Result<Zygote> {
         SockFlag::SOCK_CLOEXEC,
     )
     .ctx("socketpair")?;
+    let (ours, theirs) = (sys::above_stdio(ours), sys::above_stdio(theirs));
     let value = format!("{}:{}", theirs.as_raw_fd(), nix::unistd::getpid());
     let pid = exec_self(&theirs, ENV, &value, Some("--multiprocessing.forkserver"))?;
     Ok(Zygote { pid, control: ours })
@@ -64,7 +51,7 @@ fn request(zygote: &Zygote, child_end: &OwnedFd) -> Result<Pid> {
         control,
         &iov,
         &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
+        MsgFlags::MSG_NOSIGNAL, // a dead zygote gives EPIPE, never SIGPIPE
         None,
     )
     .ctx("sendmsg(forkserver)")?;
@@ -86,34 +73,41 @@ fn request(zygote: &Zygote, child_end: &OwnedFd) -> Result<Pid> {
 
 /// Starts a child through the zygote (launching the zygote first if needed).
 pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started> {
-    if !guard::initialized() {
+    if !child::initialized() {
         return Err(Error::NotInitialized {
             method: "forkserver",
         });
     }
-    let payload = Payload::encode(portable, spec.daemon, spec.name, &spec.child_identity())
-        .map_err(Error::Serialize)?;
+    let payload =
+        Payload::encode(portable, &spec.meta(StartMethod::ForkServer)).map_err(Error::Serialize)?;
     let (ours, theirs) = channel_pair()?;
     // The payload goes into the child's socket before the request (as much as the socket
     // buffer takes without blocking: nobody reads it yet), so the new child finds it there
     // and runs at once instead of waiting for us to learn its pid (one wake-up less).
     let early = sys::send_ready(ours.as_fd(), &payload);
-    let mut slot = lock();
-    if slot.is_none() {
-        *slot = Some(launch()?);
-        LAUNCHED.store(true, Ordering::Relaxed);
-    }
-    let Some(zygote) = slot.as_ref() else {
-        unreachable!("the zygote was launched just above")
-    };
-    let pid = match request(zygote, &theirs) {
-        Ok(pid) => pid,
-        Err(e) => {
-            // The zygote is gone or broken: forget it, the next start launches a new one.
-            if let Some(z) = slot.take() {
-                shut(z);
+    let mut slot = zygote::lock();
+    // A zygote that died (killed, say) is replaced once, as Python's forkserver restarts.
+    let mut tries = 2;
+    let pid = loop {
+        tries -= 1;
+        if slot.is_none() {
+            *slot = Some(launch()?);
+            zygote::launched();
+        }
+        let Some(zygote) = slot.as_ref() else {
+            unreachable!("the zygote was launched just above")
+        };
+        match request(zygote, &theirs) {
+            Ok(pid) => break pid,
+            Err(e) => {
+                // The zygote is gone or broken: forget it, the next start launches a new one.
+                if let Some(z) = slot.take() {
+                    shut(z);
+                }
+                if tries == 0 {
+                    return Err(e);
+                }
             }
-            return Err(e);
         }
     };
     drop(slot);
@@ -131,39 +125,8 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
     })
 }
 
-/// Stops the zygote (it then waits for its children and exits) and reaps
-/// the zygote.
-pub(crate) fn stop() {
-    if !LAUNCHED.load(Ordering::Relaxed) {
-        return;
-    }
-    if let Some(z) = lock().take() {
-        shut(z);
-    }
-}
-
-/// Stops a zygote and reaps it. A request without an fd tells it to stop: fork children
-/// may still hold copies of the control socket, so its EOF may come late.
-fn shut(z: Zygote) {
-    let _ = send(z.control.as_raw_fd(), &[0u8], MsgFlags::empty());
-    drop(z.control);
-    while let Err(Errno::EINTR) = waitpid(z.pid, None) {}
-}
-
-/// In a new child: the parent's zygote is not ours; forget it.
-pub(crate) fn forget_inherited() {
-    if LAUNCHED.load(Ordering::Relaxed)
-        && let Ok(mut slot) = ZYGOTE.try_lock()
-        && let Some(z) = slot.take()
-    {
-        // Not closed: a close is a syscall and a code page the fork child would not touch
-        // otherwise; the parent's `stop` does not rely on our copy's EOF.
-        std::mem::forget(z.control);
-    }
-}
-
 pub(crate) fn run_if_zygote() {
     if let Some((control, parent)) = take_env(ENV) {
-        zygote::serve(control, parent)
+        server::serve(control, parent)
     }
 }

@@ -1,0 +1,232 @@
+//! The list of children started here and not yet seen to end: `active_children()`,
+//! the reaping of children whose `Process` was dropped (Python's `_cleanup`), and the end
+//! of the program, which terminates the daemons and joins the others (Python's `atexit`).
+
+use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+mod list;
+pub(crate) mod zygote;
+
+use list::{Entry, INLINE, List, NONE, Owner, close_channel};
+
+/// The registry: the list, and its length readable without the lock.
+struct Registry {
+    list: Mutex<List>,
+    /// `list.len()`, readable without the lock: a fork child whose parent had no children
+    /// listed (and a child that started none) skips the lock. Next to the list, so that
+    /// registering writes one page.
+    len: AtomicUsize,
+}
+
+static CHILDREN: Registry = Registry {
+    list: Mutex::new(List {
+        head: [NONE; INLINE],
+        head_len: 0,
+        rest: Vec::new(),
+        unowned: 0,
+    }),
+    len: AtomicUsize::new(0),
+};
+
+fn children() -> std::sync::MutexGuard<'static, List> {
+    CHILDREN.list.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Entries whose owner is not their `Process` (dropped, or reaped for it): `start` and
+/// `join` look at the list for them only when there are some.
+static UNOWNED: AtomicUsize = AtomicUsize::new(0);
+static KEYS: AtomicU64 = AtomicU64::new(1);
+
+fn set_len(list: &List) {
+    CHILDREN.len.store(list.len(), Ordering::Relaxed);
+    UNOWNED.store(list.unowned, Ordering::Relaxed);
+}
+
+/// Lists a started child; returns the key its `Process` names it by. `channel`: a
+/// duplicate of a forkserver child's channel.
+pub(crate) fn register(pid: Pid, daemon: bool, relayed: bool, channel: Option<OwnedFd>) -> u64 {
+    let key = KEYS.fetch_add(1, Ordering::Relaxed);
+    let mut list = children();
+    list.push(Entry {
+        pid,
+        key,
+        daemon,
+        relayed,
+        channel: channel.map_or(-1, IntoRawFd::into_raw_fd),
+        owner: Owner::Process,
+    });
+    CHILDREN.len.store(list.len(), Ordering::Relaxed);
+    key
+}
+
+/// The `Process` saw its child end.
+pub(crate) fn unregister(key: u64) {
+    let mut list = children();
+    list.remove(key);
+    set_len(&list);
+}
+
+/// The exit code `active_children()` reaped for this `Process`, if it did (the entry goes).
+pub(crate) fn claim(key: u64) -> Option<i32> {
+    if UNOWNED.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    let mut list = children();
+    let code = match list.get_mut(key)?.owner {
+        Owner::Reaped { code } => code,
+        _ => return None,
+    };
+    list.remove(key);
+    set_len(&list);
+    Some(code)
+}
+
+/// After `waitpid` said ECHILD: has `active_children()` (in another thread) reaped this
+/// child for its `Process`? Then `claim` gives the code.
+pub(crate) fn claim_pending(key: u64) -> bool {
+    children()
+        .iter()
+        .any(|e| e.key == key && matches!(e.owner, Owner::Reaped { .. }))
+}
+
+/// The `Process` of a running child is dropped: we reap the child from now on.
+pub(crate) fn orphan(key: u64) {
+    let mut list = children();
+    match list.get_mut(key).map(|e| e.owner) {
+        Some(Owner::Reaped { .. }) => list.remove(key),
+        Some(_) => list.set_owner(key, Owner::Dropped),
+        None => {}
+    }
+    set_len(&list);
+}
+
+/// `poll_end`'s code for a child that is gone without an exit code we could learn.
+const GONE: i32 = i32::MIN;
+
+/// Has this child ended? Reaps a direct child (`waitpid(WNOHANG)`); a forkserver child
+/// has ended when its channel hangs up (the child exited, the zygote sent the status and
+/// closed its copy). `None`: still running.
+fn poll_end(e: &Entry) -> Option<i32> {
+    if e.relayed {
+        if e.channel < 0 {
+            return None; // no duplicate could be made: its `Process` will tell
+        }
+        // SAFETY: the entry's own duplicate, open until the entry is removed.
+        let fd = unsafe { BorrowedFd::borrow_raw(e.channel) };
+        let mut fds = [PollFd::new(fd, PollFlags::empty())];
+        let hung_up = poll(&mut fds, PollTimeout::ZERO).is_ok()
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLHUP));
+        // The exit code is the `Process`'s to read from its own channel.
+        return hung_up.then_some(0);
+    }
+    loop {
+        match waitpid(e.pid, Some(WaitPidFlag::WNOHANG)) {
+            Err(Errno::EINTR) => {}
+            Ok(WaitStatus::StillAlive) => return None,
+            Ok(status) => {
+                if let Some(code) = crate::sys::exitcode_of(status) {
+                    return Some(code);
+                }
+            }
+            // Not our child any more (reaped behind the library's back): nothing to wait
+            // for; its `Process`, if any, gets the same error from its own `waitpid`.
+            Err(_) => return Some(GONE),
+        }
+    }
+}
+
+/// Reaps the children that ended: all of them (`active_children`), or only those whose
+/// `Process` was dropped (`start`, as Python's `_cleanup`).
+pub(crate) fn reap(all: bool) {
+    if !all && UNOWNED.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let mut list = children();
+    let mut gone = Vec::new();
+    let mut reaped = Vec::new();
+    for e in list.iter_mut() {
+        let candidate = match e.owner {
+            Owner::Process => all,
+            Owner::Dropped => true,
+            Owner::Reaped { .. } => false,
+        };
+        if !candidate {
+            continue;
+        }
+        let Some(code) = poll_end(e) else { continue };
+        // A forkserver child's `Process` reads its status itself; nobody waits for a
+        // dropped one.
+        if e.owner == Owner::Dropped || e.relayed || code == GONE {
+            gone.push(e.key);
+        } else {
+            reaped.push((e.key, code));
+        }
+    }
+    for key in gone {
+        list.remove(key);
+    }
+    for (key, code) in reaped {
+        list.set_owner(key, Owner::Reaped { code });
+    }
+    set_len(&list);
+}
+
+/// Pids of the children started here that still run (Python's `active_children`, which
+/// reaps those that ended).
+pub(crate) fn active() -> Vec<Pid> {
+    reap(true);
+    children()
+        .iter()
+        .filter(|e| !matches!(e.owner, Owner::Reaped { .. }))
+        .map(|e| e.pid)
+        .collect()
+}
+
+/// In a new child: the parent's children and zygote are not ours.
+pub(crate) fn forget_inherited() {
+    if CHILDREN.len.load(Ordering::Relaxed) != 0
+        && let Ok(mut list) = CHILDREN.list.try_lock()
+    {
+        // Not `take`: no allocation here (the fork child's start).
+        list.head_len = 0;
+        list.rest.clear();
+        list.unowned = 0;
+        CHILDREN.len.store(0, Ordering::Relaxed);
+        UNOWNED.store(0, Ordering::Relaxed);
+    }
+    zygote::forget_inherited();
+}
+
+/// Terminates daemonic children, then waits for the others and stops the zygote.
+pub(crate) fn shutdown() {
+    if CHILDREN.len.load(Ordering::Relaxed) == 0 {
+        zygote::stop();
+        return;
+    }
+    let list = children().take();
+    CHILDREN.len.store(0, Ordering::Relaxed);
+    UNOWNED.store(0, Ordering::Relaxed);
+    let running = |e: &&Entry| !matches!(e.owner, Owner::Reaped { .. });
+    for e in list.iter().filter(running).filter(|e| e.daemon) {
+        let _ = kill(e.pid, Signal::SIGTERM);
+    }
+    for e in &list {
+        close_channel(e.channel);
+    }
+    for e in list.iter().filter(running) {
+        if !e.relayed {
+            while let Err(Errno::EINTR) = waitpid(e.pid, None) {}
+        }
+    }
+    zygote::stop();
+}
