@@ -31,12 +31,12 @@ trace *ARGS:
 
 # Every benchmark (under 15 minutes on 2 cores); tables and charts into docs/bench/.
 bench:
-    cargo build --release -p socket-server -p pool-server -p proclab -p proclab-benches
+    cargo build --release -p pool-server -p proclab -p proclab-benches
     rm -rf "${CARGO_TARGET_DIR:-target}/criterion" "${CARGO_TARGET_DIR:-target}/proclab-bench"
     rc=0; cargo bench --no-fail-fast -p proclab-benches || rc=$?; cargo run --release -q -p proclab-benches --bin bench-report; exit $rc
 
 # A quick pass over every benchmark (about 2 minutes); its report stays under target/.
 bench-quick:
-    cargo build --release -p socket-server -p pool-server -p proclab -p proclab-benches
+    cargo build --release -p pool-server -p proclab -p proclab-benches
     rm -rf "${CARGO_TARGET_DIR:-target}/criterion" "${CARGO_TARGET_DIR:-target}/proclab-bench"
     rc=0; PROCLAB_BENCH_QUICK=1 cargo bench --no-fail-fast -p proclab-benches || rc=$?; cargo run --release -q -p proclab-benches --bin bench-report -- --out "${CARGO_TARGET_DIR:-target}/proclab-bench/docs"; exit $rc
