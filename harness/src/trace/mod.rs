@@ -44,6 +44,7 @@
 //! process), x32-ABI syscalls.
 
 mod calls;
+mod caps;
 mod cgroup;
 mod cgroup_paths;
 mod drain;

@@ -5,6 +5,7 @@
 use std::ffi::OsString;
 use std::sync::Arc;
 
+use super::caps;
 use super::cgroup::Cgroups;
 use super::error::TraceError;
 use super::fsview::FsView;
@@ -46,10 +47,10 @@ pub(crate) fn layer(name: &str, active: bool, detail: impl Into<String>) -> Laye
 /// meanwhile; both are waited for before this returns, also on error (then they are
 /// removed again), so nothing is left behind.
 pub(crate) fn prepare(opts: TraceOptions, mut timings: Timings) -> Result<Prepared, TraceError> {
-    let is_root = nix::unistd::Uid::effective().is_root();
+    let can_netns = caps::has(caps::CAP_SYS_ADMIN);
     let netns_job = match opts.netns {
         NetnsMode::Off => None,
-        NetnsMode::Auto if !is_root => None,
+        NetnsMode::Auto if !can_netns => None,
         _ => Some(Netns::create_in_background()),
     };
     let (limits, mode) = (opts.limits.clone(), opts.cgroup);
@@ -73,7 +74,7 @@ pub(crate) fn prepare(opts: TraceOptions, mut timings: Timings) -> Result<Prepar
         }
         None => {
             p.layers
-                .push(layer("netns", false, "host network: not root"));
+                .push(layer("netns", false, "host network: no CAP_SYS_ADMIN"));
             None
         }
         Some(Ok(ns)) => {
@@ -136,7 +137,8 @@ fn prepare_rest(opts: TraceOptions, timings: &mut Timings) -> Result<Prepared, T
     }
 
     let is_root = nix::unistd::Uid::effective().is_root();
-    let drop_caps = is_root && identity.is_none();
+    // Clearing the bounding set (PR_CAPBSET_DROP) needs CAP_SETPCAP.
+    let drop_caps = is_root && identity.is_none() && caps::has(caps::CAP_SETPCAP);
     if drop_caps {
         // Without CAP_SYS_ADMIN it cannot leave the run's network namespace (setns),
         // without CAP_DAC_OVERRIDE it cannot read other users' files, without CAP_KILL
@@ -146,9 +148,20 @@ fn prepare_rest(opts: TraceOptions, timings: &mut Timings) -> Result<Prepared, T
             true,
             "runs as root without any capability",
         ));
+    } else if is_root && identity.is_none() {
+        layers.push(layer(
+            "capabilities",
+            false,
+            "runs as root with the grader's capabilities: no CAP_SETPCAP to drop them",
+        ));
     }
     // The one directory the program may write: its working directory.
-    let fs_view = if is_root && opts.readonly_fs {
+    let mounts = if opts.readonly_fs {
+        caps::private_mounts()
+    } else {
+        Err("option".to_string())
+    };
+    let fs_view = if mounts.is_ok() {
         let writable = match (&opts.cwd, &workdir) {
             (Some(dir), _) => std::path::absolute(dir)
                 .map_err(TraceError::setup("resolving the working directory"))?,
@@ -178,7 +191,7 @@ fn prepare_rest(opts: TraceOptions, timings: &mut Timings) -> Result<Prepared, T
         }
         Some(FsView::new(&writable, &opts.hide, &opts.expose)?)
     } else {
-        let why = if is_root { "option" } else { "not root" };
+        let why = mounts.err().unwrap_or_default();
         layers.push(layer(
             "fs-readonly",
             false,

@@ -263,11 +263,11 @@ fn child_setup(
         step!(11, view.enter());
     }
     mark(2);
-    if let Some(cwd) = &spec.cwd {
-        step!(5, nix::unistd::chdir(cwd.as_c_str()));
-    }
     if let Some((uid, gid)) = spec.identity {
         step!(6, switch_user(uid, gid));
+    }
+    if let Some(cwd) = spec.cwd.as_deref().or(spec.fs_view.map(FsView::writable)) {
+        step!(5, nix::unistd::chdir(cwd));
     }
     if spec.drop_caps {
         // nix has no wrapper for PR_CAPBSET_DROP. Numbers past the kernel's last
