@@ -68,6 +68,7 @@ mod syscalls;
 mod teardown;
 mod timings;
 mod tracer_loop;
+mod userns;
 mod watchdog;
 mod writes;
 

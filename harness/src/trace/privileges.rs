@@ -225,7 +225,9 @@ pub(crate) struct Workdir {
 }
 
 impl Workdir {
-    pub(crate) fn create(who: &Identity) -> Result<Workdir, TraceError> {
+    /// A new private directory, given to `who` (None: the grader's own, e.g. for a run
+    /// in its own user namespace, where it appears owned by the inner uid).
+    pub(crate) fn create(who: Option<&Identity>) -> Result<Workdir, TraceError> {
         let path = nix::unistd::mkdtemp(&std::env::temp_dir().join("proclab-run-XXXXXX")).map_err(
             |e| TraceError::Setup {
                 stage: "creating the private working directory",
@@ -233,12 +235,14 @@ impl Workdir {
             },
         )?;
         let workdir = Workdir { path };
-        nix::unistd::chown(&workdir.path, Some(who.uid), Some(who.gid)).map_err(|e| {
-            TraceError::Setup {
-                stage: "giving the working directory to the run's user",
-                source: e.into(),
-            }
-        })?;
+        if let Some(who) = who {
+            nix::unistd::chown(&workdir.path, Some(who.uid), Some(who.gid)).map_err(|e| {
+                TraceError::Setup {
+                    stage: "giving the working directory to the run's user",
+                    source: e.into(),
+                }
+            })?;
+        }
         Ok(workdir)
     }
 }
