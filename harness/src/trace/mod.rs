@@ -88,6 +88,12 @@ use netns::Netns;
 use recorder::{Shared, StopReason};
 use session::Outcome;
 
+/// Can runs on this machine, as this user, get a private network namespace (so that
+/// servers graded at once may all bind the same port)? `Err` says why not.
+pub fn private_network() -> Result<(), String> {
+    netns::available()
+}
+
 /// Run `opts.command` to completion (or a limit) and return its ledger.
 pub fn run(opts: TraceOptions) -> Result<Ledger, TraceError> {
     start(opts)?.wait()

@@ -91,6 +91,27 @@ fn connect_timeout(
     Ok(stream)
 }
 
+/// Can runs here get a private network namespace, from the grader itself or from a user
+/// namespace of their own (as `prepare.rs` decides)? Tried once per process. Without
+/// one, two servers that bind the same port at once clash.
+pub(crate) fn available() -> Result<(), String> {
+    static PROBE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            if super::caps::has(super::caps::CAP_SYS_ADMIN) {
+                Netns::create_in_background()
+                    .join()
+                    .map(drop)
+                    .map_err(|e| format!("cannot make a network namespace: {e}"))
+            } else {
+                Sandbox::create()
+                    .map(drop)
+                    .map_err(|e| format!("no CAP_SYS_ADMIN and no user namespace ({e})"))
+            }
+        })
+        .clone()
+}
+
 /// A namespace being made; [`NetnsJob::join`] waits for it.
 pub(crate) struct NetnsJob(io::Result<std::thread::JoinHandle<io::Result<Netns>>>);
 
