@@ -208,16 +208,15 @@ pub fn run(
     Ok(summary)
 }
 
+/// A submission to grade and its content key.
+type Job = (Submission, String);
+
 /// Split off the server exercises' jobs when runs get no private network namespace
 /// here: two servers graded at once would then share the host's ports, and the one that
 /// cannot bind would be graded wrongly. Those are graded one at a time, after the rest.
 /// Returns (serial, parallel).
-fn server_lane(
-    pending: Vec<(Submission, String)>,
-    jobs: usize,
-    progress: &Progress,
-) -> (Vec<(Submission, String)>, Vec<(Submission, String)>) {
-    let is_server = |(sub, _): &(Submission, String)| {
+fn server_lane(pending: Vec<Job>, jobs: usize, progress: &Progress) -> (Vec<Job>, Vec<Job>) {
+    let is_server = |(sub, _): &Job| {
         crate::exercise::ExerciseId::parse(&sub.exercise).is_some_and(|e| e.is_server())
     };
     let servers = pending.iter().filter(|j| is_server(j)).count();
