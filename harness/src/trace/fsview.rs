@@ -7,7 +7,8 @@
 //! A private mount namespace (mount_namespaces(7)) whose mounts are all read-only stops
 //! it whatever its uid, and costs one unshare and a few mount calls per run.
 //!
-//! In the child, before the uid change (it needs CAP_SYS_ADMIN):
+//! In the child, before the uid change (it needs CAP_SYS_ADMIN, in the grader's user
+//! namespace or in the run's own, `userns.rs`):
 //! 1. `unshare(CLONE_NEWNS)`, then make every mount private, so nothing propagates back
 //!    to the grader's namespace (mount(2), MS_PRIVATE).
 //! 2. Bind-mount the writable directory onto itself, so it is a mount of its own.

@@ -25,7 +25,10 @@
 //! - Containment, each recorded as a [`Layer`](crate::ledger::Layer): cgroups below the
 //!   tracer's own (`cgroup.rs`: pids.max, memory cap, cgroup.kill), the process cap also
 //!   through ptrace, memory by RSS sampling without a memory cgroup (`watchdog.rs`), a
-//!   private network namespace (`netns.rs`), an unprivileged user and private directory,
+//!   private network namespace (`netns.rs`), made by the grader or, without
+//!   CAP_SYS_ADMIN, in a user namespace of the run's own (`userns.rs`; each layer is
+//!   decided from the effective capabilities and probes, `caps.rs`), an unprivileged
+//!   user and private directory,
 //!   or, when the program must stay root, no capabilities (`privileges.rs`, `spawn.rs`),
 //!   a signal fence (`fence.rs`), a read-only file system but for the working directory
 //!   (`fsview.rs`), and teardown by cgroup.kill, SIGKILL per traced task and

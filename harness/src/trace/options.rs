@@ -8,7 +8,8 @@ use crate::ledger::Limits;
 /// Whether the run gets a private network namespace (only loopback, brought up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NetnsMode {
-    /// A private namespace when the tracer may create one (root), else the host's.
+    /// A private namespace when the tracer may create one (CAP_SYS_ADMIN, or a user
+    /// namespace of the run's own), else the host's.
     #[default]
     Auto,
     /// A private namespace, or fail the run if one cannot be made.
@@ -74,8 +75,9 @@ pub struct TraceOptions {
     /// Write the raw bytes the command's stdout and stderr received (up to the output
     /// cap) to `DIR/stdout` and `DIR/stderr`.
     pub capture_dir: Option<PathBuf>,
-    /// As root, give the program a file system that is read-only but for its working
-    /// directory and a private `/dev/shm` (a mount namespace; see `fsview.rs`).
+    /// Give the program a file system that is read-only but for its working directory
+    /// and a private `/dev/shm` (a mount namespace; see `fsview.rs`), where the grader or
+    /// the run's user namespace can make one.
     pub readonly_fs: bool,
     /// With `readonly_fs`: directories the program cannot even read (other students'
     /// folders, the grader's output), covered by an empty file system…
