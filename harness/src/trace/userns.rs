@@ -357,3 +357,7 @@ fn serve(ctl: BorrowedFd<'_>) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "userns_tests.rs"]
+mod tests;
