@@ -23,6 +23,28 @@ fn statuses_outputs_resume_force_and_corrupt_cache() {
     let out = class.path().join("out");
     let run = grade_class(class.path(), &out, &["--jobs", "4"]);
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    // The class in numbers: every slot counted once, missing apart from not passing.
+    assert!(
+        stderr(&run).contains(
+            "4 students, 8 submission slots: 7 graded (3 passing, 4 not passing), 1 missing, \
+             0 could not be graded; 8 checked now, 0 unchanged"
+        ),
+        "{}",
+        stderr(&run)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["counts"],
+        serde_json::json!({"slots": 8, "graded": 7, "passing": 3, "not_passing": 4,
+                           "missing": 1, "errors": 0, "pending": 0}),
+        "{summary}"
+    );
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        index.contains("8 submission slots: 7 graded (3 passing, 4 not passing), 1 missing"),
+        "{index}"
+    );
     let book = gradebook(&out);
     assert_eq!(
         book.keys().collect::<Vec<_>>(),
@@ -126,7 +148,7 @@ fn statuses_outputs_resume_force_and_corrupt_cache() {
     let again = grade_class(class.path(), &out, &[]);
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     assert!(
-        stderr(&again).contains("0 graded, 8 unchanged"),
+        stderr(&again).contains("0 checked now, 8 unchanged"),
         "{}",
         stderr(&again)
     );
@@ -153,7 +175,7 @@ fn statuses_outputs_resume_force_and_corrupt_cache() {
     let third = grade_class(class.path(), &out, &[]);
     let err = stderr(&third);
     assert_eq!(third.status.code(), Some(0), "{err}");
-    assert!(err.contains("2 graded, 6 unchanged"), "{err}");
+    assert!(err.contains("2 checked now, 6 unchanged"), "{err}");
     assert!(
         err.contains("corrupt") && err.contains("isolation.json"),
         "{err}"
@@ -165,7 +187,7 @@ fn statuses_outputs_resume_force_and_corrupt_cache() {
     let forced = grade_class(class.path(), &out, &["--force"]);
     assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
     assert!(
-        stderr(&forced).contains("8 graded, 0 unchanged"),
+        stderr(&forced).contains("8 checked now, 0 unchanged"),
         "{}",
         stderr(&forced)
     );
@@ -174,6 +196,54 @@ fn statuses_outputs_resume_force_and_corrupt_cache() {
         .filter(|p| p.to_string_lossy().contains(".tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "no temp files left: {leftovers:?}");
+}
+
+#[test]
+fn a_submission_that_cannot_be_graded_is_an_error_retried_once_never_a_fail() {
+    let class = fixture_class();
+    let root = class.path();
+    for gone in ["bob", "carol", "dave"] {
+        std::fs::remove_dir_all(root.join("class").join(gone)).unwrap();
+    }
+    // erin's program names an interpreter this machine does not have: the grader cannot
+    // run it, which is not her mistake to be failed for.
+    let erin = root.join("class/erin");
+    std::fs::create_dir_all(&erin).unwrap();
+    let program = erin.join("start_target");
+    std::fs::write(
+        &program,
+        "#!/usr/bin/env python9-not-installed\nprint('egon piaoing')\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = root.join("out");
+    let run = grade_class(root, &out, &["--jobs", "2"]);
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(0), "{err}");
+    let book = gradebook(&out);
+    assert_eq!(status(&book, "erin", "start-target"), "error", "{err}");
+    assert_eq!(status(&book, "erin", "isolation"), "missing");
+    assert_eq!(status(&book, "alice", "start-target"), "pass");
+    let record = record(&out, "erin", "start-target");
+    assert_eq!(record["attempts"], 2, "retried once: {record}");
+    let detail = record["detail"].as_str().unwrap();
+    assert!(detail.contains("python9-not-installed"), "{detail}");
+    assert!(
+        err.contains("could not grade erin start-target (tried 2 times)"),
+        "the retry shows: {err}"
+    );
+    assert!(
+        err.contains(
+            "2 students, 4 submission slots: 2 graded (2 passing, 0 not passing), 1 missing, \
+             1 could not be graded; 4 checked now, 0 unchanged"
+        ),
+        "{err}"
+    );
+    // An error is never kept as a result: the next run grades it again.
+    let again = grade_class(root, &out, &[]);
+    let err = stderr(&again);
+    assert!(err.contains("1 checked now, 3 unchanged"), "{err}");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

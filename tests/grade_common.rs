@@ -117,6 +117,9 @@ pub struct Fixture {
     pub verdict: String,
     #[serde(default)]
     pub failing_checks: Vec<String>,
+    /// Extra arguments to `proclab grade`.
+    #[serde(default)]
+    pub grade_args: Vec<String>,
     pub limit: Option<String>,
     #[serde(default)]
     pub needs_safety_net: Vec<String>,

@@ -13,7 +13,8 @@ fn every_fixture_gets_its_verdict_and_failing_checks() {
     assert!(fixtures.len() >= 40, "the manifest lists the fixtures");
     // Two at a time: two cores; each grading is mostly sleeping children.
     let results = parallel(&fixtures, 2, |f| {
-        let graded = grade_json(&f.exercise, &[], &f.command());
+        let extra: Vec<&str> = f.grade_args.iter().map(String::as_str).collect();
+        let graded = grade_json(&f.exercise, &extra, &f.command());
         f.judge(&graded)
     });
     let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
@@ -37,18 +38,6 @@ fn hostile_programs_hit_their_limit_and_say_so() {
     let results = parallel(&hostile, 2, |f| {
         let graded = grade_json("start-target", &["--time-limit", "3s"], &f.command());
         let json = graded.json();
-        if f.id == "hostile-double-fork-setsid" {
-            // Its main process exits at once: the run ends then, and the orphan it left
-            // is killed and reported by no-leftovers (under `proclab trace` with a long
-            // linger it would run into the time limit instead).
-            let failed = graded.failed_checks();
-            let leftover = json["ledger"]["leftovers"]
-                .as_array()
-                .is_some_and(|l| !l.is_empty());
-            return (graded.code == 1 && failed.iter().any(|c| c == "no-leftovers") && leftover)
-                .then_some(())
-                .ok_or_else(|| format!("{}: orphan not reported: {failed:?}", f.id));
-        }
         let expected = match f.limit.as_deref() {
             Some("time") => "time limit",
             Some("output") => "output cap",
@@ -72,6 +61,56 @@ fn hostile_programs_hit_their_limit_and_say_so() {
             ));
         }
         Ok(())
+    });
+    let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+/// Orphans are observed for the grace, then killed: the run ends when the grace runs out
+/// (or at the time limit, if sooner), never at the orphan's own pace, and no limit fires —
+/// only no-leftovers names them.
+#[test]
+fn orphans_are_killed_when_the_grace_runs_out_and_only_no_leftovers_says_so() {
+    let by_id = |id: &str| {
+        manifest()
+            .into_iter()
+            .find(|f| f.id == id)
+            .unwrap_or_else(|| panic!("fixture {id}"))
+    };
+    let setsid = by_id("hostile-double-fork-setsid").command();
+    let sleeper = by_id("py-start-target-fork-sleeps-past-grace").command();
+    let cases: [(&[&str], &[String], u64); 3] = [
+        // A 1 s grace: the hour-long setsid grandchild is killed after about 1 s.
+        (&["--time-limit", "20s", "--orphan-grace", "1s"], &setsid, 8),
+        // The default 5 s grace, cut at a 2 s time limit: no time limit reported.
+        (&["--time-limit", "2s"], &setsid, 8),
+        // A child sleeping 30 s, 1 s grace: about 1 s, not 30.
+        (&["--orphan-grace", "1s"], &sleeper, 8),
+    ];
+    let results = parallel(&cases, 2, |(args, command, most)| {
+        let started = std::time::Instant::now();
+        let graded = grade_json("start-target", args, command);
+        let took = started.elapsed();
+        let json = graded.json();
+        let failed = graded.failed_checks();
+        let leftover = json["ledger"]["leftovers"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty());
+        let no_leftovers = json["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["id"] == "no-leftovers"))
+            .map(|c| c["message"].to_string())
+            .unwrap_or_default();
+        let ok = graded.code == 1
+            && failed.iter().any(|c| c == "no-leftovers")
+            && !failed.iter().any(|c| c == "limits" || c == "exit-codes")
+            && json["ledger"]["limit_hit"].is_null()
+            && leftover
+            && no_leftovers.contains("killed by containment")
+            && took < std::time::Duration::from_secs(*most);
+        ok.then_some(()).ok_or_else(|| {
+            format!("{args:?}: took {took:?}, failed {failed:?}, no-leftovers: {no_leftovers}")
+        })
     });
     let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     assert!(errors.is_empty(), "{}", errors.join("\n"));

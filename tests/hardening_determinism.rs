@@ -45,6 +45,8 @@ struct Fixture {
     bin: Option<String>,
     #[serde(default)]
     args: Vec<String>,
+    #[serde(default)]
+    grade_args: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -131,7 +133,7 @@ fn corpus(spec_dir: &Path) -> Vec<Item> {
                 vec!["--exercise-file".into(), server_spec.clone()],
             )
         } else {
-            (f.exercise.clone(), Vec::new())
+            (f.exercise.clone(), f.grade_args.clone())
         };
         items.push(Item {
             name: f.id,

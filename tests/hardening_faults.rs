@@ -326,7 +326,7 @@ fn a_corrupt_resume_cache_is_warned_about_and_regraded() {
             "the warning names the record: {stderr}"
         );
         assert!(
-            stderr.contains("1 graded, 2 unchanged"),
+            stderr.contains("1 checked now, 2 unchanged"),
             "only s1 regraded: {stderr}"
         );
         assert_eq!(gradebook_rows(&out), ["s0", "s1", "s2"]);

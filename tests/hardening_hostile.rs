@@ -68,8 +68,8 @@ fn rust_fork_bomb_stops_at_the_process_cap() {
     });
 }
 
-/// The main program exits at once; the grader does not wait out the hour: the run ends
-/// shortly after main, the orphan is killed, and the verdict names it.
+/// The main program exits at once; the grader does not wait out the hour: the orphan
+/// grace is cut at the 2 s time limit, the orphan is killed, and no-leftovers names it.
 #[test]
 fn a_setsid_daemon_sleeping_an_hour_is_killed_and_named() {
     run_case(&Case {
@@ -80,7 +80,7 @@ fn a_setsid_daemon_sleeping_an_hour_is_killed_and_named() {
         time_limit: Duration::from_secs(2),
         command: python("hostile/double_fork_setsid.py"),
         limit: None,
-        must_fail: &[("no-leftovers", "containment had to kill")],
+        must_fail: &[("no-leftovers", "killed by containment")],
         env: Vec::new(),
     });
 }

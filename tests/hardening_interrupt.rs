@@ -341,7 +341,7 @@ fn sigint_and_sigterm_to_grade_class_tear_down_and_a_rerun_resumes() {
         let err = String::from_utf8_lossy(&rerun.stderr).into_owned();
         assert_eq!(rerun.status.code(), Some(0), "{err}");
         assert!(
-            err.contains("2 graded, 3 unchanged"),
+            err.contains("2 checked now, 3 unchanged"),
             "{signal}: resumed: {err}"
         );
         let rows = parse_gradebook(&out);

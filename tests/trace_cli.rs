@@ -200,6 +200,36 @@ fn a_rust_program_has_exactly_its_four_children() {
     assert_nothing_left(&ledger);
 }
 
+/// Orphans finish within the linger and the run ends with them, not when the linger
+/// would run out: a 20 s linger, children that sleep 1 s.
+#[test]
+fn orphans_finish_within_the_linger_and_the_run_ends_with_them() {
+    let started = std::time::Instant::now();
+    let (ledger, _) = trace_json(
+        &["--linger", "20s"],
+        &[env!("CARGO_BIN_EXE_fx-start-target-fork-no-wait")],
+    );
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+    assert_eq!(ledger.limit_hit, None);
+    assert!(ledger.leftovers.is_empty(), "{:?}", ledger.leftovers);
+    let tree = ProcessTree::from_ledger(&ledger);
+    let root = tree.root.expect("a root");
+    let root_exit = tree.processes[root].exited.expect("the root exited").0.seq;
+    let kids: Vec<_> = tree
+        .processes
+        .iter()
+        .filter(|p| p.parent == Some(root))
+        .collect();
+    assert_eq!(kids.len(), 4);
+    for kid in kids {
+        let (at, status) = kid.exited.expect("each orphan exited");
+        assert_eq!(status, ExitStatus::Code { code: 0 });
+        assert!(at.seq > root_exit, "pid {} outlived the root", kid.pid);
+        assert_eq!(stdout_of(&ledger, kid.pid).lines().count(), 2);
+    }
+}
+
 #[test]
 fn a_wrapper_script_is_marked_as_launcher() {
     let (ledger, _) = trace_json(

@@ -125,9 +125,21 @@ fn a_memory_hog_is_stopped_at_the_memory_cap() {
     }
 }
 
+/// The orphan is observed for the linger (here 1 s; 5 s by default), then killed: the run
+/// does not wait out its hour, and no limit fires.
 #[test]
 fn a_double_forked_setsid_orphan_is_killed() {
-    let (ledger, _) = trace_json(&[], &["python3", &fixture("hostile/double_fork_setsid.py")]);
+    let started = Instant::now();
+    let (ledger, _) = trace_json(
+        &["--linger", "1s"],
+        &["python3", &fixture("hostile/double_fork_setsid.py")],
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(8),
+        "{took:?}"
+    );
+    assert_eq!(ledger.limit_hit, None);
     assert_eq!(ledger.root_status, Some(ExitStatus::Code { code: 0 }));
     assert_eq!(
         ledger.leftovers.len(),

@@ -3,8 +3,9 @@
 //!
 //! Exit status of `grade`: 0 the submission passed every check, 1 it failed one, 2 it
 //! could not be graded (bad arguments, unknown exercise, unreadable or malformed
-//! exercise file, command not found or not executable, tracer failure), with a one-line
-//! error on stderr; 130 when proclab itself is interrupted (Ctrl-C, SIGTERM): the run is
+//! exercise file; and, with a report of verdict `error` in the chosen format, a command
+//! or interpreter not found, a port taken by another program on the host's network, a
+//! resource of the grader's own exhausted), with a one-line error on stderr; 130 when proclab itself is interrupted (Ctrl-C, SIGTERM): the run is
 //! still stopped and cleaned up.
 
 use std::io::Write;
@@ -18,7 +19,7 @@ use clap::Args;
 
 use crate::cli_trace::parse_duration;
 use crate::exercise::spec::{self, Spec};
-use crate::report::{self, Format};
+use crate::report::{self, Format, GradeReport};
 use crate::trace::{CgroupMode, NetnsMode, RunAs, StopHandle};
 
 /// Arguments of `proclab grade`.
@@ -38,6 +39,10 @@ pub struct GradeArgs {
     /// Override the exercise's wall-clock limit (e.g. 30s, 2m).
     #[arg(long, value_parser = parse_duration)]
     pub time_limit: Option<Duration>,
+    /// Override the exercise's orphan grace: how long processes the main process left
+    /// running may go on after it exited (e.g. 5s, 500ms) before they are killed.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub orphan_grace: Option<Duration>,
     /// Run the command as this user when proclab runs as root (default: nobody when the
     /// command is within its reach). `--user root` keeps root.
     #[arg(long)]
@@ -61,6 +66,13 @@ pub struct GradeArgs {
     /// Do not pin the tracer and the traced tree to one CPU.
     #[arg(long)]
     pub no_pin_cpu: bool,
+    /// Let the submission write anywhere it has permission to, not only its working
+    /// directory (as `trace --writable-fs`).
+    #[arg(long)]
+    pub writable_fs: bool,
+    /// Also write the report in FORMAT to FILE (repeatable), e.g. `--report junit=r.xml`.
+    #[arg(long, value_name = "FORMAT=FILE", value_parser = parse_report)]
+    pub report: Vec<(Format, PathBuf)>,
     /// The submission's command and its arguments.
     #[arg(last = true, required = true, num_args = 1..)]
     pub command: Vec<String>,
@@ -98,8 +110,29 @@ fn load_spec(args: &GradeArgs) -> Result<Spec, String> {
     Ok(spec)
 }
 
+/// `FORMAT=FILE` of `--report`.
+fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
+    use clap::ValueEnum;
+    let (format, file) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected FORMAT=FILE, e.g. junit=results.xml"))?;
+    let format = Format::from_str(format, true).map_err(|_| {
+        let names: Vec<String> = Format::value_variants()
+            .iter()
+            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_string()))
+            .collect();
+        format!("`{format}`: unknown format (one of {})", names.join(", "))
+    })?;
+    Ok((format, PathBuf::from(file)))
+}
+
 /// Run `proclab grade`.
 pub fn run_grade(args: GradeArgs) -> ExitCode {
+    // A platform's results file must exist whatever happens to the grading: an outer
+    // process grades in a child and writes it when the child cannot.
+    if args.format.is_platform() && !crate::platform::grade::is_child() {
+        return crate::platform::grade::supervise(&args);
+    }
     let spec = match load_spec(&args) {
         Ok(spec) => spec,
         Err(e) => return cannot(e),
@@ -107,6 +140,9 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
     let mut opts = crate::grade::trace_options(&spec, args.command.clone());
     if let Some(limit) = args.time_limit {
         opts.limits.time_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+    }
+    if let Some(grace) = args.orphan_grace {
+        opts.linger = grace;
     }
     opts.run_as = match args.user.as_deref() {
         None => RunAs::Auto,
@@ -123,6 +159,7 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
         opts.cgroup = CgroupMode::Off;
     }
     opts.pin_cpu = !args.no_pin_cpu;
+    opts.readonly_fs = !args.writable_fs;
     // Ctrl-C / SIGTERM to proclab: end the run cleanly (everything killed and reaped),
     // then exit 130 without a verdict.
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -140,15 +177,36 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
             });
         }
     };
-    let (report, ledger) = match crate::grade::grade_with_stop(&spec, opts, on_start) {
-        Ok(graded) => graded,
-        Err(e) => return cannot(e),
-    };
+    let started = std::time::Instant::now();
+    let graded = crate::grade::grade_with_stop(&spec, opts, on_start);
     if interrupted.load(Ordering::SeqCst) {
         eprintln!("proclab grade: interrupted; the run was stopped and cleaned up, no verdict");
         return ExitCode::from(130);
     }
-    let text = match report::render_run(&report, &ledger, args.format) {
+    // Could not grade (the command could not start, or the run shows a fault of the
+    // grader's environment): the reason on stderr and, in the chosen format, the report.
+    let unrun = graded.as_ref().err().map(|e| {
+        let reason = crate::cannot_grade::trace_error(e, &args.command);
+        let elapsed = started.elapsed().as_secs_f64();
+        eprintln!("proclab grade: could not grade: {reason}");
+        GradeReport::could_not_grade(&spec, &args.command, reason, None, elapsed)
+    });
+    let render = |format| match (&graded, &unrun) {
+        (Ok((report, ledger)), _) => report::render_run(report, ledger, format),
+        (Err(_), Some(report)) => report::render_unrun(report, format),
+        (Err(_), None) => Err("no report to render".to_string()),
+    };
+    let rendered = render(args.format);
+    if let Ok((report, _)) = &graded
+        && let Some(error) = &report.error
+    {
+        eprintln!("proclab grade: could not grade: {error}");
+    }
+    let exit = match &graded {
+        Ok((report, _)) => report.exit_code(),
+        Err(_) => 2,
+    };
+    let text = match rendered {
         Ok(text) => text,
         Err(e) => return cannot(format!("cannot render the report: {e}")),
     };
@@ -178,7 +236,16 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
     if let Err(e) = written {
         return cannot(e);
     }
-    ExitCode::from(report.exit_code())
+    for (format, path) in &args.report {
+        let written = render(*format).and_then(|text| {
+            let plain = anstream::adapter::strip_str(&text).to_string();
+            std::fs::write(path, plain).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        });
+        if let Err(e) = written {
+            return cannot(e);
+        }
+    }
+    ExitCode::from(exit)
 }
 
 /// Run `proclab exercises`.

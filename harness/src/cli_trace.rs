@@ -71,8 +71,11 @@ pub struct TraceArgs {
     /// Write the raw bytes of the command's stdout/stderr to DIR/stdout, DIR/stderr.
     #[arg(long, value_name = "DIR")]
     pub capture: Option<PathBuf>,
-    /// How long the run may go on after the root process exited.
-    #[arg(long, value_parser = parse_duration, default_value = "250ms")]
+    /// How long the processes the root left running may go on after it exited (orphans
+    /// finishing their work) before they are killed as leftovers; the run ends as soon as
+    /// they are gone, and never after the time limit. The same default as `grade`'s
+    /// `--orphan-grace`.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub linger: Duration,
     /// The command and its arguments.
     #[arg(last = true, required = true, num_args = 1..)]
@@ -237,5 +240,16 @@ mod tests {
         assert_eq!(parse_size("100"), Ok(100));
         assert!(parse_size("12X").is_err());
         assert!(parse_size("99999999999999G").is_err());
+    }
+
+    #[test]
+    fn the_default_linger_is_the_tracers() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            trace: TraceArgs,
+        }
+        let cli = <Cli as clap::Parser>::parse_from(["trace", "--", "true"]);
+        assert_eq!(cli.trace.linger, crate::trace::DEFAULT_LINGER);
     }
 }

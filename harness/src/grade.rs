@@ -22,6 +22,7 @@ pub fn trace_options(spec: &Spec, command: Vec<String>) -> TraceOptions {
         memory_bytes: spec.limits.memory_mb.saturating_mul(1 << 20),
         output_bytes: spec.limits.output_kb.saturating_mul(1 << 10),
     };
+    opts.linger = Duration::from_millis(spec.limits.orphan_grace_ms);
     opts
 }
 
@@ -54,6 +55,14 @@ pub fn grade_with_stop(
         }
         _ => (running.wait()?, None),
     };
+    // A fault of the grader's environment (a port held by another program, a missing
+    // interpreter) is not judged: no checks, exit status 2.
+    if let Some(reason) = crate::cannot_grade::diagnose(&ledger) {
+        let elapsed = started.elapsed().as_secs_f64();
+        let report =
+            GradeReport::could_not_grade(spec, &ledger.command, reason, Some(&ledger), elapsed);
+        return Ok((report, ledger));
+    }
     let checks = evaluate(spec, &ledger, session.as_ref());
     let report = GradeReport::new(
         spec,
@@ -79,6 +88,10 @@ impl ServerUnderTest for Traced<'_> {
 
     fn is_finished(&self) -> bool {
         self.0.is_finished()
+    }
+
+    fn clock_ns(&self) -> u64 {
+        self.0.clock_ns()
     }
 
     fn connect(&self, addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use proclab::cli_class::{self, GradeClassArgs, MergeArgs};
 use proclab::cli_grade::{self, ExercisesArgs, GradeArgs};
+use proclab::cli_platform::{self, AutogradeArgs, PackageArgs};
 use proclab::cli_trace::{self, TraceArgs};
 
 #[derive(Debug, Parser)]
@@ -31,6 +32,10 @@ enum Command {
     Merge(MergeArgs),
     /// Run a command under the tracer: its process tree and timeline, or the ledger.
     Trace(TraceArgs),
+    /// Generate what a grading platform runs (Gradescope, PrairieLearn, GitHub Classroom).
+    Package(PackageArgs),
+    /// Grade a platform's submission folder and write its results file (run by the bundles).
+    Autograde(AutogradeArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,5 +45,7 @@ fn main() -> ExitCode {
         Command::GradeClass(args) => cli_class::run_grade_class(args),
         Command::Merge(args) => cli_class::run_merge(args),
         Command::Trace(args) => cli_trace::run(args),
+        Command::Package(args) => cli_platform::run_package(args),
+        Command::Autograde(args) => cli_platform::run_autograde(args),
     }
 }

@@ -7,11 +7,12 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use super::config::ClassConfig;
+use super::counts::Counts;
 use super::discover::{self, Submission, SubmissionKind};
 use super::gradebook::{self, ClassView, Records};
 use super::hash::{self, KeyInputs};
 use super::job::{self, JobContext, JobResult};
-use super::outcome::Outcome;
+use super::outcome::{Outcome, Status};
 use super::progress::Progress;
 use super::shard::Shard;
 use super::spec::{self, SpecInfo};
@@ -39,12 +40,12 @@ pub struct BatchOptions {
 pub struct BatchSummary {
     pub students: usize,
     pub submissions: usize,
-    /// Graded in this run.
-    pub graded: usize,
+    /// Graded (or found missing) in this run.
+    pub ran: usize,
     /// Unchanged since a previous run; its record was kept.
     pub reused: usize,
-    /// Not passing (this run and reused).
-    pub failures: usize,
+    /// The whole class at the end: passing, not passing, missing, could not grade.
+    pub counts: Counts,
     /// Not graded because the batch was stopped.
     pub interrupted: usize,
     /// Outputs that could not be written.
@@ -132,8 +133,9 @@ pub fn run(
             let cached = if options.force {
                 None
             } else {
+                // A record the grader could not make is never kept: grade it again.
                 match store.read_record(student, exercise) {
-                    Ok(record) => record.filter(|r| r.key == key),
+                    Ok(record) => record.filter(|r| r.key == key && r.status != Status::Error),
                     Err(corrupt) => {
                         progress.warn(&corrupt.to_string());
                         None
@@ -143,7 +145,6 @@ pub fn run(
             match cached {
                 Some(record) => {
                     summary.reused += 1;
-                    summary.failures += usize::from(record.status.is_failure());
                     records.insert((student.clone(), exercise.clone()), record);
                 }
                 None => pending.push((sub, key)),
@@ -165,7 +166,11 @@ pub fn run(
         summary.write_errors += 1;
     }
 
-    progress.start(pending.len() as u64, summary.reused, summary.failures);
+    let not_passing = records
+        .values()
+        .filter(|r| r.status.is_not_passing())
+        .count();
+    progress.start(pending.len() as u64, summary.reused, not_passing);
     let ctx = JobContext {
         store: &store,
         config: &options.config,
@@ -179,8 +184,7 @@ pub fn run(
         JobResult::Done(mut outcome) => {
             finish(&store, &specs, &mut outcome, progress, &mut summary);
             progress.done(&outcome);
-            summary.graded += 1;
-            summary.failures += usize::from(outcome.status.is_failure());
+            summary.ran += 1;
             records.insert((outcome.student.clone(), outcome.exercise.clone()), outcome);
             // Keep the outputs current, but not after every single record.
             if last_write.elapsed() >= Duration::from_secs(1) {
@@ -201,6 +205,11 @@ pub fn run(
         progress.warn(&format!("cannot write the gradebook: {e}"));
         summary.write_errors += 1;
     }
+    summary.counts = Counts::of(&ClassView {
+        exercises: &options.exercises,
+        students: &view_students,
+        records: &records,
+    });
     for scratch in ["jobs", "run"] {
         let _ = std::fs::remove_dir_all(store.work_dir().join(scratch));
     }

@@ -1,5 +1,6 @@
 //! The class outputs, rebuilt from the per-submission records: `gradebook.csv`,
-//! `junit.xml`, each student's Gradescope `results.json`, and `index.html`.
+//! `junit.xml`, each student's Gradescope `results.json`, `index.html`, and
+//! `summary.json` (the class's [`Counts`]).
 //!
 //! The gradebook has a row for every student whose every exercise has a record, so a
 //! partial (interrupted) run lists finished students only, never half a row.
@@ -10,6 +11,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde_json::json;
 
+use super::counts::Counts;
 use super::outcome::{Outcome, Status};
 use super::store::{Store, write_atomic};
 use crate::report::html::escape;
@@ -127,6 +129,9 @@ pub fn gradescope(view: &ClassView<'_>, student: &str) -> serde_json::Value {
         "score": score,
         "execution_time": seconds,
         "output": format!("Graded by proclab {}", env!("CARGO_PKG_VERSION")),
+        // Gradescope renders output as HTML by default; check messages quote `<name>`.
+        "output_format": "text",
+        "test_output_format": "text",
         "tests": tests,
     })
 }
@@ -203,9 +208,13 @@ pub fn index_html(view: &ClassView<'_>, title: &str) -> String {
         .iter()
         .filter(|s| view.complete_row(s).is_some())
         .count();
+    let counts = Counts::of(view);
     html.push_str(&format!(
-        "<p class=\"meta\">{done} of {} students graded.</p><table class=\"class\"><thead><tr><th>student</th>",
-        view.students.len()
+        "<p class=\"meta\">{done} of {} students complete; {} submission slots: {}.</p>\
+         <table class=\"class\"><thead><tr><th>student</th>",
+        view.students.len(),
+        counts.slots,
+        escape(&counts.describe())
     ));
     for e in view.exercises {
         html.push_str(&format!(
@@ -273,6 +282,13 @@ pub fn write_all(store: &Store, view: &ClassView<'_>) -> std::io::Result<()> {
             write_atomic(&store.student_dir(student).join("results.json"), &json)?;
         }
     }
+    let summary = json!({
+        "students": view.students.len(),
+        "exercises": view.exercises,
+        "counts": Counts::of(view),
+    });
+    let summary = serde_json::to_vec_pretty(&summary).map_err(std::io::Error::other)?;
+    write_atomic(&store.root.join("summary.json"), &summary)?;
     let index = index_html(view, "proclab: class results");
     write_atomic(&store.root.join("index.html"), index.as_bytes())
 }

@@ -122,6 +122,37 @@ pub fn run(sub: &Submission, key: &str, ctx: &JobContext<'_>) -> JobResult {
             }
         }
     };
+    let first = match attempt(sub, key, command.clone(), ctx, started) {
+        JobResult::Done(outcome) if outcome.status == Status::Error => outcome,
+        other => return other,
+    };
+    // Could not grade: a fault of the grader's side (a port held for a moment, a
+    // resource exhausted under load) may be gone a moment later; try once more before
+    // recording an error, never a fail.
+    match attempt(sub, key, command, ctx, started) {
+        JobResult::Done(mut second) => {
+            second.attempts = 2;
+            if second.status == Status::Error && second.detail != first.detail {
+                second.detail = format!("{}\n(first attempt: {})", second.detail, first.detail);
+            }
+            JobResult::Done(second)
+        }
+        interrupted => interrupted,
+    }
+}
+
+/// One grading of `command` by a worker process.
+fn attempt(
+    sub: &Submission,
+    key: &str,
+    command: Vec<String>,
+    ctx: &JobContext<'_>,
+    started: Instant,
+) -> JobResult {
+    let interrupted = || JobResult::Interrupted {
+        student: sub.student.clone(),
+        exercise: sub.exercise.clone(),
+    };
     let (hide, expose) = privacy(sub, &command, ctx);
     let jobs_dir = ctx.store.work_dir().join("jobs");
     let stem = format!("{}--{}", sub.student, sub.exercise);

@@ -8,6 +8,7 @@ pub mod batch;
 pub mod build;
 pub mod child;
 pub mod config;
+pub mod counts;
 pub mod discover;
 pub mod gradebook;
 pub mod hash;

@@ -41,6 +41,17 @@ impl Status {
     pub fn is_failure(self) -> bool {
         self != Status::Pass
     }
+
+    /// A submission that ran (or was built) and was judged, passing or not: not missing,
+    /// and not a fault of the grader.
+    pub fn is_graded(self) -> bool {
+        !matches!(self, Status::Missing | Status::Error)
+    }
+
+    /// Graded and not passing (a failed check, a limit, a build error).
+    pub fn is_not_passing(self) -> bool {
+        self.is_graded() && self != Status::Pass
+    }
 }
 
 impl std::fmt::Display for Status {
@@ -77,6 +88,14 @@ pub struct Outcome {
     pub seconds: f64,
     /// The per-submission HTML report, relative to the student's output folder.
     pub report: Option<String>,
+    /// How many times the worker graded it: 2 when the first attempt could not grade
+    /// and it was retried once.
+    #[serde(default = "one")]
+    pub attempts: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Outcome {
@@ -100,6 +119,7 @@ impl Outcome {
             key: key.to_string(),
             seconds: 0.0,
             report: None,
+            attempts: 1,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::batch::BatchSummary;
-use super::outcome::Outcome;
+use super::outcome::{Outcome, Status};
 
 /// Progress reporting for one batch.
 #[derive(Debug)]
@@ -62,9 +62,21 @@ impl Progress {
 
     /// One submission finished.
     pub fn done(&self, outcome: &Outcome) {
-        if outcome.status.is_failure() {
+        if outcome.status.is_not_passing() {
             self.failures.fetch_add(1, Ordering::SeqCst);
             self.set_message();
+        }
+        if outcome.status == Status::Error {
+            let tries = if outcome.attempts > 1 {
+                format!(" (tried {} times)", outcome.attempts)
+            } else {
+                String::new()
+            };
+            let why = outcome.detail.lines().next().unwrap_or("");
+            self.line(&format!(
+                "could not grade {} {}{tries}: {why}",
+                outcome.student, outcome.exercise
+            ));
         }
         self.bar.inc(1);
     }
@@ -93,8 +105,12 @@ impl Progress {
     pub fn finish(&self, summary: &BatchSummary) {
         self.bar.finish_and_clear();
         let mut text = format!(
-            "{} students, {} submissions: {} graded, {} unchanged, {} not passing",
-            summary.students, summary.submissions, summary.graded, summary.reused, summary.failures
+            "{} students, {} submission slots: {}; {} checked now, {} unchanged since the last run",
+            summary.students,
+            summary.submissions,
+            summary.counts.describe(),
+            summary.ran,
+            summary.reused
         );
         if summary.interrupted > 0 {
             text.push_str(&format!(

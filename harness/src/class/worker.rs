@@ -108,6 +108,7 @@ fn record(job: &WorkerJob, graded: Graded) -> Outcome {
         key: job.key.clone(),
         seconds: graded.ledger.wall_ns as f64 / 1e9,
         report: None,
+        attempts: 1,
     };
     match write_atomic(&job.report_path, page.as_bytes()) {
         Ok(()) => outcome.report = super::batch::file_name(&job.report_path),
@@ -140,10 +141,18 @@ fn grade(job: &WorkerJob) -> Result<Option<Graded>, String> {
             });
         }
     };
-    let (report, ledger) = crate::grade::grade_with_stop(&spec, opts, on_start)
-        .map_err(|e| format!("cannot run `{}`: {e}", job.command.join(" ")))?;
+    let graded = crate::grade::grade_with_stop(&spec, opts, on_start);
     if interrupted.load(Ordering::SeqCst) {
         return Ok(None);
+    }
+    // Could not grade (the grader's environment, not the submission): an error record.
+    let cmd = job.command.join(" ");
+    let (report, ledger) = graded.map_err(|e| {
+        let why = crate::cannot_grade::trace_error(&e, &job.command);
+        format!("could not grade `{cmd}`: {why}")
+    })?;
+    if let Some(error) = &report.error {
+        return Err(format!("could not grade `{cmd}`: {error}"));
     }
     Ok(Some(Graded {
         checks: report

@@ -29,6 +29,8 @@ pub trait ServerUnderTest: Sync {
     fn wait_for(&self, timeout: Duration, pred: &dyn Fn(&[Event]) -> bool) -> bool;
     /// Has the traced command ended?
     fn is_finished(&self) -> bool;
+    /// Now on the run's clock (the `t_ns` of events recorded at this moment).
+    fn clock_ns(&self) -> u64;
     /// Connect to `addr` from where the server can be reached (its network namespace).
     fn connect(&self, addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream>;
 }
@@ -76,7 +78,10 @@ pub fn drive(
             held_wave(server, addr, number, p.clients, p)
         };
         if exercise == ExerciseId::SocketServer {
-            await_servers_ended(server, &wave, Duration::from_millis(p.reply_timeout_ms));
+            // At least `child_exit_ms`: a serving process still running at teardown has
+            // then certainly outlived its client by more than that.
+            let wait = p.reply_timeout_ms.max(p.child_exit_ms);
+            await_servers_ended(server, &wave, Duration::from_millis(wait));
         }
         marks.after_wave.push(last_seq(&server.events()));
         session.waves.push(wave);
@@ -220,6 +225,7 @@ pub fn held_wave(
                         run.exchanges = talk(&mut stream, number, client, p);
                         done.wait();
                         drop(stream);
+                        run.closed_ns = Some(server.clock_ns());
                     } else {
                         done.wait();
                     }
@@ -250,6 +256,8 @@ pub fn free_wave(
                     let (mut run, stream) = connect(server, addr, client, p);
                     if let Some(mut stream) = stream {
                         run.exchanges = talk(&mut stream, number, client, p);
+                        drop(stream);
+                        run.closed_ns = Some(server.clock_ns());
                     }
                     run
                 })

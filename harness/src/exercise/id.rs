@@ -106,6 +106,7 @@ impl ExerciseId {
                 "process-per-client",
                 "second-wave",
                 "zombies-bounded",
+                "children-exit",
                 "teardown",
                 LIMITS,
             ],

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod id;
 pub mod isolation;
 pub mod named;
+pub mod orphans;
 pub mod params;
 pub mod pattern;
 pub mod pool_server;
@@ -23,6 +24,8 @@ pub mod terminate;
 
 #[cfg(test)]
 mod tests_common;
+#[cfg(test)]
+mod tests_lifecycle;
 #[cfg(test)]
 mod tests_names;
 #[cfg(test)]
@@ -73,13 +76,15 @@ fn outcome(spec: &Spec, run: &Run, session: &ServerSession, id: &str) -> Outcome
     if id == id::LIMITS {
         return common::limits(run);
     }
+    // Orphans killed at the end of the grace are no-leftovers' finding alone.
+    let orphans_elsewhere = spec.id.check_ids().contains(&"no-leftovers");
     match (&spec.params, spec.id) {
         (Params::Start(p), ExerciseId::JoinOrder) => match id {
             "child-count" => start::child_count(run, p),
             "child-lines" => start::child_lines(run, p),
             "concurrent" => start::concurrent(run, p),
             "main-after-children" => start::main_after_children(run, p),
-            "exit-codes" => common::exit_codes(run),
+            "exit-codes" => common::exit_codes(run, orphans_elsewhere),
             _ => unknown(id),
         },
         (Params::Start(p), _) => match id {
@@ -88,15 +93,15 @@ fn outcome(spec: &Spec, run: &Run, session: &ServerSession, id: &str) -> Outcome
             "parent-line" => start::parent_line(run, p),
             "concurrent" => start::concurrent(run, p),
             "start-nonblocking" => start::start_nonblocking(run, p),
-            "exit-codes" => common::exit_codes(run),
-            "no-leftovers" => common::no_leftovers(run),
+            "exit-codes" => common::exit_codes(run, orphans_elsewhere),
+            "no-leftovers" => orphans::no_leftovers(run),
             _ => unknown(id),
         },
         (Params::Isolation(p), _) => match id {
             "child-count" => isolation::child_count(run, p),
             "child-value" => isolation::child_value(run, p),
             "parent-value" => isolation::parent_value(run, p),
-            "exit-codes" => common::exit_codes(run),
+            "exit-codes" => common::exit_codes(run, orphans_elsewhere),
             _ => unknown(id),
         },
         (Params::Daemon(p), _) => match id {
@@ -104,7 +109,7 @@ fn outcome(spec: &Spec, run: &Run, session: &ServerSession, id: &str) -> Outcome
             "daemon-ended" => daemon::daemon_ended(run),
             "daemon-no-end-line" => daemon::daemon_no_end_line(run, p),
             "normal-completes" => daemon::normal_completes(run, p),
-            "no-leftovers" => common::no_leftovers(run),
+            "no-leftovers" => orphans::no_leftovers(run),
             _ => unknown(id),
         },
         (Params::Terminate(p), _) => match id {
@@ -128,6 +133,7 @@ fn outcome(spec: &Spec, run: &Run, session: &ServerSession, id: &str) -> Outcome
             "process-per-client" => socket_server::process_per_client(run, session),
             "second-wave" => socket_server::second_wave(run, session),
             "zombies-bounded" => socket_server::zombies_bounded(run, session, p.clients as usize),
+            "children-exit" => socket_server::children_exit(run, session, p.child_exit_ms),
             "teardown" => server_common::teardown(run, session),
             _ => unknown(id),
         },

@@ -102,7 +102,7 @@ pub struct DaemonParams {
 impl Default for DaemonParams {
     fn default() -> Self {
         DaemonParams {
-            end_line: r"re:(?i)\bend".into(),
+            end_line: r"re:(?i)\bend|结束".into(),
         }
     }
 }
@@ -144,6 +144,9 @@ pub struct ServerParams {
     pub startup_timeout_ms: u64,
     /// After SIGTERM, how long the server has to end before SIGKILL.
     pub teardown_grace_ms: u64,
+    /// How long a process serving one client may run on after that client closed
+    /// (socket-server's `children-exit`).
+    pub child_exit_ms: u64,
 }
 
 impl ServerParams {
@@ -157,6 +160,7 @@ impl ServerParams {
             reply_timeout_ms: 3_000,
             startup_timeout_ms: 15_000,
             teardown_grace_ms: 10_000,
+            child_exit_ms: 2_000,
         }
     }
 
@@ -209,6 +213,7 @@ pub struct ServerFileParams {
     reply_timeout_ms: Option<u64>,
     startup_timeout_ms: Option<u64>,
     teardown_grace_ms: Option<u64>,
+    child_exit_ms: Option<u64>,
 }
 
 impl ServerFileParams {
@@ -223,6 +228,7 @@ impl ServerFileParams {
             reply_timeout_ms: self.reply_timeout_ms.unwrap_or(base.reply_timeout_ms),
             startup_timeout_ms: self.startup_timeout_ms.unwrap_or(base.startup_timeout_ms),
             teardown_grace_ms: self.teardown_grace_ms.unwrap_or(base.teardown_grace_ms),
+            child_exit_ms: self.child_exit_ms.unwrap_or(base.child_exit_ms),
         }
     }
 }

@@ -50,6 +50,9 @@ pub struct ClientRun {
     pub local: Option<String>,
     pub connect_error: Option<String>,
     pub exchanges: Vec<Exchange>,
+    /// When the client closed the connection, on the run's clock (events' `t_ns`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_ns: Option<u64>,
 }
 
 /// One message and what came back.

@@ -1,5 +1,6 @@
-//! `socket-server`: one process per client, several clients at once, a second wave, and
-//! finished children that do not pile up as zombies.
+//! `socket-server`: one process per client, several clients at once, a second wave,
+//! finished children that do not pile up as zombies, and serving children that end when
+//! their client leaves.
 
 use crate::ledger::ProcId;
 
@@ -160,7 +161,8 @@ pub fn second_wave(run: &Run, session: &ServerSession) -> Outcome {
     ))
 }
 
-/// Program processes exited but not yet reaped at `seq`.
+/// Program processes exited but not yet reaped at `seq` (by a wait, or by the kernel
+/// because the parent ignores SIGCHLD).
 pub fn zombies_at(run: &Run, seq: u64) -> Vec<ProcId> {
     run.program()
         .into_iter()
@@ -195,8 +197,18 @@ pub fn zombies_bounded(run: &Run, session: &ServerSession, per_wave: usize) -> O
         .collect::<Vec<_>>()
         .join(", ");
     if counts.iter().all(|&n| n <= per_wave) {
+        let by_kernel = run
+            .program()
+            .into_iter()
+            .filter(|&id| run.tree.processes[id].reaped_by_kernel)
+            .count();
+        let kernel = match by_kernel {
+            0 => String::new(),
+            1 => "; 1 child was reaped by the kernel (the parent ignores SIGCHLD)".into(),
+            n => format!("; {n} children were reaped by the kernel (the parent ignores SIGCHLD)"),
+        };
         return Outcome::pass(format!(
-            "unreaped finished children stayed within one wave's worth ({per_wave}): {shown}"
+            "unreaped finished children stayed within one wave's worth ({per_wave}): {shown}{kernel}"
         ));
     }
     Outcome::fail(format!(
@@ -204,5 +216,88 @@ pub fn zombies_bounded(run: &Run, session: &ServerSession, per_wave: usize) -> O
          ({per_wave}); exited but never reaped — {shown}: a server whose finished children \
          pile up as zombies. Reap them: join() finished Processes (multiprocessing does it on \
          the next start()), or os.waitpid(-1, os.WNOHANG) in the accept loop"
+    ))
+}
+
+/// `children-exit`: every process that served a client (other than the listening one)
+/// ended within `bound_ms` of its client closing the connection, by itself. A serving
+/// loop that never ends when its client leaves (`recv` returns empty bytes forever)
+/// keeps the process alive until the grader's teardown; only exited processes would
+/// otherwise be judged.
+pub fn children_exit(run: &Run, session: &ServerSession, bound_ms: u64) -> Outcome {
+    if let Some(failure) = startup_failure(run, session) {
+        return failure;
+    }
+    let listeners = listener_processes(run);
+    // Each serving process, with the latest close among the clients it served.
+    let mut serving: Vec<(ProcId, u64)> = Vec::new();
+    for (wave, client, servers) in servers_by_client(run, session) {
+        let closed = session
+            .waves
+            .iter()
+            .filter(|w| w.number == wave)
+            .flat_map(|w| w.clients.iter())
+            .find(|c| c.client == client)
+            .and_then(|c| c.closed_ns);
+        let Some(closed) = closed else { continue };
+        for s in servers.into_iter().filter(|s| !listeners.contains(s)) {
+            match serving.iter_mut().find(|(id, _)| *id == s) {
+                Some((_, at)) => *at = (*at).max(closed),
+                None => serving.push((s, closed)),
+            }
+        }
+    }
+    if serving.is_empty() {
+        return Outcome::pass(
+            "no process other than the listener served a client, so none had to end (see \
+             process-per-client)",
+        );
+    }
+    let bound_ns = bound_ms.saturating_mul(1_000_000);
+    let secs = |ns: u64| ns as f64 / 1e9;
+    let mut running = Vec::new();
+    let mut slow = Vec::new();
+    let mut slowest = 0;
+    for &(id, closed) in &serving {
+        // Ended by itself: before the grader's teardown began.
+        let ended = run.tree.processes[id]
+            .exited
+            .filter(|(at, _)| at.seq <= session.marks.before_teardown)
+            .map(|(at, _)| at.t_ns.saturating_sub(closed));
+        match ended {
+            None => running.push(id),
+            Some(after) if after > bound_ns => slow.push(format!(
+                "{} ended {:.1} s after its client left",
+                run.who(id),
+                secs(after)
+            )),
+            Some(after) => slowest = slowest.max(after),
+        }
+    }
+    if running.is_empty() && slow.is_empty() {
+        return Outcome::pass(format!(
+            "all {} serving process(es) ended after their client closed (the slowest {} ms \
+             after, within {:.1} s)",
+            serving.len(),
+            slowest / 1_000_000,
+            secs(bound_ns)
+        ));
+    }
+    let mut problems = Vec::new();
+    running.sort_by_key(|&id| run.tree.processes[id].pid);
+    if !running.is_empty() {
+        problems.push(format!(
+            "pid(s) {} kept running after their client left, until the grader's teardown",
+            run.pids(&running)
+        ));
+    }
+    problems.extend(slow);
+    Outcome::fail(format!(
+        "expected each serving process to end within {:.1} s of its client closing the \
+         connection; {}. Likely mistake: the serving loop does not end when the client \
+         closes — recv() then returns empty bytes (b'') at once, forever; leave the loop on \
+         it (`if not data: break`) and close the connection",
+        secs(bound_ns),
+        problems.join("; ")
     ))
 }

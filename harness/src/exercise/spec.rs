@@ -35,6 +35,9 @@ pub struct SpecLimits {
     pub max_processes: u32,
     pub memory_mb: u64,
     pub output_kb: u64,
+    /// After the main process exits, how long what it left running is observed (to end
+    /// on its own) before containment kills it; inside `time_ms`.
+    pub orphan_grace_ms: u64,
 }
 
 /// Could not load a spec.
@@ -68,6 +71,7 @@ struct LimitsFile {
     max_processes: Option<u32>,
     memory_mb: Option<u64>,
     output_kb: Option<u64>,
+    orphan_grace_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -203,6 +207,7 @@ pub fn parse(text: &str, source: &str) -> Result<Spec, SpecError> {
             max_processes: limits.max_processes.unwrap_or(defaults.max_processes),
             memory_mb: limits.memory_mb.unwrap_or(defaults.memory_mb),
             output_kb: limits.output_kb.unwrap_or(defaults.output_kb),
+            orphan_grace_ms: limits.orphan_grace_ms.unwrap_or(defaults.orphan_grace_ms),
         },
         params,
         points: resolved,
@@ -310,6 +315,9 @@ fn check_server(p: &ServerParams, id: ExerciseId) -> Result<(), String> {
     if p.reply_timeout_ms == 0 || p.startup_timeout_ms == 0 {
         return Err("field `params.reply_timeout_ms`: timeouts must be positive".into());
     }
+    if p.child_exit_ms == 0 {
+        return Err("field `params.child_exit_ms`: must be positive".into());
+    }
     Ok(())
 }
 
@@ -319,6 +327,7 @@ fn default_limits(id: ExerciseId) -> SpecLimits {
         max_processes: 64,
         memory_mb: 1024,
         output_kb: 1024,
+        orphan_grace_ms: u64::try_from(crate::trace::DEFAULT_LINGER.as_millis()).unwrap_or(5000),
     }
 }
 

@@ -6,7 +6,7 @@ use crate::ledger::{EventKind, IoDir};
 use super::session::{ClientRun, Exchange, Marks, Reply, ServerSession, Wave};
 use super::tests_common::*;
 
-fn last(b: &LedgerBuilder) -> u64 {
+pub(super) fn last(b: &LedgerBuilder) -> u64 {
     b.build().events.last().map_or(0, |e| e.seq)
 }
 
@@ -23,6 +23,7 @@ fn client(wave: u32, client: u32, reply: Reply) -> ClientRun {
             sent: format!("hello {client}"),
             reply,
         }],
+        closed_ns: None,
     }
 }
 
@@ -39,17 +40,22 @@ fn io(b: &mut LedgerBuilder, pid: i32, wave: u32, c: u32) {
 
 /// How the server under test behaves.
 #[derive(Clone, Copy, PartialEq)]
-enum Server {
+pub(super) enum Server {
     /// A process per client, reaped at the next accept (multiprocessing's way).
     PerClient,
     /// A process per client, never reaped.
     Zombies,
+    /// A process per client, SIGCHLD ignored: the kernel reaps each at its exit.
+    IgnoresSigchld,
     /// Serves in the listening process, one client at a time.
     Iterative,
+    /// A process per client whose loop never ends when the client leaves: the children
+    /// run until teardown's SIGTERM.
+    Spinning,
 }
 
 /// Two waves of 4 clients against `server`, then SIGTERM.
-fn socket_run(server: Server) -> (crate::ledger::Ledger, ServerSession) {
+pub(super) fn socket_run(server: Server) -> (crate::ledger::Ledger, ServerSession) {
     let mut b = LedgerBuilder::new(1, &[PY, "srv.py"]);
     b.push(EventKind::Listen {
         pid: 1,
@@ -63,6 +69,9 @@ fn socket_run(server: Server) -> (crate::ledger::Ledger, ServerSession) {
         },
         ..ServerSession::default()
     };
+    if server == Server::IgnoresSigchld {
+        b.sigchld(1, true, false);
+    }
     let mut unreaped: Vec<i32> = Vec::new();
     for wave in 1..=2u32 {
         let mut clients = Vec::new();
@@ -93,11 +102,20 @@ fn socket_run(server: Server) -> (crate::ledger::Ledger, ServerSession) {
             }
             clients.push(client(wave, c, reply));
         }
-        if server != Server::Iterative {
+        // The clients close here, on the builder's clock (1 ms per event).
+        let closed = last(&b) * 1_000_000;
+        for c in &mut clients {
+            c.closed_ns = Some(closed);
+        }
+        if server != Server::Iterative && server != Server::Spinning {
             for c in 1..=4u32 {
                 let pid = (wave * 10 + c) as i32;
                 b.exit(pid, 0);
-                unreaped.push(pid);
+                if server == Server::IgnoresSigchld {
+                    b.kernel_reap(1, pid);
+                } else {
+                    unreaped.push(pid);
+                }
             }
         }
         session.marks.after_wave.push(last(&b));
@@ -109,6 +127,11 @@ fn socket_run(server: Server) -> (crate::ledger::Ledger, ServerSession) {
     }
     session.marks.before_teardown = last(&b);
     b.signal(0, 1, 15).killed(1, 15);
+    if server == Server::Spinning {
+        for pid in [11, 12, 13, 14, 21, 22, 23, 24] {
+            b.killed(pid, 15);
+        }
+    }
     (b.build(), session)
 }
 
@@ -154,6 +177,21 @@ fn zombies_that_pile_up_are_named() {
 }
 
 #[test]
+fn children_the_kernel_reaps_are_no_zombies() {
+    let (ledger, session) = socket_run(Server::IgnoresSigchld);
+    let results = grade_with("socket-server", &ledger, Some(&session));
+    assert_failed(&results, &[]);
+    assert_says(
+        &results,
+        "zombies-bounded",
+        &[
+            "after wave 1: 0, after wave 2: 0",
+            "8 children were reaped by the kernel (the parent ignores SIGCHLD)",
+        ],
+    );
+}
+
+#[test]
 fn unchanged_echo_is_named() {
     let (ledger, mut session) = socket_run(Server::PerClient);
     for wave in &mut session.waves {
@@ -192,6 +230,7 @@ fn a_server_that_never_listens_fails_every_client_check() {
             "process-per-client",
             "second-wave",
             "zombies-bounded",
+            "children-exit",
         ],
     );
     assert_says(

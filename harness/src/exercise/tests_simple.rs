@@ -240,6 +240,26 @@ fn terminate_without_a_child_fails_every_child_check() {
 }
 
 #[test]
+fn terminate_with_sigchld_ignored_counts_the_kernel_reap() {
+    let mut b = LedgerBuilder::new(1, &[PY, "t.py"]);
+    b.sigchld(1, true, false)
+        .fork(1, 2)
+        .signal(1, 2, 15)
+        .out(1, "True\n")
+        .killed(2, 15)
+        .kernel_reap(1, 2)
+        .out(1, "False\n-15\n")
+        .exit(1, 0);
+    let results = grade("terminate", &b.build());
+    assert_failed(&results, &[]);
+    assert_says(
+        &results,
+        "child-reaped",
+        &["reaped by the kernel (the parent ignores SIGCHLD)"],
+    );
+}
+
+#[test]
 fn terminate_reaped_by_a_forkserver_counts_as_joined() {
     let mut b = LedgerBuilder::new(1, &[PY, "t.py"]);
     b.fork(1, 5)

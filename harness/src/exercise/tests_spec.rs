@@ -42,6 +42,20 @@ fn a_partial_file_keeps_the_defaults_it_leaves_out() {
     assert_eq!(s.source, "my.toml");
 }
 
+#[test]
+fn the_orphan_grace_defaults_to_the_tracers_linger_and_can_be_set() {
+    let grace = |text: &str| spec::parse(text, "my.toml").unwrap().limits.orphan_grace_ms;
+    let default = crate::trace::DEFAULT_LINGER.as_millis() as u64;
+    assert_eq!(grace("exercise = \"start-target\"\n"), default);
+    for s in spec::all_builtin().unwrap() {
+        assert_eq!(s.limits.orphan_grace_ms, default, "{}", s.id);
+    }
+    assert_eq!(
+        grace("exercise = \"start-target\"\n[limits]\norphan_grace_ms = 800\n"),
+        800
+    );
+}
+
 fn error(text: &str) -> (usize, usize, String) {
     match spec::parse(text, "my.toml") {
         Err(SpecError::Invalid {

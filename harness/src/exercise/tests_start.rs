@@ -5,7 +5,7 @@ use crate::ledger::{EventKind, LimitKind, Stream};
 
 use super::tests_common::*;
 
-const NAMES: [&str; 4] = ["egon", "alex", "wupeiqi", "yuanhao"];
+pub(super) const NAMES: [&str; 4] = ["egon", "alex", "wupeiqi", "yuanhao"];
 
 /// Main (pid 1) starts one child per name (pids 10..), each prints its start line;
 /// then `between` runs; then each child prints its end line and exits; main joins all.

@@ -119,6 +119,20 @@ impl LedgerBuilder {
         self.push(EventKind::Reap { reaper, reaped })
     }
 
+    /// `pid` sets its SIGCHLD disposition.
+    pub fn sigchld(&mut self, pid: Pid, ignore: bool, nocldwait: bool) -> &mut Self {
+        self.push(EventKind::SigchldDisposition {
+            pid,
+            ignore,
+            nocldwait,
+        })
+    }
+
+    /// The kernel reaps `reaped`, whose parent `parent` ignores SIGCHLD.
+    pub fn kernel_reap(&mut self, parent: Pid, reaped: Pid) -> &mut Self {
+        self.push(EventKind::KernelReap { parent, reaped })
+    }
+
     /// `from` sends `signal` to `to`.
     pub fn signal(&mut self, from: Pid, to: Pid, signal: i32) -> &mut Self {
         self.push(EventKind::Signal { from, to, signal })

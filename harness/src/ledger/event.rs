@@ -6,7 +6,10 @@
 //! tracer; a thread's `tid` differs from its thread-group id `pid`.
 //!
 //! The schema is versioned ([`SCHEMA_VERSION`]); any change that removes or renames
-//! a field bumps it. New optional fields may be added without a bump.
+//! a field or an event kind bumps it. New optional fields and new event kinds may be
+//! added without a bump: every ledger an older proclab wrote still reads (an older
+//! proclab rejects a ledger with an event kind it does not know). Added so:
+//! `sigchld_disposition`, `kernel_reap`.
 
 use serde::{Deserialize, Serialize};
 
@@ -65,10 +68,32 @@ pub enum EventKind {
     ThreadExit { pid: Pid, tid: Pid },
     /// `reaper` collected `reaped`'s exit status with a wait-family call.
     Reap { reaper: Pid, reaped: Pid },
+    /// `pid` changed how it treats its finished children with a successful
+    /// sigaction/signal call on SIGCHLD. A handler and SIG_DFL are the same here (both
+    /// keep zombies until a wait; both are SIG_DFL after exec), so installing a handler
+    /// over SIG_DFL records nothing. Only calls are recorded; the rest follows the
+    /// kernel: a fork copies the parent's disposition, an exec keeps `ignore` and
+    /// clears `nocldwait` (signal(7), execve(2)). The root starts at SIG_DFL (the
+    /// tracer resets SIGCHLD before exec).
+    SigchldDisposition {
+        pid: Pid,
+        /// SIGCHLD is SIG_IGN.
+        ignore: bool,
+        /// SA_NOCLDWAIT is set (sigaction(2)).
+        nocldwait: bool,
+    },
+    /// `reaped` exited while its parent `parent` ignored SIGCHLD (SIG_IGN or
+    /// SA_NOCLDWAIT), so the kernel discarded its status instead of keeping a zombie
+    /// (wait(2), NOTES). Recorded right after `reaped`'s `Exit`.
+    KernelReap { parent: Pid, reaped: Pid },
     /// `from` sent `signal` to `to` with kill/tgkill/tkill (to < 0: a process group).
     Signal { from: Pid, to: Pid, signal: i32 },
     /// `pid` called listen() on a TCP socket bound to `addr` (e.g. "127.0.0.1:8080").
     Listen { pid: Pid, addr: String },
+    /// `pid`'s bind() of a TCP/UDP socket to `addr` failed with `errno` (e.g. 98,
+    /// EADDRINUSE): a port taken by another program is the grader's environment, not
+    /// the student's doing, when the run shares the host's network.
+    BindFailed { pid: Pid, addr: String, errno: i32 },
     /// `pid` accepted a connection from `peer` on listening address `local`.
     Accept {
         pid: Pid,

@@ -171,3 +171,55 @@ fn ledger_json_round_trips() {
     let back: Ledger = serde_json::from_str(&json).unwrap();
     assert_eq!(back, ledger);
 }
+
+#[test]
+fn kernel_reaps_count_as_reaps_of_the_parent() {
+    let mut b = LedgerBuilder::new(1, &[PY, "server.py"]);
+    b.sigchld(1, true, false)
+        .fork(1, 2)
+        .exit(2, 0)
+        .kernel_reap(1, 2)
+        .fork(1, 3)
+        .exit(3, 0)
+        .reap(1, 3)
+        // A reused pid after a kernel reap is a new process.
+        .fork(1, 2)
+        .exit(2, 0)
+        .kernel_reap(1, 2);
+    let tree = ProcessTree::from_ledger(&b.build());
+    let kids: Vec<&Process> = tree.processes.iter().skip(1).collect();
+    assert_eq!(kids.len(), 3);
+    assert!(kids.iter().all(|p| p.reaped_by.map(|(r, _)| r) == Some(0)));
+    let by_kernel: Vec<bool> = kids.iter().map(|p| p.reaped_by_kernel).collect();
+    assert_eq!(by_kernel, vec![true, false, true]);
+    // The kernel's reap comes right after the exit: no time as a zombie.
+    for p in &kids {
+        assert!(p.reaped_by.unwrap().1.seq > p.exited.unwrap().0.seq);
+    }
+}
+
+#[test]
+fn a_wait_after_a_kernel_reap_does_not_move_it() {
+    let mut b = LedgerBuilder::new(1, &[PY, "server.py"]);
+    b.fork(1, 2).exit(2, 0).kernel_reap(1, 2).reap(1, 2);
+    let tree = ProcessTree::from_ledger(&b.build());
+    assert!(tree.processes[1].reaped_by_kernel);
+}
+
+#[test]
+fn disposition_events_round_trip_as_json() {
+    let mut b = LedgerBuilder::new(1, &[PY, "server.py"]);
+    b.sigchld(1, false, true).kernel_reap(1, 2);
+    let ledger = b.build();
+    let json = serde_json::to_string(&ledger).unwrap();
+    assert!(
+        json.contains(r#""event":"sigchld_disposition","pid":1,"ignore":false,"nocldwait":true"#),
+        "{json}"
+    );
+    assert!(
+        json.contains(r#""event":"kernel_reap","parent":1,"reaped":2"#),
+        "{json}"
+    );
+    let back: Ledger = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, ledger);
+}

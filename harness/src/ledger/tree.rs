@@ -75,8 +75,11 @@ pub struct Process {
     pub started: Moment,
     pub execs: Vec<ExecRecord>,
     pub exited: Option<(Moment, ExitStatus)>,
-    /// Which process collected its exit status, and when.
+    /// Which process collected its exit status, and when. When the kernel reaped it
+    /// (its parent ignored SIGCHLD), the parent, at the kernel's reap.
     pub reaped_by: Option<(ProcId, Moment)>,
+    /// The kernel reaped it because its parent ignored SIGCHLD (no wait call).
+    pub reaped_by_kernel: bool,
     /// Thread ids of its non-leader threads.
     pub threads: Vec<Pid>,
     pub children: Vec<ProcId>,
@@ -213,6 +216,7 @@ impl Builder {
             execs: Vec::new(),
             exited: None,
             reaped_by: None,
+            reaped_by_kernel: false,
             threads: Vec::new(),
             children: Vec::new(),
             role: Role::Program,
@@ -288,6 +292,17 @@ impl Builder {
                     .map(|p| p.id);
                 if let (Some(reaper), Some(reaped)) = (reaper, reaped) {
                     self.processes[reaped].reaped_by = Some((reaper, at));
+                }
+            }
+            EventKind::KernelReap { parent, reaped } => {
+                let parent = self.lookup(*parent);
+                // Recorded right after the child's exit, while its pid is still its own.
+                if let (Some(parent), Some(reaped)) = (parent, self.lookup(*reaped)) {
+                    let process = &mut self.processes[reaped];
+                    if process.reaped_by.is_none() {
+                        process.reaped_by = Some((parent, at));
+                        process.reaped_by_kernel = true;
+                    }
                 }
             }
             _ => {}

@@ -65,7 +65,8 @@ pub fn render(page: &Page<'_>) -> String {
              <span class=\"k-fork\">fork</span> (parent starts child), \
              <span class=\"k-reap\">wait</span> (parent collects the child's exit status), \
              <span class=\"k-signal\">signal</span>. A dashed lane is a process that has \
-             exited but was not yet waited for (a zombie). Dotted lines across all lanes \
+             exited but was not yet waited for (a zombie); a child whose parent ignores \
+             SIGCHLD is <span class=\"k-kernel\">reaped by the kernel</span> at its exit. Dotted lines across all lanes \
              mark what the main process printed. For servers, <code>accepted :PORT</code> \
              and <code>serves :PORT</code> name a client connection by its port: which \
              process accepted it and which one talked to it.</p>\n",
@@ -193,6 +194,10 @@ pub fn render_report(report: &GradeReport, ledger: &Ledger) -> String {
         })
         .collect();
     let (verdict, detail) = match (&report.ledger.limit_hit, report.verdict) {
+        (_, Verdict::Error) => (
+            "error",
+            format!("could not grade: {}", report.error.as_deref().unwrap_or("")),
+        ),
         (Some(limit), _) => ("limit", format!("stopped by the {limit}")),
         (None, Verdict::Pass) => ("pass", String::new()),
         (None, Verdict::Fail) => ("fail", String::new()),
@@ -207,6 +212,22 @@ pub fn render_report(report: &GradeReport, ledger: &Ledger) -> String {
         detail: &detail,
         checks: &checks,
         ledger: Some(ledger),
+    })
+}
+
+/// The page of a `proclab grade` run that could not start (no ledger to draw).
+pub fn render_unrun(report: &GradeReport) -> String {
+    let title = format!("{} — {}", report.exercise, report.command.join(" "));
+    let detail = format!("could not grade: {}", report.error.as_deref().unwrap_or(""));
+    render(&Page {
+        title: &title,
+        exercise: &report.exercise,
+        verdict: "error",
+        score: f64::from(report.score),
+        max_score: f64::from(report.max_score),
+        detail: &detail,
+        checks: &[],
+        ledger: None,
     })
 }
 

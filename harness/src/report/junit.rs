@@ -1,6 +1,7 @@
 //! `--format junit`: one test suite per graded run, one test case per check (a failed
-//! check is a `<failure>` whose message teaches), the process tree as the suite's
-//! system-out.
+//! check is a `<failure>` whose message teaches, in its attribute and its body: CI
+//! viewers show one or the other), a limit that stopped the run as an `<error>` test
+//! case of its own, the process tree as the suite's system-out.
 
 use std::time::Duration;
 
@@ -17,6 +18,14 @@ pub fn render(report: &GradeReport) -> Result<String, quick_junit::SerializeErro
     suite.add_property(("score", report.score.to_string().as_str()));
     suite.add_property(("max_score", report.max_score.to_string().as_str()));
     suite.add_property(("command", report.command.join(" ").as_str()));
+    if let Some(error) = &report.error {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(format!("could not grade: {error}"));
+        status.set_type("could not grade");
+        let mut case = TestCase::new("could-not-grade", status);
+        case.set_classname(format!("proclab.{}", report.exercise));
+        suite.add_test_case(case);
+    }
     for check in &report.checks {
         let status = if check.passed {
             TestCaseStatus::success()
@@ -24,11 +33,24 @@ pub fn render(report: &GradeReport) -> Result<String, quick_junit::SerializeErro
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             status.set_message(check.message.as_str());
             status.set_type("check failed");
+            status.set_description(check.message.as_str());
             status
         };
         let mut case = TestCase::new(check.id.as_str(), status);
         case.set_classname(format!("proclab.{}", report.exercise));
         case.set_system_out(check.message.as_str());
+        suite.add_test_case(case);
+    }
+    if let Some(limit) = &report.ledger.limit_hit {
+        // Not a wrong answer but a run that was cut short: an error, as test runners
+        // report a test that timed out or crashed.
+        let message = format!("The {limit} fired and the run was stopped.");
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(message.as_str());
+        status.set_type("limit");
+        status.set_description(message.as_str());
+        let mut case = TestCase::new("limit", status);
+        case.set_classname(format!("proclab.{}", report.exercise));
         suite.add_test_case(case);
     }
     let mut out = String::new();

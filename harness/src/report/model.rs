@@ -6,12 +6,14 @@ use crate::exercise::check::describe_status;
 use crate::exercise::{CheckResult, Run, ServerSession, Spec};
 use crate::ledger::{ExitStatus, Layer, Ledger, Pid, Role, Stream};
 
-/// Pass when every check passed.
+/// Pass when every check passed; error when the run could not be graded (a fault of
+/// the grader's environment, see [`crate::cannot_grade`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
     Fail,
+    Error,
 }
 
 /// One graded run.
@@ -23,6 +25,9 @@ pub struct GradeReport {
     pub spec_source: String,
     pub command: Vec<String>,
     pub verdict: Verdict,
+    /// Why the run could not be graded, and what to do (verdict `error` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub score: u32,
     pub max_score: u32,
     pub checks: Vec<CheckResult>,
@@ -53,6 +58,8 @@ pub struct TreeRow {
     /// `exit code 0`, `killed by SIGTERM (signal 15)`, ….
     pub exit: String,
     pub reaped_by: Option<Pid>,
+    /// Reaped by the kernel because the parent (`reaped_by`) ignores SIGCHLD.
+    pub reaped_by_kernel: bool,
 }
 
 /// The ledger in a few numbers.
@@ -70,6 +77,25 @@ pub struct LedgerSummary {
     pub output_truncated: bool,
     pub leftovers: Vec<Pid>,
     pub layers: Vec<Layer>,
+}
+
+impl LedgerSummary {
+    /// The summary of a run that never started.
+    fn none() -> Self {
+        LedgerSummary {
+            events: 0,
+            processes: 0,
+            program_processes: 0,
+            threads: 0,
+            output_lines: 0,
+            wall_ms: 0.0,
+            root_status: "never started".into(),
+            limit_hit: None,
+            output_truncated: false,
+            leftovers: Vec::new(),
+            layers: Vec::new(),
+        }
+    }
 }
 
 /// A crashed process.
@@ -106,6 +132,7 @@ impl GradeReport {
             spec_source: spec.source.clone(),
             command: ledger.command.clone(),
             verdict,
+            error: None,
             score,
             max_score,
             checks,
@@ -117,11 +144,40 @@ impl GradeReport {
         }
     }
 
-    /// The process exit status for the CLI: 0 pass, 1 fail.
+    /// A run that could not be graded: no checks, no score, the `reason` (what went
+    /// wrong and what to do); the process tree when the run got that far.
+    pub fn could_not_grade(
+        spec: &Spec,
+        command: &[String],
+        reason: String,
+        ledger: Option<&Ledger>,
+        execution_time: f64,
+    ) -> Self {
+        let run = ledger.map(Run::new);
+        GradeReport {
+            exercise: spec.id.to_string(),
+            description: spec.description.clone(),
+            spec_source: spec.source.clone(),
+            command: command.to_vec(),
+            verdict: Verdict::Error,
+            error: Some(reason),
+            score: 0,
+            max_score: spec.points.values().sum(),
+            checks: Vec::new(),
+            tree: run.as_ref().map(tree_rows).unwrap_or_default(),
+            ledger: run.as_ref().map_or_else(LedgerSummary::none, summary),
+            crashes: Vec::new(),
+            clients: None,
+            execution_time,
+        }
+    }
+
+    /// The process exit status for the CLI: 0 pass, 1 fail, 2 could not grade.
     pub fn exit_code(&self) -> u8 {
         match self.verdict {
             Verdict::Pass => 0,
             Verdict::Fail => 1,
+            Verdict::Error => 2,
         }
     }
 }
@@ -159,6 +215,7 @@ fn tree_rows(run: &Run) -> Vec<TreeRow> {
             ended_ms: p.exited.map(|(m, _)| ms(m.t_ns)),
             exit: describe_status(p.exited.map(|(_, s)| s)),
             reaped_by: p.reaped_by.map(|(r, _)| tree.processes[r].pid),
+            reaped_by_kernel: p.reaped_by_kernel,
         });
         for &child in p.children.iter().rev() {
             stack.push((child, depth + 1));

@@ -21,6 +21,7 @@ pub fn render(report: &GradeReport) -> String {
     let (word, style) = match report.verdict {
         Verdict::Pass => ("PASS", GREEN),
         Verdict::Fail => ("FAIL", RED),
+        Verdict::Error => ("COULD NOT GRADE", YELLOW),
     };
     let _ = writeln!(
         out,
@@ -31,6 +32,16 @@ pub fn render(report: &GradeReport) -> String {
         let _ = writeln!(out, "{DIM}{}{DIM:#}", report.description);
     }
     let _ = writeln!(out, "{DIM}command: {}{DIM:#}", report.command.join(" "));
+    if let Some(error) = &report.error {
+        let _ = writeln!(
+            out,
+            "{YELLOW}could not grade:{YELLOW:#} {error}\n{DIM}(not the submission's fault; \
+             exit status 2){DIM:#}"
+        );
+        if report.tree.is_empty() {
+            return out; // the command never started: no checks, no tree
+        }
+    }
     // A limit explains most failed checks: say it before them.
     if let Some(limit) = &report.ledger.limit_hit {
         let _ = writeln!(

@@ -32,6 +32,16 @@ pub fn signal_name(signal: i32) -> String {
         .map_or_else(|_| format!("signal {signal}"), |s| s.as_str().to_string())
 }
 
+/// What a SIGCHLD disposition change means for the process's children.
+pub fn sigchld_text(ignore: bool, nocldwait: bool) -> &'static str {
+    match (ignore, nocldwait) {
+        (true, false) => "ignores SIGCHLD (SIG_IGN): the kernel reaps its children",
+        (true, true) => "ignores SIGCHLD (SIG_IGN, SA_NOCLDWAIT): the kernel reaps its children",
+        (false, true) => "sets SA_NOCLDWAIT on SIGCHLD: the kernel reaps its children",
+        (false, false) => "stops ignoring SIGCHLD: its children wait to be reaped",
+    }
+}
+
 fn quote_argv(argv: &[String]) -> String {
     argv.iter()
         .map(|a| {
@@ -199,9 +209,21 @@ fn describe(event: &Event) -> Option<String> {
         }
         EventKind::Exit { pid, status } => format!("{pid:<7} {}", status_text(*status)),
         EventKind::Reap { reaper, reaped } => format!("{reaper:<7} reaped {reaped}"),
+        EventKind::KernelReap { parent, reaped } => {
+            format!("{parent:<7} {reaped} reaped by the kernel (the parent ignores SIGCHLD)")
+        }
+        EventKind::SigchldDisposition {
+            pid,
+            ignore,
+            nocldwait,
+        } => format!("{pid:<7} {}", sigchld_text(*ignore, *nocldwait)),
         EventKind::Signal { from, to, signal } => {
             format!("{from:<7} sent {} to {to}", signal_name(*signal))
         }
+        EventKind::BindFailed { pid, addr, errno } => format!(
+            "{pid:<7} bind {addr} failed: {}",
+            nix::errno::Errno::from_raw(*errno).desc()
+        ),
         EventKind::Listen { pid, addr } => format!("{pid:<7} listening on {addr}"),
         EventKind::Accept { pid, local, peer } => format!("{pid:<7} accepted {peer} on {local}"),
         EventKind::SocketIo {
@@ -248,6 +270,30 @@ mod tests {
         assert!(text.contains("sent SIGTERM to 11"), "{text}");
         assert!(text.contains("killed by SIGTERM"), "{text}");
         assert!(text.contains("reaped 11"), "{text}");
+    }
+
+    #[test]
+    fn renders_dispositions_and_kernel_reaps() {
+        let mut b = LedgerBuilder::new(10, &["python3", "server.py"]);
+        b.sigchld(10, true, false)
+            .fork(10, 11)
+            .exit(11, 0)
+            .kernel_reap(10, 11)
+            .sigchld(10, false, true)
+            .exit(10, 0);
+        let text = render(&b.build());
+        assert!(
+            text.contains("10      ignores SIGCHLD (SIG_IGN): the kernel reaps its children"),
+            "{text}"
+        );
+        assert!(
+            text.contains("10      11 reaped by the kernel (the parent ignores SIGCHLD)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("10      sets SA_NOCLDWAIT on SIGCHLD"),
+            "{text}"
+        );
     }
 
     #[test]

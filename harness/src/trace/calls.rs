@@ -8,6 +8,7 @@ use nix::unistd::Pid;
 use super::fds::{self, FdKind};
 use super::fence;
 use super::memory;
+use super::sigchld::Disposition;
 use super::sockets;
 use super::stops;
 use super::syscalls::{self, Call, SignalTarget};
@@ -30,11 +31,17 @@ pub(crate) enum ExitWait {
     Reap {
         waitid_info: Option<u64>,
     },
+    Bind {
+        addr: String,
+    },
     Listen {
         fd: u64,
         inode: u64,
     },
     Accept,
+    /// rt_sigaction(SIGCHLD) that changes the disposition: the new one, read at
+    /// entry (the kernel copies it then), recorded if the call succeeds.
+    Sigchld(Disposition),
 }
 
 /// Most iovecs a gathered write is read from (IOV_MAX).
@@ -100,11 +107,31 @@ impl Tracer {
                 stops::resume(tid, 0);
             }
             Call::Wait { waitid_info } => self.wait_exit(tid, ExitWait::Reap { waitid_info }),
+            Call::Bind { addr, len } => {
+                let bytes = memory::read_bytes(tid, addr, (len as usize).min(128));
+                match syscalls::inet_sockaddr(&bytes) {
+                    Some(addr) => self.wait_exit(
+                        tid,
+                        ExitWait::Bind {
+                            addr: addr.to_string(),
+                        },
+                    ),
+                    None => stops::resume(tid, 0),
+                }
+            }
             Call::Listen { fd } => match fds::lookup(tid, fd, &self.pipes, &mut self.pidfds) {
                 FdKind::Socket(inode) => self.wait_exit(tid, ExitWait::Listen { fd, inode }),
                 _ => stops::resume(tid, 0),
             },
             Call::Accept { .. } => self.wait_exit(tid, ExitWait::Accept),
+            // No exit stop for a call that changes nothing (a shell swaps its
+            // SIGCHLD handler around every fork).
+            Call::SigchldAction { act } => match read_sigaction(tid, act) {
+                Some(new) if new != self.sigchld.get(tgid) => {
+                    self.wait_exit(tid, ExitWait::Sigchld(new))
+                }
+                _ => stops::resume(tid, 0),
+            },
             Call::Peek | Call::Other => stops::resume(tid, 0),
         }
     }
@@ -204,6 +231,13 @@ impl Tracer {
                     });
                 }
             }
+            Some(ExitWait::Bind { addr }) if ret < 0 => {
+                self.rec.push(EventKind::BindFailed {
+                    pid: tgid.as_raw(),
+                    addr,
+                    errno: -ret as i32,
+                });
+            }
             Some(ExitWait::Listen { fd, inode }) if ret == 0 => {
                 if let Some((local, _)) = sockets::endpoints(tgid.as_raw(), fd, inode) {
                     self.rec.push(EventKind::Listen {
@@ -225,6 +259,14 @@ impl Tracer {
                         peer: peer.to_string(),
                     });
                 }
+            }
+            Some(ExitWait::Sigchld(new)) if ret == 0 => {
+                self.sigchld.set(tgid, new);
+                self.rec.push(EventKind::SigchldDisposition {
+                    pid: tgid.as_raw(),
+                    ignore: new.ignore,
+                    nocldwait: new.nocldwait,
+                });
             }
             _ => {}
         }
@@ -262,4 +304,14 @@ impl Tracer {
             self.check_event_cap();
         }
     }
+}
+
+/// The disposition in the kernel `struct sigaction` at `act`: the handler, then
+/// `unsigned long sa_flags` (the kernel's layout on x86_64 and aarch64, not glibc's).
+/// None if unreadable (the call then fails with EFAULT).
+fn read_sigaction(tid: Pid, act: u64) -> Option<Disposition> {
+    let raw = memory::read_bytes(tid, act, 16);
+    let handler = u64::from_ne_bytes(raw.get(..8)?.try_into().ok()?);
+    let flags = u64::from_ne_bytes(raw.get(8..16)?.try_into().ok()?);
+    Some(Disposition::from_raw(handler, flags))
 }

@@ -64,6 +64,7 @@ mod rawsys;
 mod recorder;
 mod seccomp;
 mod session;
+mod sigchld;
 mod sockets;
 mod spawn;
 mod stops;
@@ -82,7 +83,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use error::TraceError;
-pub use options::{CgroupMode, DEFAULT_LIMITS, NetnsMode, RunAs, TraceOptions};
+pub use options::{CgroupMode, DEFAULT_LIMITS, DEFAULT_LINGER, NetnsMode, RunAs, TraceOptions};
 pub use teardown::StopHandle;
 pub use timings::{enabled as timings_enabled, now_ns, print as print_timing};
 
@@ -124,6 +125,7 @@ pub fn start(opts: TraceOptions) -> Result<RunningTrace, TraceError> {
             thread: Some(thread),
             netns,
             stopper: started.stopper,
+            start: started.start,
             root: started.root.as_raw(),
             command,
             limits,
@@ -145,6 +147,8 @@ pub struct RunningTrace {
     thread: Option<JoinHandle<Result<Outcome, TraceError>>>,
     netns: Option<Arc<Netns>>,
     stopper: StopHandle,
+    /// The clock origin of the events' `t_ns`.
+    start: Instant,
     root: Pid,
     command: Vec<String>,
     limits: crate::ledger::Limits,
@@ -154,6 +158,11 @@ impl RunningTrace {
     /// Pid of the root process.
     pub fn root(&self) -> Pid {
         self.root
+    }
+
+    /// Now on the run's clock: nanoseconds since the run started, as events' `t_ns`.
+    pub fn clock_ns(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// The events recorded so far.

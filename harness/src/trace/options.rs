@@ -66,8 +66,10 @@ pub struct TraceOptions {
     /// Extra environment for the command (after `PYTHONUNBUFFERED=1`, so it can override).
     pub extra_env: Vec<(String, String)>,
     /// How long the run may go on after the root process exited, for the processes left
-    /// to end on their own (Python's `resource_tracker` exits when its pipe closes),
-    /// before containment kills them and lists them as leftovers.
+    /// to end on their own (orphaned children finishing their work; Python's
+    /// `resource_tracker` exits when its pipe closes), before containment kills them and
+    /// lists them as leftovers. The run ends as soon as nothing is left, and never later
+    /// than the time limit. Default [`DEFAULT_LINGER`].
     pub linger: Duration,
     /// Cap on the number of events (bounds the tracer's memory under a flood of tiny
     /// writes); hitting it is reported as the output cap.
@@ -85,6 +87,11 @@ pub struct TraceOptions {
     /// …except these directories inside them (the submission's own folder).
     pub expose: Vec<PathBuf>,
 }
+
+/// How long orphans may run on after the root exited, by default (`proclab trace
+/// --linger`, `proclab grade --orphan-grace`, an exercise's `[limits] orphan_grace_ms`):
+/// long enough for a child that sleeps a few seconds to write its end line and exit.
+pub const DEFAULT_LINGER: Duration = Duration::from_secs(5);
 
 /// Default limits: 30 s, 64 processes, 512 MiB, 8 MiB of output.
 pub const DEFAULT_LIMITS: Limits = Limits {
@@ -107,7 +114,7 @@ impl TraceOptions {
             userns: true,
             pin_cpu: true,
             extra_env: Vec::new(),
-            linger: Duration::from_millis(250),
+            linger: DEFAULT_LINGER,
             max_events: 500_000,
             capture_dir: None,
             readonly_fs: true,

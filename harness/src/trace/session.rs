@@ -31,6 +31,8 @@ use crate::ledger::{ExitStatus, Layer, LimitKind, Pid as LedgerPid};
 pub(crate) struct Started {
     pub root: Pid,
     pub stopper: StopHandle,
+    /// The run's clock origin (events' `t_ns` count from it).
+    pub start: Instant,
 }
 
 /// Everything of the ledger but the events (which stay in [`Shared`]).
@@ -291,11 +293,14 @@ fn trace(
         leftovers: Vec::new(),
         seen: Default::default(),
         marks: Default::default(),
+        sigchld: Default::default(),
     };
     tracer.add_task(root, root);
+    tracer.sigchld.root(root);
     let _ = started.send(Ok(Started {
         root,
         stopper: stopper.clone(),
+        start,
     }));
     if watchdog.is_err() {
         p.layers.push(layer(

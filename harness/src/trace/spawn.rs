@@ -234,6 +234,15 @@ fn child_setup(
     step!(0, unsafe {
         nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl)
     });
+    // SIGCHLD too: whoever started the grader (a job runner, a container's init) may
+    // ignore it, and an inherited SIG_IGN would make the kernel reap a server's children
+    // for it. Resetting (rather than reading the inherited state) grades every
+    // submission under the same start state, the one a login shell gives; the tracer's
+    // SIGCHLD bookkeeping starts the root at SIG_DFL (`sigchld.rs`).
+    // SAFETY: as above.
+    step!(0, unsafe {
+        nix::sys::signal::signal(Signal::SIGCHLD, nix::sys::signal::SigHandler::SigDfl)
+    });
     // Own session: a Ctrl-C at the grader's terminal reaches the grader, which then ends
     // the run, instead of the program directly.
     step!(1, nix::unistd::setsid());

@@ -39,11 +39,21 @@ pub(crate) enum Call {
     },
     /// waitid with WNOWAIT: looks, does not reap.
     Peek,
+    /// bind(fd, addr, addrlen)
+    Bind {
+        addr: u64,
+        len: u64,
+    },
     Listen {
         fd: u64,
     },
     Accept {
         fd: u64,
+    },
+    /// rt_sigaction(SIGCHLD, act, …) with a new action at `act` (the filter stops only
+    /// for SIGCHLD; a query with `act == NULL` decodes as `Other`).
+    SigchldAction {
+        act: u64,
     },
     Other,
 }
@@ -103,9 +113,32 @@ pub(crate) fn decode(nr: u64, args: [u64; 6]) -> Call {
         libc::SYS_waitid => Call::Wait {
             waitid_info: Some(a2),
         },
+        libc::SYS_bind => Call::Bind { addr: a1, len: a2 },
         libc::SYS_listen => Call::Listen { fd: a0 },
         libc::SYS_accept | libc::SYS_accept4 => Call::Accept { fd: a0 },
+        libc::SYS_rt_sigaction if a0 as i32 == libc::SIGCHLD && a1 != 0 => {
+            Call::SigchldAction { act: a1 }
+        }
         _ => Call::Other,
+    }
+}
+
+/// An IPv4 or IPv6 socket address from the bytes of a `struct sockaddr` (ip(7), ipv6(7));
+/// `None` for other families (a Unix socket's bind is of no interest).
+pub(crate) fn inet_sockaddr(bytes: &[u8]) -> Option<std::net::SocketAddr> {
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+    let family = i32::from(u16::from_ne_bytes(bytes.get(..2)?.try_into().ok()?));
+    let port = u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?);
+    match family {
+        libc::AF_INET => {
+            let ip: [u8; 4] = bytes.get(4..8)?.try_into().ok()?;
+            Some(SocketAddr::from((Ipv4Addr::from(ip), port)))
+        }
+        libc::AF_INET6 => {
+            let ip: [u8; 16] = bytes.get(8..24)?.try_into().ok()?;
+            Some(SocketAddr::from((Ipv6Addr::from(ip), port)))
+        }
+        _ => None,
     }
 }
 
@@ -152,5 +185,23 @@ mod tests {
             decode(libc::SYS_wait4 as u64, [0; 6]),
             Call::Wait { waitid_info: None }
         );
+    }
+
+    #[test]
+    fn reads_inet_socket_addresses() {
+        let mut v4 = vec![0u8; 16];
+        v4[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        v4[2..4].copy_from_slice(&8080u16.to_be_bytes());
+        v4[4..8].copy_from_slice(&[127, 0, 0, 1]);
+        assert_eq!(inet_sockaddr(&v4), Some("127.0.0.1:8080".parse().unwrap()));
+        let mut v6 = vec![0u8; 28];
+        v6[..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+        v6[2..4].copy_from_slice(&9000u16.to_be_bytes());
+        v6[23] = 1;
+        assert_eq!(inet_sockaddr(&v6), Some("[::1]:9000".parse().unwrap()));
+        let mut unix = vec![0u8; 16];
+        unix[..2].copy_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+        assert_eq!(inet_sockaddr(&unix), None);
+        assert_eq!(inet_sockaddr(&v4[..3]), None);
     }
 }

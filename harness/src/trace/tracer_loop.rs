@@ -20,6 +20,7 @@ use super::cgroup::Cgroups;
 use super::error::TraceError;
 use super::fds::{OurPipes, Pidfds};
 use super::recorder::{Recorder, Shared, StopReason};
+use super::sigchld::Dispositions;
 use super::sockets::SocketTable;
 use super::stops::{self, Stop};
 use super::syscalls::Call;
@@ -67,6 +68,8 @@ pub(crate) struct Tracer {
     pub seen: HashSet<Pid>,
     /// When the root exec'd and exited (timings on only).
     pub marks: RunMarks,
+    /// SIGCHLD dispositions and real parents, for kernel reaps.
+    pub sigchld: Dispositions,
 }
 
 /// Moments of a run, for `PROCLAB_TRACE_TIMINGS` (CLOCK_MONOTONIC ns; 0: not seen).
@@ -150,6 +153,7 @@ impl Tracer {
         self.add_task(child, tgid);
         if !thread {
             self.live_procs += 1;
+            self.sigchld.fork(parent, child);
         }
         if self.stopping {
             self.kill_task(child);
@@ -246,6 +250,7 @@ impl Tracer {
             path,
             argv,
         });
+        self.sigchld.exec(tgid);
         if tgid == self.root {
             self.root_execd = true;
             if super::timings::enabled() && self.marks.root_exec == 0 {
@@ -283,6 +288,13 @@ impl Tracer {
             pid: tid.as_raw(),
             status,
         });
+        // Consuming this exit released the child if its parent ignores SIGCHLD.
+        if let Some(parent) = self.sigchld.exited(tid) {
+            self.rec.push(EventKind::KernelReap {
+                parent: parent.as_raw(),
+                reaped: tid.as_raw(),
+            });
+        }
         self.live_procs = self.live_procs.saturating_sub(1);
         if tid == self.root {
             if super::timings::enabled() {

@@ -76,15 +76,17 @@ fn watch(
             (state.stop.is_some(), state.root_exited_at, live)
         };
         let now = Instant::now();
-        let linger_end = root_exited_at.map(|t| t + linger);
+        // The linger counts inside the time limit; what the root left running at the
+        // deadline is ended as leftovers (the program's own time was within the limit).
+        let linger_end = root_exited_at.map(|t| (t + linger).min(deadline));
         if !stopping {
-            let reason = if now >= deadline {
+            let reason = if linger_end.is_some_and(|end| now >= end) {
+                Some(StopReason::Linger)
+            } else if now >= deadline {
                 Some(StopReason::Limit(
                     LimitKind::Time,
                     format!("still running after {} ms", limits.time_ms),
                 ))
-            } else if linger_end.is_some_and(|end| now >= end) {
-                Some(StopReason::Linger)
             } else if cgroups.pids_cap_hit() {
                 Some(StopReason::Limit(
                     LimitKind::Processes,

@@ -116,7 +116,18 @@ pub(super) fn mark(
             );
             label(out, *lane, class, text);
         }
-        Mark::Reap { reaper, reaped } => {
+        Mark::Reap {
+            reaped,
+            kernel: true,
+            ..
+        } => label(
+            out,
+            *reaped,
+            "kernel-reap",
+            "reaped by the kernel (the parent ignores SIGCHLD)",
+        ),
+        Mark::Sigchld { lane, text } => label(out, *lane, "sigchld", text),
+        Mark::Reap { reaper, reaped, .. } => {
             arrow(
                 out,
                 "reap",

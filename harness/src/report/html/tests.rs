@@ -134,3 +134,35 @@ fn pauses_show_their_length() {
     let html = render(&page(&ledger, &[]));
     assert!(html.contains("+2.00 s"), "gap label");
 }
+
+#[test]
+fn kernel_reaps_are_labelled_not_drawn_as_waits_or_zombies() {
+    let mut b = LedgerBuilder::new(100, &["python3", "server.py"]);
+    b.sigchld(100, true, false)
+        .fork(100, 101)
+        .exit(101, 0)
+        .kernel_reap(100, 101)
+        .fork(100, 102)
+        .exit(102, 0)
+        .out(100, "still serving\n")
+        .exit(100, 0);
+    let ledger = b.build();
+    let html = render(&page(&ledger, &[]));
+    assert!(html.contains("ignores SIGCHLD (SIG_IGN)"), "{html}");
+    assert_eq!(
+        html.matches("class=\"kernel-reap\"").count(),
+        1,
+        "one label on the reaped child's lane"
+    );
+    assert!(html.contains("reaped by the kernel (the parent ignores SIGCHLD)"));
+    assert_eq!(
+        html.matches("class=\"reap-arrow\"").count(),
+        0,
+        "no wait call"
+    );
+    assert_eq!(
+        html.matches("class=\"zombie\"").count(),
+        0,
+        "a kernel reap leaves no zombie time; 102 was never reaped, so no reap row either"
+    );
+}

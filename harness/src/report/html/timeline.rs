@@ -1,6 +1,7 @@
 //! The timeline: an inline SVG with one lane per process (time flows down), fork arrows
 //! from parent to child, each output line on the lane of the process that wrote it, exits,
-//! reaps (arrow from the reaper to the reaped), signals and connections.
+//! reaps (arrow from the reaper to the reaped; a label where the kernel reaped), SIGCHLD
+//! dispositions, signals and connections.
 //!
 //! Rows are in ledger order (one row per fact, so labels never overlap); a pause longer
 //! than [`GAP_NS`] between two rows adds space and its duration, so "slept 1 s" shows.
@@ -10,6 +11,7 @@ use std::fmt::Write as _;
 use super::draw::{DEFS, mark};
 use super::escape::{escape, fit};
 use crate::ledger::{EventKind, ExitStatus, Ledger, ProcId, ProcessTree, Role, Stream, lines};
+use crate::report::trace_text::sigchld_text;
 
 pub(super) const TIME_W: f64 = 70.0;
 const HEADER_H: f64 = 62.0;
@@ -46,6 +48,13 @@ pub(super) enum Mark {
     Reap {
         reaper: usize,
         reaped: usize,
+        /// The kernel reaped it (the parent ignores SIGCHLD): no wait call.
+        kernel: bool,
+    },
+    /// The process changed its SIGCHLD disposition.
+    Sigchld {
+        lane: usize,
+        text: String,
     },
     Signal {
         from: usize,
@@ -186,6 +195,7 @@ fn rows(ledger: &Ledger, tree: &ProcessTree, lane_of: &[Option<usize>]) -> Vec<R
                 mark: Mark::Reap {
                     reaper: r,
                     reaped: l,
+                    kernel: p.reaped_by_kernel,
                 },
             });
         }
@@ -232,6 +242,14 @@ fn rows(ledger: &Ledger, tree: &ProcessTree, lane_of: &[Option<usize>]) -> Vec<R
                     lane,
                     text: format!("serves :{}", port(peer)),
                 })
+            }),
+            EventKind::SigchldDisposition {
+                pid,
+                ignore,
+                nocldwait,
+            } => at(*pid).map(|lane| Mark::Sigchld {
+                lane,
+                text: sigchld_text(*ignore, *nocldwait).to_string(),
             }),
             EventKind::Limit { limit, detail } => Some(Mark::Limit {
                 text: format!("{limit}: {detail}"),
@@ -313,7 +331,9 @@ pub fn svg(ledger: &Ledger) -> String {
         let start = row_y(&|m| matches!(m, Mark::Start { lane: l, .. } if *l == lane))
             .unwrap_or(HEADER_H + ROW_H);
         let exit = row_y(&|m| matches!(m, Mark::Exit { lane: l, .. } if *l == lane));
-        let reap = row_y(&|m| matches!(m, Mark::Reap { reaped, .. } if *reaped == lane));
+        // A kernel reap leaves no zombie time to draw.
+        let reap =
+            row_y(&|m| matches!(m, Mark::Reap { reaped, kernel: false, .. } if *reaped == lane));
         let x = lane_x(lane);
         let lx = life_x(lane);
         let _ = write!(

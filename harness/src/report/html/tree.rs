@@ -35,10 +35,13 @@ fn item(out: &mut String, tree: &ProcessTree, id: ProcId, depth: usize) {
     let ended = p
         .exited
         .map_or_else(|| "never exited".to_string(), |(_, s)| exit_text(s).0);
-    let reaped = p
-        .reaped_by
-        .map(|(r, _)| format!(", waited for by pid {}", tree.processes[r].pid))
-        .unwrap_or_default();
+    let reaped = match p.reaped_by {
+        Some(_) if p.reaped_by_kernel => {
+            ", reaped by the kernel (the parent ignores SIGCHLD)".to_string()
+        }
+        Some((r, _)) => format!(", waited for by pid {}", tree.processes[r].pid),
+        None => String::new(),
+    };
     let threads = if p.threads.is_empty() {
         String::new()
     } else {
