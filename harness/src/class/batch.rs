@@ -179,29 +179,27 @@ pub fn run(
         worker_deadline: options.worker_deadline,
     };
     let mut last_write = Instant::now();
-    let skipped = super::pool::run(
-        pending,
-        options.jobs,
-        stop,
-        |(sub, key): (Submission, String)| job::run(&sub, &key, &ctx),
-        |result| match result {
-            JobResult::Done(mut outcome) => {
-                finish(&store, &specs, &mut outcome, progress, &mut summary);
-                progress.done(&outcome);
-                summary.ran += 1;
-                records.insert((outcome.student.clone(), outcome.exercise.clone()), outcome);
-                // Keep the outputs current, but not after every single record.
-                if last_write.elapsed() >= Duration::from_secs(1) {
-                    if let Err(e) = write_outputs(&records) {
-                        progress.warn(&format!("cannot write the gradebook: {e}"));
-                        summary.write_errors += 1;
-                    }
-                    last_write = Instant::now();
+    let (serial, parallel) = server_lane(pending, options.jobs, progress);
+    let mut on_result = |result| match result {
+        JobResult::Done(mut outcome) => {
+            finish(&store, &specs, &mut outcome, progress, &mut summary);
+            progress.done(&outcome);
+            summary.ran += 1;
+            records.insert((outcome.student.clone(), outcome.exercise.clone()), outcome);
+            // Keep the outputs current, but not after every single record.
+            if last_write.elapsed() >= Duration::from_secs(1) {
+                if let Err(e) = write_outputs(&records) {
+                    progress.warn(&format!("cannot write the gradebook: {e}"));
+                    summary.write_errors += 1;
                 }
+                last_write = Instant::now();
             }
-            JobResult::Interrupted { .. } => summary.interrupted += 1,
-        },
-    );
+        }
+        JobResult::Interrupted { .. } => summary.interrupted += 1,
+    };
+    let grade = |(sub, key): (Submission, String)| job::run(&sub, &key, &ctx);
+    let mut skipped = super::pool::run(parallel, options.jobs, stop, grade, &mut on_result);
+    skipped += super::pool::run(serial, 1, stop, grade, &mut on_result);
     summary.interrupted += skipped;
     if let Err(e) = write_outputs(&records) {
         progress.warn(&format!("cannot write the gradebook: {e}"));
@@ -217,6 +215,33 @@ pub fn run(
     }
     progress.finish(&summary);
     Ok(summary)
+}
+
+/// A submission to grade and its content key.
+type Job = (Submission, String);
+
+/// Split off the server exercises' jobs when runs get no private network namespace
+/// here: two servers graded at once would then share the host's ports, and the one that
+/// cannot bind would be graded wrongly. Those are graded one at a time, after the rest.
+/// Returns (serial, parallel).
+fn server_lane(pending: Vec<Job>, jobs: usize, progress: &Progress) -> (Vec<Job>, Vec<Job>) {
+    let is_server = |(sub, _): &Job| {
+        crate::exercise::ExerciseId::parse(&sub.exercise).is_some_and(|e| e.is_server())
+    };
+    let servers = pending.iter().filter(|j| is_server(j)).count();
+    if jobs <= 1 || servers <= 1 {
+        return (Vec::new(), pending);
+    }
+    match crate::trace::private_network() {
+        Ok(()) => (Vec::new(), pending),
+        Err(why) => {
+            progress.warn(&format!(
+                "no private network for each run here ({why}): the {servers} server \
+                 submissions are graded one at a time, so their ports cannot clash"
+            ));
+            pending.into_iter().partition(is_server)
+        }
+    }
 }
 
 /// Complete a record (maximum score, a report for what the worker did not grade) and

@@ -7,7 +7,8 @@
 //! A private mount namespace (mount_namespaces(7)) whose mounts are all read-only stops
 //! it whatever its uid, and costs one unshare and a few mount calls per run.
 //!
-//! In the child, before the uid change (it needs CAP_SYS_ADMIN):
+//! In the child, before the uid change (it needs CAP_SYS_ADMIN, in the grader's user
+//! namespace or in the run's own, `userns.rs`):
 //! 1. `unshare(CLONE_NEWNS)`, then make every mount private, so nothing propagates back
 //!    to the grader's namespace (mount(2), MS_PRIVATE).
 //! 2. Bind-mount the writable directory onto itself, so it is a mount of its own.
@@ -15,8 +16,8 @@
 //!    then clear the flag on the writable directory's mount.
 //! 4. A fresh tmpfs on `/dev/shm` (POSIX semaphores and shared memory: Python's
 //!    `multiprocessing.Lock` and `Queue` need it), capped in size.
-//! 5. `chdir` to the writable directory again: the inherited working directory is the
-//!    one on the read-only mount underneath the bind mount.
+//! 5. `chdir` to the writable directory again (the child does, after the uid change):
+//!    the inherited working directory is the one on the read-only mount underneath.
 //!
 //! Hiding: directories the program must not even read (the other students' folders of
 //! a class, the grader's output folder) are covered with an empty tmpfs before step 3.
@@ -157,10 +158,16 @@ impl FsView {
             Some(self.tmpfs.as_c_str()),
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
             Some(self.shm_options.as_c_str()),
-        )?;
-        // The inherited working directory still names the directory on the read-only
-        // mount below the new bind mount: enter it again through its path.
-        nix::unistd::chdir(self.writable.as_c_str())
+        )
+        .map(drop)
+    }
+
+    /// The writable directory. The inherited working directory still names the
+    /// directory on the read-only mount below the bind mount: the child enters it again
+    /// through this path, after the uid change (a container's root without
+    /// CAP_DAC_OVERRIDE cannot enter a private directory given to `nobody`).
+    pub(crate) fn writable(&self) -> &std::ffi::CStr {
+        &self.writable
     }
 }
 
@@ -218,7 +225,7 @@ impl FsView {
 }
 
 /// mount_setattr(2) on `path` and every mount below it. nix has no wrapper for it.
-fn mount_setattr(path: &CString, set: u64, clear: u64) -> Result<(), Errno> {
+pub(crate) fn mount_setattr(path: &CString, set: u64, clear: u64) -> Result<(), Errno> {
     // SAFETY: an all-zero mount_attr is valid; the fields are plain integers.
     let mut attr: libc::mount_attr = unsafe { std::mem::zeroed() };
     attr.attr_set = set;

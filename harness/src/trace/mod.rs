@@ -25,7 +25,10 @@
 //! - Containment, each recorded as a [`Layer`](crate::ledger::Layer): cgroups below the
 //!   tracer's own (`cgroup.rs`: pids.max, memory cap, cgroup.kill), the process cap also
 //!   through ptrace, memory by RSS sampling without a memory cgroup (`watchdog.rs`), a
-//!   private network namespace (`netns.rs`), an unprivileged user and private directory,
+//!   private network namespace (`netns.rs`), made by the grader or, without
+//!   CAP_SYS_ADMIN, in a user namespace of the run's own (`userns.rs`; each layer is
+//!   decided from the effective capabilities and probes, `caps.rs`), an unprivileged
+//!   user and private directory,
 //!   or, when the program must stay root, no capabilities (`privileges.rs`, `spawn.rs`),
 //!   a signal fence (`fence.rs`), a read-only file system but for the working directory
 //!   (`fsview.rs`), and teardown by cgroup.kill, SIGKILL per traced task and
@@ -44,6 +47,7 @@
 //! process), x32-ABI syscalls.
 
 mod calls;
+mod caps;
 mod cgroup;
 mod cgroup_paths;
 mod drain;
@@ -68,6 +72,7 @@ mod syscalls;
 mod teardown;
 mod timings;
 mod tracer_loop;
+mod userns;
 mod watchdog;
 mod writes;
 
@@ -86,6 +91,12 @@ use crate::ledger::{Event, Ledger, Pid, SCHEMA_VERSION};
 use netns::Netns;
 use recorder::{Shared, StopReason};
 use session::Outcome;
+
+/// Can runs on this machine, as this user, get a private network namespace (so that
+/// servers graded at once may all bind the same port)? `Err` says why not.
+pub fn private_network() -> Result<(), String> {
+    netns::available()
+}
 
 /// Run `opts.command` to completion (or a limit) and return its ledger.
 pub fn run(opts: TraceOptions) -> Result<Ledger, TraceError> {

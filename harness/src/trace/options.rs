@@ -8,7 +8,8 @@ use crate::ledger::Limits;
 /// Whether the run gets a private network namespace (only loopback, brought up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NetnsMode {
-    /// A private namespace when the tracer may create one (root), else the host's.
+    /// A private namespace when the tracer may create one (CAP_SYS_ADMIN, or a user
+    /// namespace of the run's own), else the host's.
     #[default]
     Auto,
     /// A private namespace, or fail the run if one cannot be made.
@@ -55,6 +56,9 @@ pub struct TraceOptions {
     pub run_as: RunAs,
     pub netns: NetnsMode,
     pub cgroup: CgroupMode,
+    /// Where the grader cannot make namespaces itself (no CAP_SYS_ADMIN), give the run a
+    /// user namespace of its own for its network and mount namespaces (`userns.rs`).
+    pub userns: bool,
     /// Pin the tracer and the traced tree to one CPU (default on: on a VM whose idle vCPUs
     /// halt, every cross-CPU ptrace stop is slow; measured 1.7x faster on a write-heavy
     /// run). Successive runs take the allowed CPUs in turn.
@@ -73,8 +77,9 @@ pub struct TraceOptions {
     /// Write the raw bytes the command's stdout and stderr received (up to the output
     /// cap) to `DIR/stdout` and `DIR/stderr`.
     pub capture_dir: Option<PathBuf>,
-    /// As root, give the program a file system that is read-only but for its working
-    /// directory and a private `/dev/shm` (a mount namespace; see `fsview.rs`).
+    /// Give the program a file system that is read-only but for its working directory
+    /// and a private `/dev/shm` (a mount namespace; see `fsview.rs`), where the grader or
+    /// the run's user namespace can make one.
     pub readonly_fs: bool,
     /// With `readonly_fs`: directories the program cannot even read (other students'
     /// folders, the grader's output), covered by an empty file system…
@@ -106,6 +111,7 @@ impl TraceOptions {
             run_as: RunAs::Auto,
             netns: NetnsMode::Auto,
             cgroup: CgroupMode::Auto,
+            userns: true,
             pin_cpu: true,
             extra_env: Vec::new(),
             linger: DEFAULT_LINGER,

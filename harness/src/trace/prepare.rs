@@ -5,13 +5,15 @@
 use std::ffi::OsString;
 use std::sync::Arc;
 
+use super::caps;
 use super::cgroup::Cgroups;
 use super::error::TraceError;
 use super::fsview::FsView;
 use super::netns::Netns;
-use super::options::{NetnsMode, TraceOptions};
+use super::options::{NetnsMode, RunAs, TraceOptions};
 use super::privileges::{self, Workdir};
 use super::timings::Timings;
+use super::userns::Sandbox;
 use crate::ledger::Layer;
 
 /// Everything prepared before the tracer thread starts.
@@ -23,6 +25,10 @@ pub(crate) struct Prepared {
     pub identity: Option<privileges::Identity>,
     pub workdir: Option<Workdir>,
     pub netns: Option<Arc<Netns>>,
+    /// The run's user namespace (with its network namespace), when it has one.
+    pub sandbox: Option<Arc<Sandbox>>,
+    /// RLIMIT_NPROC for the program (only in its own user namespace: see `prepare_rest`).
+    pub nproc: Option<u64>,
     pub layers: Vec<Layer>,
     /// The program would run as uid 0: exec it without capabilities.
     pub drop_caps: bool,
@@ -45,11 +51,27 @@ pub(crate) fn layer(name: &str, active: bool, detail: impl Into<String>) -> Laye
 /// namespace and the cgroups (each ~0.5–1 ms of kernel work) are made on helper threads
 /// meanwhile; both are waited for before this returns, also on error (then they are
 /// removed again), so nothing is left behind.
+///
+/// Namespaces come from one of two places: the grader itself, when it has
+/// CAP_SYS_ADMIN (and a mount namespace probe works), or else a user namespace of the
+/// run's own (`userns.rs`), where the kernel lets this user make one. Each layer that
+/// neither gives is reported off with both reasons.
 pub(crate) fn prepare(opts: TraceOptions, mut timings: Timings) -> Result<Prepared, TraceError> {
-    let is_root = nix::unistd::Uid::effective().is_root();
+    let can_netns = caps::has(caps::CAP_SYS_ADMIN);
+    let fs_priv = if opts.readonly_fs {
+        caps::private_mounts()
+    } else {
+        Err("option".to_string())
+    };
+    // An explicit --user switches uid, which a user namespace mapping only the
+    // grader's own uid cannot do.
+    let want_userns = opts.userns
+        && !matches!(opts.run_as, RunAs::User(_))
+        && ((opts.netns != NetnsMode::Off && !can_netns) || (opts.readonly_fs && fs_priv.is_err()));
     let netns_job = match opts.netns {
         NetnsMode::Off => None,
-        NetnsMode::Auto if !is_root => None,
+        _ if want_userns => None,
+        NetnsMode::Auto if !can_netns => None,
         _ => Some(Netns::create_in_background()),
     };
     let (limits, mode) = (opts.limits.clone(), opts.cgroup);
@@ -57,7 +79,19 @@ pub(crate) fn prepare(opts: TraceOptions, mut timings: Timings) -> Result<Prepar
     let cgroups_job = std::thread::Builder::new()
         .name("proclab-cgroups".into())
         .spawn(move || Cgroups::create(&limits, mode));
-    let rest = prepare_rest(opts, &mut timings);
+    let sandbox = want_userns.then(Sandbox::create);
+    let userns_why = match &sandbox {
+        Some(Err(e)) => format!("no user namespace ({e})"),
+        _ => String::new(),
+    };
+    let sandbox = sandbox.and_then(Result::ok).map(Arc::new);
+    let fs = match (&sandbox, fs_priv) {
+        (Some(s), Err(_)) => s.mounts.clone().map(|()| true),
+        (_, Ok(())) => Ok(false),
+        (None, Err(why)) if want_userns => Err(format!("{why}; {userns_why}")),
+        (None, Err(why)) => Err(why),
+    };
+    let rest = prepare_rest(opts, &mut timings, sandbox.as_deref(), fs);
     let netns = netns_job.map(|job| job.join());
     let cgroups = match cgroups_job {
         Ok(job) => job.join().unwrap_or_default(),
@@ -65,35 +99,72 @@ pub(crate) fn prepare(opts: TraceOptions, mut timings: Timings) -> Result<Prepar
     };
     timings.mark("netns+cgroups-wait");
     let mut p = rest?;
-    p.netns = match netns {
-        None if p.opts.netns == NetnsMode::Off => {
+    if let Some(s) = &sandbox {
+        p.layers.push(layer(
+            "userns",
+            true,
+            format!(
+                "own user namespace: uid {} inside is uid {} outside",
+                s.inner_uid, s.outer_uid
+            ),
+        ));
+    } else if want_userns {
+        p.layers.push(layer("userns", false, userns_why.clone()));
+    }
+    p.netns = match (netns, sandbox.clone()) {
+        (_, _) if p.opts.netns == NetnsMode::Off => {
             p.layers
                 .push(layer("netns", false, "host network (option)"));
             None
         }
-        None => {
-            p.layers
-                .push(layer("netns", false, "host network: not root"));
+        (_, Some(s)) => {
+            p.layers.push(layer(
+                "netns",
+                true,
+                "private namespace (in the run's user namespace), loopback only",
+            ));
+            Some(Arc::new(Netns::InUserns(s)))
+        }
+        (None, None) if want_userns && p.opts.netns == NetnsMode::On => {
+            return Err(TraceError::setup("creating the network namespace")(
+                std::io::Error::other(userns_why),
+            ));
+        }
+        (None, None) => {
+            let why = if want_userns {
+                format!("host network: no CAP_SYS_ADMIN; {userns_why}")
+            } else {
+                "host network: no CAP_SYS_ADMIN".to_string()
+            };
+            p.layers.push(layer("netns", false, why));
             None
         }
-        Some(Ok(ns)) => {
+        (Some(Ok(ns)), _) => {
             p.layers
                 .push(layer("netns", true, "private namespace, loopback only"));
             Some(Arc::new(ns))
         }
-        Some(Err(e)) if p.opts.netns == NetnsMode::Auto => {
+        (Some(Err(e)), _) if p.opts.netns == NetnsMode::Auto => {
             p.layers
                 .push(layer("netns", false, format!("host network: {e}")));
             None
         }
-        Some(Err(e)) => return Err(TraceError::setup("creating the network namespace")(e)),
+        (Some(Err(e)), _) => return Err(TraceError::setup("creating the network namespace")(e)),
     };
+    p.sandbox = sandbox;
     p.cgroups = cgroups;
     p.timings = timings;
     Ok(p)
 }
 
-fn prepare_rest(opts: TraceOptions, timings: &mut Timings) -> Result<Prepared, TraceError> {
+/// `sandbox`: the run's user namespace, if it has one. `fs`: can the file system be
+/// made read-only (`Ok(true)`: inside the user namespace), or why not.
+fn prepare_rest(
+    opts: TraceOptions,
+    timings: &mut Timings,
+    sandbox: Option<&Sandbox>,
+    fs: Result<bool, String>,
+) -> Result<Prepared, TraceError> {
     let first = opts.command.first().ok_or(TraceError::EmptyCommand)?;
     let path_var = opts
         .extra_env
@@ -103,10 +174,24 @@ fn prepare_rest(opts: TraceOptions, timings: &mut Timings) -> Result<Prepared, T
         .or_else(|| std::env::var_os("PATH"));
     let program = privileges::resolve_command(first, path_var.as_deref())?;
     let mut layers = Vec::new();
-    let (identity, uid_layer) = privileges::choose_identity(&opts.run_as, &program)?;
+    let (identity, uid_layer) = match sandbox {
+        Some(s) => (
+            None,
+            layer(
+                "uid",
+                false,
+                format!(
+                    "the grader's own (uid {} outside): its user namespace maps only that",
+                    s.outer_uid
+                ),
+            ),
+        ),
+        None => privileges::choose_identity(&opts.run_as, &program)?,
+    };
     layers.push(uid_layer);
     let workdir = match (&opts.cwd, &identity) {
-        (None, Some(who)) => Some(Workdir::create(who)?),
+        (None, Some(who)) => Some(Workdir::create(Some(who))?),
+        (None, None) if sandbox.is_some() => Some(Workdir::create(None)?),
         _ => None,
     };
     layers.push(match (&opts.cwd, &workdir) {
@@ -136,8 +221,17 @@ fn prepare_rest(opts: TraceOptions, timings: &mut Timings) -> Result<Prepared, T
     }
 
     let is_root = nix::unistd::Uid::effective().is_root();
-    let drop_caps = is_root && identity.is_none();
-    if drop_caps {
+    // Clearing the bounding set (PR_CAPBSET_DROP) needs CAP_SETPCAP. In a user
+    // namespace the program has none outside it, and none inside after exec (uid != 0).
+    let drop_caps =
+        is_root && identity.is_none() && sandbox.is_none() && caps::has(caps::CAP_SETPCAP);
+    if let Some(s) = sandbox.filter(|_| is_root) {
+        layers.push(layer(
+            "capabilities",
+            true,
+            format!("none: uid {} in its own user namespace", s.inner_uid),
+        ));
+    } else if drop_caps {
         // Without CAP_SYS_ADMIN it cannot leave the run's network namespace (setns),
         // without CAP_DAC_OVERRIDE it cannot read other users' files, without CAP_KILL
         // it cannot signal other users' processes.
@@ -146,9 +240,20 @@ fn prepare_rest(opts: TraceOptions, timings: &mut Timings) -> Result<Prepared, T
             true,
             "runs as root without any capability",
         ));
+    } else if is_root && identity.is_none() {
+        layers.push(layer(
+            "capabilities",
+            false,
+            "runs as root with the grader's capabilities: no CAP_SETPCAP to drop them",
+        ));
     }
     // The one directory the program may write: its working directory.
-    let fs_view = if is_root && opts.readonly_fs {
+    let in_userns = if fs == Ok(true) {
+        " (in the run's user namespace)"
+    } else {
+        ""
+    };
+    let fs_view = if fs.is_ok() {
         let writable = match (&opts.cwd, &workdir) {
             (Some(dir), _) => std::path::absolute(dir)
                 .map_err(TraceError::setup("resolving the working directory"))?,
@@ -160,7 +265,7 @@ fn prepare_rest(opts: TraceOptions, timings: &mut Timings) -> Result<Prepared, T
             "fs-readonly",
             true,
             format!(
-                "only {} (and a private /dev/shm) is writable",
+                "only {} (and a private /dev/shm) is writable{in_userns}",
                 writable.display()
             ),
         ));
@@ -178,13 +283,28 @@ fn prepare_rest(opts: TraceOptions, timings: &mut Timings) -> Result<Prepared, T
         }
         Some(FsView::new(&writable, &opts.hide, &opts.expose)?)
     } else {
-        let why = if is_root { "option" } else { "not root" };
+        let why = fs.err().unwrap_or_default();
         layers.push(layer(
             "fs-readonly",
             false,
             format!("whole file system writable: {why}"),
         ));
         None
+    };
+    // RLIMIT_NPROC counts a user's processes per user namespace (Linux 5.14, ucounts):
+    // in the run's own namespace it counts the run's tasks only. The kernel ignores it
+    // for root outside (copy_process: INIT_USER).
+    let nproc = match sandbox {
+        Some(s) if s.outer_uid != 0 => {
+            let cap = u64::from(opts.limits.max_processes) * 2 + 8;
+            layers.push(layer(
+                "nproc-rlimit",
+                true,
+                format!("RLIMIT_NPROC {cap}, counting this run's tasks only"),
+            ));
+            Some(cap)
+        }
+        _ => None,
     };
     timings.mark("prepare");
     Ok(Prepared {
@@ -195,6 +315,8 @@ fn prepare_rest(opts: TraceOptions, timings: &mut Timings) -> Result<Prepared, T
         identity,
         workdir,
         netns: None,
+        sandbox: None,
+        nproc,
         layers,
         drop_caps,
         fs_view,

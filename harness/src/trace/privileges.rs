@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use nix::unistd::{AccessFlags, Gid, Uid, User, access};
 
+use super::caps;
 use super::error::TraceError;
 use super::options::RunAs;
 use crate::ledger::Layer;
@@ -130,18 +131,39 @@ pub(crate) fn reachable(path: &Path, who: &Identity) -> Result<(), String> {
     Ok(())
 }
 
+/// Why the run cannot switch to another user here, if it cannot: switching needs
+/// CAP_SETUID and CAP_SETGID, giving it its working directory CAP_CHOWN, and tracing a
+/// process of another user CAP_SYS_PTRACE (ptrace(2), "Ptrace access mode checking": in
+/// a container without it, PTRACE_SEIZE fails with EPERM, and so would reading the
+/// tracee's memory). Decided from the effective capabilities, not from the uid.
+pub(crate) fn cannot_switch() -> Option<String> {
+    caps::missing(&[
+        caps::CAP_SETUID,
+        caps::CAP_SETGID,
+        caps::CAP_CHOWN,
+        caps::CAP_SYS_PTRACE,
+    ])
+    .map(|cap| match cap {
+        caps::CAP_SYS_PTRACE => {
+            "no CAP_SYS_PTRACE to trace another user's processes (ptrace: EPERM)".to_string()
+        }
+        cap => format!("no {} to switch user", caps::name(cap)),
+    })
+}
+
 /// Decide whom the command runs as. Returns the identity to drop to (None: stay) and
 /// the `uid` layer.
 pub(crate) fn choose_identity(
     run_as: &RunAs,
     program: &Path,
 ) -> Result<(Option<Identity>, Layer), TraceError> {
-    let is_root = Uid::effective().is_root();
     let layer = |active: bool, detail: String| Layer {
         name: "uid".into(),
         active,
         detail,
     };
+    let is_root = Uid::effective().is_root();
+    let cannot = cannot_switch();
     match run_as {
         RunAs::Current => Ok((
             None,
@@ -151,29 +173,36 @@ pub(crate) fn choose_identity(
             None,
             layer(false, "tracer is not root: runs as its own user".into()),
         )),
-        RunAs::Auto => {
-            let who = lookup_user("nobody")?;
-            match reachable(program, &who) {
-                Ok(()) => {
-                    let detail = format!("runs as {} (uid {})", who.name, who.uid);
-                    Ok((Some(who), layer(true, detail)))
+        RunAs::Auto => match cannot {
+            Some(why) => Ok((None, layer(false, format!("stays root: {why}")))),
+            None => {
+                let who = lookup_user("nobody")?;
+                match reachable(program, &who) {
+                    Ok(()) => {
+                        let detail = format!("runs as {} (uid {})", who.name, who.uid);
+                        Ok((Some(who), layer(true, detail)))
+                    }
+                    Err(why) => Ok((
+                        None,
+                        layer(
+                            false,
+                            format!("stays root: {why} for {} (use --user to insist)", who.name),
+                        ),
+                    )),
                 }
-                Err(why) => Ok((
-                    None,
-                    layer(
-                        false,
-                        format!("stays root: {why} for {} (use --user to insist)", who.name),
-                    ),
-                )),
             }
-        }
+        },
         RunAs::User(spec) => {
             let who = lookup_user(spec)?;
-            if !is_root && who.uid != Uid::effective() {
+            if !is_root && who.uid == Uid::effective() {
+                let detail = format!("runs as {} (uid {}), the tracer's user", who.name, who.uid);
+                return Ok((None, layer(false, detail)));
+            }
+            if let Some(why) = cannot {
                 return Err(TraceError::Setup {
                     stage: "switching user",
                     source: std::io::Error::other(format!(
-                        "only root can run a command as {}",
+                        "cannot run the command as {}: {why}",
                         who.name
                     )),
                 });
@@ -196,7 +225,9 @@ pub(crate) struct Workdir {
 }
 
 impl Workdir {
-    pub(crate) fn create(who: &Identity) -> Result<Workdir, TraceError> {
+    /// A new private directory, given to `who` (None: the grader's own, e.g. for a run
+    /// in its own user namespace, where it appears owned by the inner uid).
+    pub(crate) fn create(who: Option<&Identity>) -> Result<Workdir, TraceError> {
         let path = nix::unistd::mkdtemp(&std::env::temp_dir().join("proclab-run-XXXXXX")).map_err(
             |e| TraceError::Setup {
                 stage: "creating the private working directory",
@@ -204,12 +235,14 @@ impl Workdir {
             },
         )?;
         let workdir = Workdir { path };
-        nix::unistd::chown(&workdir.path, Some(who.uid), Some(who.gid)).map_err(|e| {
-            TraceError::Setup {
-                stage: "giving the working directory to the run's user",
-                source: e.into(),
-            }
-        })?;
+        if let Some(who) = who {
+            nix::unistd::chown(&workdir.path, Some(who.uid), Some(who.gid)).map_err(|e| {
+                TraceError::Setup {
+                    stage: "giving the working directory to the run's user",
+                    source: e.into(),
+                }
+            })?;
+        }
         Ok(workdir)
     }
 }

@@ -168,6 +168,8 @@ fn trace(
         drop_caps: p.drop_caps,
         fs_view: p.fs_view.as_ref(),
         netns: p.netns.as_ref().map(|ns| ns.fd()),
+        userns: p.sandbox.as_ref().map(|s| s.user_fd()),
+        nproc: p.nproc,
         cgroup_tasks: &joins.tasks,
         into_cgroup: joins.v2.as_ref().map(|fd| fd.as_fd()),
         filters,

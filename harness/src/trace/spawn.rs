@@ -40,6 +40,7 @@ const STAGES: &[&str] = &[
     "installing the seccomp filter",
     "exec",
     "making the file system read-only",
+    "joining the user namespace",
 ];
 const STAGE_EXEC: u8 = 10;
 
@@ -56,6 +57,11 @@ pub(crate) struct ChildSpec<'a> {
     /// Everything read-only but the working directory (see `fsview.rs`).
     pub fs_view: Option<&'a FsView>,
     pub netns: Option<BorrowedFd<'a>>,
+    /// The run's user namespace (`userns.rs`), joined before the network namespace it
+    /// owns and before the fs view, which it makes possible.
+    pub userns: Option<BorrowedFd<'a>>,
+    /// RLIMIT_NPROC (soft and hard), set in the run's user namespace only.
+    pub nproc: Option<u64>,
     /// v1 cgroup `tasks` files the child writes `0` to (see `cgroup::Joins`).
     pub cgroup_tasks: &'a [CString],
     /// A v2 cgroup directory the child is born in (clone3, CLONE_INTO_CGROUP).
@@ -260,6 +266,18 @@ fn child_setup(
         5,
         nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0)
     );
+    if let Some(ns) = spec.userns {
+        step!(
+            12,
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWUSER)
+        );
+    }
+    if let Some(n) = spec.nproc {
+        step!(
+            5,
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NPROC, n, n)
+        );
+    }
     if let Some(ns) = spec.netns {
         step!(
             4,
@@ -272,11 +290,11 @@ fn child_setup(
         step!(11, view.enter());
     }
     mark(2);
-    if let Some(cwd) = &spec.cwd {
-        step!(5, nix::unistd::chdir(cwd.as_c_str()));
-    }
     if let Some((uid, gid)) = spec.identity {
         step!(6, switch_user(uid, gid));
+    }
+    if let Some(cwd) = spec.cwd.as_deref().or(spec.fs_view.map(FsView::writable)) {
+        step!(5, nix::unistd::chdir(cwd));
     }
     if spec.drop_caps {
         // nix has no wrapper for PR_CAPBSET_DROP. Numbers past the kernel's last
