@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -198,25 +197,4 @@ pub fn verdict_of(report: &serde_json::Value) -> Verdict {
         verdict: report["verdict"].as_str().unwrap_or_default().to_string(),
         failing,
     }
-}
-
-/// The ledger's layers: name → (on, detail).
-pub fn layers_of(report: &serde_json::Value) -> BTreeMap<String, (bool, String)> {
-    report["ledger"]["layers"]
-        .as_array()
-        .map(|layers| {
-            layers
-                .iter()
-                .map(|l| {
-                    (
-                        l["name"].as_str().unwrap_or_default().to_string(),
-                        (
-                            l["active"].as_bool().unwrap_or(false),
-                            l["detail"].as_str().unwrap_or_default().to_string(),
-                        ),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }

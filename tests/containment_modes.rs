@@ -130,7 +130,7 @@ fn every_mode_gives_the_same_verdicts_and_says_which_layers_it_had() {
                 verdict: verdict.to_string(),
                 failing: failing.iter().map(|s| s.to_string()).collect(),
             };
-            let layers = layers_of(&report);
+            let layers = proclab_tests::layers(&report);
             assert_eq!(
                 got,
                 want,

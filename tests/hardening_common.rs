@@ -17,7 +17,7 @@ use proclab_tests::SafetyNet;
 #[allow(unused_imports)] // each test file uses its own subset
 pub use proclab_tests::{
     bins::{build_once, proclab, profile_dir, root},
-    fixture,
+    fixture, layers,
 };
 use serde_json::Value;
 
@@ -196,27 +196,6 @@ pub fn failed_checks(report: &Value) -> BTreeMap<String, String> {
                     (
                         c["id"].as_str().unwrap_or_default().to_string(),
                         c["message"].as_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The layers of a JSON report: name → (active, detail).
-pub fn layers(report: &Value) -> BTreeMap<String, (bool, String)> {
-    report["ledger"]["layers"]
-        .as_array()
-        .map(|layers| {
-            layers
-                .iter()
-                .map(|l| {
-                    (
-                        l["name"].as_str().unwrap_or_default().to_string(),
-                        (
-                            l["active"].as_bool().unwrap_or(false),
-                            l["detail"].as_str().unwrap_or_default().to_string(),
-                        ),
                     )
                 })
                 .collect()

@@ -188,6 +188,27 @@ pub const SCENARIOS: [&str; 8] = [
 /// They belong to other packages (or are bins of this one that `cargo test --test X`
 /// does not build), so a test builds what it runs, once per test process, with the same
 /// profile and target directory as itself: a clean checkout needs no prior build step.
+/// The layers of a JSON report (`proclab grade --format json`): name → (active, detail).
+pub fn layers(report: &serde_json::Value) -> std::collections::BTreeMap<String, (bool, String)> {
+    report["ledger"]["layers"]
+        .as_array()
+        .map(|layers| {
+            layers
+                .iter()
+                .map(|l| {
+                    (
+                        l["name"].as_str().unwrap_or_default().to_string(),
+                        (
+                            l["active"].as_bool().unwrap_or(false),
+                            l["detail"].as_str().unwrap_or_default().to_string(),
+                        ),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub mod bins {
     use std::path::{Path, PathBuf};
     use std::process::Command;
