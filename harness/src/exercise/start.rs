@@ -43,10 +43,25 @@ pub fn child_lines(run: &Run, p: &StartParams) -> Outcome {
             .iter()
             .filter_map(|c| c.name().map(|n| format!("`{n}`")))
             .collect();
+        let cut_short: Vec<String> = observed
+            .children
+            .iter()
+            .filter(|c| c.ends.is_empty())
+            .map(|c| run.who(c.id))
+            .collect();
+        if cut_short.is_empty() {
+            return Outcome::pass(format!(
+                "each of the {} children wrote its own start and end line, in order ({})",
+                observed.children.len(),
+                names.join(", ")
+            ));
+        }
         return Outcome::pass(format!(
-            "each of the {} children wrote its own start and end line, in order ({})",
+            "each of the {} children wrote its own start line ({}); {} ended before its end \
+             line, which exit-codes or no-leftovers judges",
             observed.children.len(),
-            names.join(", ")
+            names.join(", "),
+            cut_short.join(", ")
         ));
     }
     let mut message = format!(
