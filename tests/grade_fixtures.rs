@@ -162,3 +162,33 @@ fn a_crash_shows_the_exit_status_and_the_tail_of_stderr() {
         text.stdout
     );
 }
+
+#[test]
+fn pinned_names_in_an_exercise_file_report_a_near_miss_with_the_line_seen() {
+    // The lesson's first program spells `wupeqi`; an instructor who pins `wupeiqi` gets
+    // exactly one failed check, which quotes the line the child wrote.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("pinned.toml");
+    std::fs::write(
+        &spec,
+        "exercise = \"start-target\"\n[params]\nnames = [\"egon\", \"alex\", \"wupeiqi\", \"yuanhao\"]\n",
+    )
+    .unwrap();
+    let program = fixtures().join("python/styles/kwargs_main_process.py");
+    let command = vec!["python3".to_string(), program.display().to_string()];
+    let graded = grade_json(
+        "start-target",
+        &["--exercise-file", spec.to_str().unwrap()],
+        &command,
+    );
+    assert_eq!(graded.code, 1, "{}", graded.stderr);
+    assert_eq!(graded.failed_checks(), ["child-lines"]);
+    let messages = graded.failure_messages();
+    assert!(
+        messages.contains("expected a child named `wupeiqi`")
+            && messages.contains("wrote `wupeqi piaoing`: `wupeqi` is a near miss of `wupeiqi`"),
+        "{messages}"
+    );
+    // Without pinned names the same program passes: the names are the student's.
+    assert_eq!(grade_json("start-target", &[], &command).code, 0);
+}
