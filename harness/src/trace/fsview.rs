@@ -158,6 +158,11 @@ impl FsView {
                 file,
             });
         }
+        if exposed.len() > MAX_EXPOSED && tmp.is_some() {
+            // Too many paths the program needs in /tmp: the host's /tmp it is (the
+            // layer's detail then names no private /tmp).
+            return FsView::new(writable, &user_hidden, expose, needed, false);
+        }
         if exposed.len() > MAX_EXPOSED {
             return Err(TraceError::setup(
                 "exposing paths inside hidden directories",
@@ -359,3 +364,7 @@ pub(crate) fn needed_paths(program: &Path, args: &[String], cwd: &Path) -> Vec<P
     }
     needed
 }
+
+#[cfg(test)]
+#[path = "fsview_tests.rs"]
+mod tests;
