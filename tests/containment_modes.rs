@@ -298,3 +298,81 @@ fn eight_servers_on_one_port_graded_at_once_are_all_graded_right_in_every_mode()
         }
     }
 }
+
+/// A run with a private mount namespace gets a private `/tmp`: a file another user left in
+/// the host's `/tmp` is not there, what the run writes there does not reach the host, and
+/// what the run needs from the host's `/tmp` (its script's folder, the files named on its
+/// command line, its working directory) stays at the same path.
+#[test]
+fn a_run_with_namespaces_has_a_private_tmp() {
+    if let Err(why) = modes_available() {
+        println!("SKIPPED: {why}");
+        return;
+    }
+    let setup = Setup::new();
+    // The setup lives under the host's /tmp, like a class copied to a temporary folder.
+    let script = setup.file("hostile/private_tmp.py", "sub/probe.py");
+    let data = setup.dir.path().join("data.txt");
+    std::fs::write(&data, "given data\n").expect("writing the data file");
+    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .expect("chmod");
+    let id = std::process::id();
+    let planted = std::path::PathBuf::from(format!("/tmp/proclab-planted-{id}.txt"));
+    std::fs::write(&planted, "planted secret\n").expect("planting a file in /tmp");
+    std::fs::set_permissions(
+        &planted,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .expect("chmod");
+    for mode in MODES {
+        let written = std::path::PathBuf::from(format!("/tmp/proclab-written-{id}-{mode:?}.txt"));
+        let _ = std::fs::remove_file(&written);
+        let out = setup
+            .proclab(mode, &["trace", "--", "/usr/bin/python3"])
+            .arg(&script)
+            .arg(&data)
+            .env("PROCLAB_PLANTED", &planted)
+            .env("PROCLAB_TMP_FILE", &written)
+            .output()
+            .expect("running proclab");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let says = |line: String| text.lines().any(|l| l.ends_with(&line));
+        assert_eq!(out.status.code(), Some(0), "mode `{}`: {text}", mode.name());
+        // What the run needs is there in every mode.
+        assert!(
+            says(format!("read {}: given data", data.display())),
+            "{text}"
+        );
+        assert!(
+            says(format!(
+                "read {}: written by private_tmp.py",
+                written.display()
+            )),
+            "{text}"
+        );
+        let private = expects_namespaces(mode);
+        let host_written = written.exists();
+        let _ = std::fs::remove_file(&written);
+        if private {
+            assert!(
+                !host_written,
+                "mode `{}`: the host's /tmp written",
+                mode.name()
+            );
+            assert!(
+                says(format!(
+                    "unreadable {}: [Errno 2] No such file or directory: '{}'",
+                    planted.display(),
+                    planted.display()
+                )),
+                "mode `{}`: the planted file seen: {text}",
+                mode.name()
+            );
+            assert!(says("TMPDIR /tmp".into()), "{text}");
+            assert!(text.contains("a private /tmp"), "the layer says so: {text}");
+        } else {
+            assert!(host_written, "mode `{}`: no private /tmp here", mode.name());
+        }
+    }
+    let _ = std::fs::remove_file(&planted);
+}

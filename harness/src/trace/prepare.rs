@@ -261,17 +261,30 @@ fn prepare_rest(
             (None, None) => std::env::current_dir()
                 .map_err(TraceError::setup("reading the current directory"))?,
         };
+        let needed = super::fsview::needed_paths(&program, &argv[1..], &writable);
+        let view = FsView::new(&writable, &opts.hide, &opts.expose, &needed, true)?;
+        let tmp = if view.private_tmp() {
+            ", a private /tmp"
+        } else {
+            ""
+        };
         layers.push(layer(
             "fs-readonly",
             true,
             format!(
-                "only {} (and a private /dev/shm) is writable{in_userns}",
+                "only {} (and a private /dev/shm{tmp}) is writable{in_userns}",
                 writable.display()
             ),
         ));
         if !opts.extra_env.iter().any(|(k, _)| k == "TMPDIR") {
+            // Temporary files go to the private /tmp, or else the working directory.
+            let tmpdir = if view.private_tmp() {
+                super::fsview::TMP.into()
+            } else {
+                writable.clone().into_os_string()
+            };
             env.retain(|(k, _)| k != "TMPDIR");
-            env.push(("TMPDIR".into(), writable.clone().into_os_string()));
+            env.push(("TMPDIR".into(), tmpdir));
         }
         if !opts.hide.is_empty() {
             let hidden: Vec<String> = opts.hide.iter().map(|h| h.display().to_string()).collect();
@@ -281,7 +294,7 @@ fn prepare_rest(
                 format!("unreadable: {}", hidden.join(", ")),
             ));
         }
-        Some(FsView::new(&writable, &opts.hide, &opts.expose)?)
+        Some(view)
     } else {
         let why = fs.err().unwrap_or_default();
         layers.push(layer(
