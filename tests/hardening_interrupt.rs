@@ -1,7 +1,9 @@
 //! The grader interrupted or killed mid-run, while a hostile submission runs (children
 //! that ignore SIGTERM and SIGINT, one of them in its own session with a grandchild):
-//! no submission process survives. The submission writes every pid it has to a file
-//! named by `HARDENING_PIDS`, so the test knows them without trusting proclab.
+//! no submission process survives. The submission writes every pid it has to a FIFO
+//! (named by `HARDENING_PIDS`, else `pids` beside the script: a run of `grade-class` has a
+//! private `/tmp` and sees only its own folder there), so the test knows them without
+//! trusting proclab.
 //!
 //! - `proclab grade` SIGKILLed, and stopped with SIGINT / SIGTERM (exit 130);
 //! - `proclab grade-class` SIGKILLed, and stopped with SIGINT / SIGTERM: then the partial
@@ -19,11 +21,12 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 /// Ignores SIGTERM and SIGINT everywhere; main, two children, a setsid grandchild; all
-/// sleep an hour. Each appends `PID TAG` to $HARDENING_PIDS.
+/// sleep an hour. Each appends `PID TAG` to $HARDENING_PIDS, else to `pids` beside it.
 const STUBBORN: &str = r#"
 import os, signal, time
+PIDS = os.environ.get('HARDENING_PIDS') or os.path.join(os.path.dirname(os.path.abspath(__file__)), 'pids')
 def note(tag):
-    with open(os.environ['HARDENING_PIDS'], 'a') as f:
+    with open(PIDS, 'a') as f:
         f.write(f'{os.getpid()} {tag}\n')
 for s in (signal.SIGTERM, signal.SIGINT):
     signal.signal(s, signal.SIG_IGN)
@@ -68,24 +71,33 @@ struct Scratch {
 
 impl Scratch {
     fn new() -> Scratch {
-        use std::io::Read;
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let pids = dir.path().join("pids");
-        nix::unistd::mkfifo(&pids, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
-        std::fs::set_permissions(&pids, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let noted = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let scratch = Scratch { dir, pids, noted };
+        scratch.listen(&scratch.pids);
+        scratch
+    }
+
+    /// A FIFO at `path` whose lines are noted with the others.
+    fn listen(&self, path: &Path) {
+        use std::io::Read;
+        use std::os::unix::fs::PermissionsExt;
+        nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).unwrap();
         // Read and write: the reader never sees end-of-file between writers, and a
         // writer's open never blocks for want of a reader.
         let mut fifo = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
-            .open(&pids)
+            .open(path)
             .unwrap();
-        let noted = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let sink = std::sync::Arc::clone(&noted);
+        let sink = std::sync::Arc::clone(&self.noted);
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
+            // A note is one write shorter than PIPE_BUF: each read holds whole lines.
             while let Ok(n) = fifo.read(&mut buf) {
                 if n == 0 {
                     break;
@@ -95,7 +107,6 @@ impl Scratch {
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        Scratch { dir, pids, noted }
     }
 
     fn path(&self) -> &Path {
@@ -231,6 +242,7 @@ fn class(scratch: &Scratch, good: usize, stubborn: usize, time_ms: u64) -> PathB
         let dir = class.join(format!("z{i}"));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("start_target.py"), STUBBORN).unwrap();
+        scratch.listen(&dir.join("pids"));
     }
     let spec = scratch.path().join("spec.toml");
     std::fs::write(
@@ -255,7 +267,7 @@ fn grade_class(net: &proclab_tests::SafetyNet, scratch: &Scratch, out: &Path) ->
         .arg("--out")
         .arg(out)
         .args(["-e", "start-target", "--jobs", "2"])
-        .env("HARDENING_PIDS", &scratch.pids)
+        .env_remove("HARDENING_PIDS")
         .env_remove("PYTHONUNBUFFERED");
     cmd
 }
