@@ -12,6 +12,8 @@ use std::mem::ManuallyDrop;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::inline::Small;
+
 /// The body of a process defined as a type, the "subclass" way of the lesson
 /// (`class Piao(Process): def run(self): …`). See [`Process::from_run`](crate::Process::from_run).
 pub trait Run {
@@ -132,15 +134,28 @@ impl<F> Drop for InPlace<F> {
     }
 }
 
-/// Boxes an `FnOnce` body.
-pub(crate) fn local(f: impl FnOnce() -> Produced + Send + 'static) -> Box<dyn Local> {
-    Box::new(InPlace(ManuallyDrop::new(f)))
+/// An `FnOnce` body, in place when small (see `inline`).
+pub(crate) fn local<F: FnOnce() -> Produced + Send + 'static>(f: F) -> Small<dyn Local> {
+    Small::new(
+        InPlace(ManuallyDrop::new(f)),
+        |p| p.cast::<InPlace<F>>() as *mut dyn Local,
+        |v| Box::new(v),
+    )
+}
+
+/// A portable body, in place when small (see `inline`).
+pub(crate) fn portable<T: Portable + 'static>(body: T) -> Small<dyn Portable> {
+    Small::new(
+        body,
+        |p| p.cast::<T>() as *mut dyn Portable,
+        |v| Box::new(v),
+    )
 }
 
 /// The body a [`Process`](crate::Process) carries until it starts.
 pub(crate) enum Body {
-    Local(Box<dyn Local>),
-    Portable(Box<dyn Portable>),
+    Local(Small<dyn Local>),
+    Portable(Small<dyn Portable>),
 }
 
 impl Body {

@@ -50,10 +50,19 @@ pub(crate) fn shut(z: Zygote) {
     while let Err(Errno::EINTR) = waitpid(z.pid, None) {}
 }
 
-/// In a new child: the parent's zygote is not ours; forget it.
+/// In a new child: the parent's zygote is not ours; forget it. Inlined: a fork child
+/// whose parent never launched one runs no code page more for it.
+#[inline(always)]
 pub(crate) fn forget_inherited() {
-    if LAUNCHED.load(Ordering::Relaxed)
-        && let Ok(mut slot) = ZYGOTE.try_lock()
+    if LAUNCHED.load(Ordering::Relaxed) {
+        forget_launched();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn forget_launched() {
+    if let Ok(mut slot) = ZYGOTE.try_lock()
         && let Some(z) = slot.take()
     {
         // Not closed: a close is a syscall and a code page the fork child would not touch
