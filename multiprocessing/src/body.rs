@@ -194,6 +194,9 @@ fn address(off: u64) -> usize {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Meta {
     pub(crate) daemon: bool,
+    /// The target returns `()` (see `Spec::bounded`): the child cuts its final frame to
+    /// fit a socket buffer, so a parent that reaps it before reading never blocks it.
+    pub(crate) bounded: bool,
     /// The start method that creates the child (`StartMethod::code`).
     pub(crate) method: u8,
     pub(crate) parent_pid: i32,
@@ -231,7 +234,7 @@ impl Payload {
         out.extend_from_slice(&offset(layout_check as fn() as usize).to_le_bytes());
         out.extend_from_slice(&offset(trampoline as usize).to_le_bytes());
         out.extend_from_slice(&offset(target).to_le_bytes());
-        out.push(u8::from(meta.daemon));
+        out.push(u8::from(meta.daemon) | (u8::from(meta.bounded) << 1));
         out.push(meta.method);
         out.extend_from_slice(&meta.parent_pid.to_le_bytes());
         put(&mut out, meta.name.as_bytes());
@@ -254,13 +257,14 @@ impl Payload {
         }
         let trampoline_off = r.u64()?;
         let target = address(r.u64()?);
-        let daemon = r.take(1)?[0] != 0;
+        let flags = r.take(1)?[0];
         let method = r.take(1)?[0];
         let mut pid = [0u8; 4];
         pid.copy_from_slice(r.take(4)?);
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let meta = Meta {
-            daemon,
+            daemon: flags & 1 != 0,
+            bounded: flags & 2 != 0,
             method,
             parent_pid: i32::from_le_bytes(pid),
             name: text(r.field()?),
@@ -320,6 +324,7 @@ mod tests {
         };
         let meta = Meta {
             daemon: true,
+            bounded: true,
             method: 2,
             parent_pid: 4321,
             name: "egon".into(),
@@ -342,6 +347,7 @@ mod tests {
         };
         let meta = Meta {
             daemon: false,
+            bounded: false,
             method: 3,
             parent_pid: 1,
             name: "n".into(),

@@ -120,7 +120,6 @@ pub(crate) fn become_child(b: Becoming<'_>) {
         Some(full) => *lock(&IDENTITY) = full,
         None => STATE.pending_ident.store(b.ident, Ordering::Relaxed),
     }
-    children::forget_inherited();
     if b.daemon {
         // Beyond Python: a daemon dies with its parent even if the parent is SIGKILLed.
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);

@@ -206,13 +206,6 @@ pub(crate) fn active() -> Vec<Pid> {
         .collect()
 }
 
-/// In a new child: the parent's children and zygote are not ours. The list is fork-local
-/// (found empty in the child); only the zygote's slot is cleared.
-#[inline(always)]
-pub(crate) fn forget_inherited() {
-    zygote::forget_inherited();
-}
-
 /// Terminates daemonic children, then waits for the others and stops the zygote.
 pub(crate) fn shutdown() {
     if CHILDREN.get().len.load(Ordering::Relaxed) == 0 {
