@@ -180,7 +180,12 @@ impl Measured {
                 &whow(&a, &b),
             ));
         }
-        for w in self.whole.ways.iter().filter(|w| w.name.starts_with("mp_forkserver_")) {
+        for w in self
+            .whole
+            .ways
+            .iter()
+            .filter(|w| w.name.starts_with("mp_forkserver_"))
+        {
             let py = format!("py_forkserver_{}", w.n);
             t.push(target(
                 &format!(
