@@ -39,7 +39,7 @@ fn main() {
 /// `proclab_benches::whole`.
 fn whole() -> anyhow::Result<()> {
     let n_fork = pick(200, 50);
-    let w = proclab_benches::whole::run(pick(11, 3), n_fork, &[1, 30])?;
+    let w = proclab_benches::whole::run(pick(21, 3), n_fork, &[1, 30])?;
     for (a, b) in [
         (format!("mp_fork_{n_fork}"), format!("raw_fork_{n_fork}")),
         ("py_forkserver_1".into(), "mp_forkserver_1".into()),
