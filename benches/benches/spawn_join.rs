@@ -4,7 +4,8 @@
 //! then Python's `multiprocessing` fork/spawn/forkserver and `os.fork`, timed by
 //! `peers/mp_start_join.py` (criterion cannot time Python's inner loop) and recorded in
 //! `<target>/proclab-bench/python_spawn_join.json`; then the paired measurement behind the
-//! ratio targets (`paired_spawn_join.json`, see `proclab_benches::paired`).
+//! ratio targets (`paired_spawn_join.json`, see `proclab_benches::paired`); then the same
+//! ratios between whole programs (`whole_spawn_join.json`, see `proclab_benches::whole`).
 
 mod common;
 
@@ -29,6 +30,27 @@ fn main() {
     if filter_allows("spawn_join/paired") {
         check(paired());
     }
+    if filter_allows("spawn_join/whole_paired") {
+        check(whole());
+    }
+}
+
+/// The same comparisons between whole programs (launch to exit), see
+/// `proclab_benches::whole`.
+fn whole() -> anyhow::Result<()> {
+    let n_fork = pick(200, 50);
+    let w = proclab_benches::whole::run(pick(21, 3), n_fork, &[1, 30])?;
+    for (a, b) in [
+        (format!("mp_fork_{n_fork}"), format!("raw_fork_{n_fork}")),
+        ("py_forkserver_1".into(), "mp_forkserver_1".into()),
+        ("py_forkserver_30".into(), "mp_forkserver_30".into()),
+    ] {
+        let r = w.ratio(&a, &b).unwrap_or(f64::NAN);
+        println!("spawn_join/whole {a} / {b}: {r:.2}x (median of per-round ratios)");
+    }
+    let path = proclab_benches::results::write("whole_spawn_join", &w)?;
+    println!("spawn_join: whole-program figures in {}", path.display());
+    Ok(())
 }
 
 /// The ratio targets' measurement: Rust and Python interleaved round by round.

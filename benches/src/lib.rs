@@ -19,3 +19,4 @@ pub mod server;
 pub mod stats;
 pub mod svg;
 pub mod tables;
+pub mod whole;

@@ -19,6 +19,8 @@ pub struct Measured {
     pub tracer: Vec<TracerRecord>,
     /// The interleaved Rust/Python measurement behind the spawn/join ratio targets.
     pub paired: crate::paired::Paired,
+    /// The same ratios between whole programs.
+    pub whole: crate::whole::Whole,
 }
 
 /// One target of the issue, with its measured ratio.
@@ -74,6 +76,9 @@ impl Measured {
             paired: read("paired_spawn_join")
                 .and_then(|t| serde_json::from_str(&t).ok())
                 .unwrap_or_default(),
+            whole: read("whole_spawn_join")
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default(),
         }
     }
 
@@ -125,9 +130,9 @@ impl Measured {
         let how = |a: &str, b: &str| format!("paired rounds: median of per-round {a} / {b}");
         let mut t = vec![
             target(
-                "fork start+join ≤ 1.2× raw nix fork+waitpid",
+                "fork start+join ≤ 1.1× raw nix fork+waitpid",
                 pr("mp_fork", "raw_nix_fork"),
-                1.2,
+                1.1,
                 false,
                 &how("mp_fork", "raw_nix_fork"),
             ),
@@ -153,6 +158,46 @@ impl Measured {
                 &how("py_forkserver", "mp_forkserver"),
             ),
         ];
+        // The same two ratios between whole programs (launch to exit, see `whole`).
+        let whole = |prefix: &str| {
+            self.whole
+                .ways
+                .iter()
+                .find(|w| w.name.starts_with(prefix))
+                .map(|w| (w.name.clone(), w.n))
+        };
+        let wr = |a: &str, b: &str| self.whole.ratio(a, b);
+        let whow = |a: &str, b: &str| {
+            format!("whole programs, paired runs: median of per-round wall time {a} / {b}")
+        };
+        if let Some((_, n)) = whole("mp_fork_") {
+            let (a, b) = (format!("mp_fork_{n}"), format!("raw_fork_{n}"));
+            t.push(target(
+                &format!("fork start+join ≤ 1.1× raw fork+waitpid, whole program (N = {n})"),
+                wr(&a, &b),
+                1.1,
+                false,
+                &whow(&a, &b),
+            ));
+        }
+        for w in self
+            .whole
+            .ways
+            .iter()
+            .filter(|w| w.name.starts_with("mp_forkserver_"))
+        {
+            let py = format!("py_forkserver_{}", w.n);
+            t.push(target(
+                &format!(
+                    "forkserver ≥ 30× faster than Python's forkserver, whole program (N = {})",
+                    w.n
+                ),
+                wr(&py, &w.name),
+                30.0,
+                true,
+                &whow(&py, &w.name),
+            ));
+        }
         let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
         let paired = |a: &str, b: &str| {
             let (a, b) = (self.server(a)?, self.server(b)?);

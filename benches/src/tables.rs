@@ -54,6 +54,21 @@ pub fn markdown(m: &Measured) -> String {
     }
     let _ = writeln!(
         s,
+        "\n### Start + join, whole programs (launch to exit; paired runs, median wall time)\n\n| program | command | start+joins | ms | per start+join, µs (all included) |\n|---|---|---|---|---|"
+    );
+    for w in &m.whole.ways {
+        let ms = m.whole.median_s(&w.name).unwrap_or(f64::NAN) * 1e3;
+        let _ = writeln!(
+            s,
+            "| {} | `{}` | {} | {ms:.1} | {:.0} |",
+            w.name,
+            w.command,
+            w.n,
+            ms * 1e3 / w.n as f64
+        );
+    }
+    let _ = writeln!(
+        s,
         "\n### Start + join of one process, criterion (median, µs)\n\n| way | µs | × raw fork |\n|---|---|---|"
     );
     let raw = m.crit("spawn_join", "raw_nix_fork");

@@ -12,6 +12,8 @@ use std::mem::ManuallyDrop;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::inline::Small;
+
 /// The body of a process defined as a type, the "subclass" way of the lesson
 /// (`class Piao(Process): def run(self): …`). See [`Process::from_run`](crate::Process::from_run).
 pub trait Run {
@@ -132,15 +134,28 @@ impl<F> Drop for InPlace<F> {
     }
 }
 
-/// Boxes an `FnOnce` body.
-pub(crate) fn local(f: impl FnOnce() -> Produced + Send + 'static) -> Box<dyn Local> {
-    Box::new(InPlace(ManuallyDrop::new(f)))
+/// An `FnOnce` body, in place when small (see `inline`).
+pub(crate) fn local<F: FnOnce() -> Produced + Send + 'static>(f: F) -> Small<dyn Local> {
+    Small::new(
+        InPlace(ManuallyDrop::new(f)),
+        |p| p.cast::<InPlace<F>>() as *mut dyn Local,
+        |v| Box::new(v),
+    )
+}
+
+/// A portable body, in place when small (see `inline`).
+pub(crate) fn portable<T: Portable + 'static>(body: T) -> Small<dyn Portable> {
+    Small::new(
+        body,
+        |p| p.cast::<T>() as *mut dyn Portable,
+        |v| Box::new(v),
+    )
 }
 
 /// The body a [`Process`](crate::Process) carries until it starts.
 pub(crate) enum Body {
-    Local(Box<dyn Local>),
-    Portable(Box<dyn Portable>),
+    Local(Small<dyn Local>),
+    Portable(Small<dyn Portable>),
 }
 
 impl Body {
@@ -179,6 +194,9 @@ fn address(off: u64) -> usize {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Meta {
     pub(crate) daemon: bool,
+    /// The target returns `()` (see `Spec::bounded`): the child cuts its final frame to
+    /// fit a socket buffer, so a parent that reaps it before reading never blocks it.
+    pub(crate) bounded: bool,
     /// The start method that creates the child (`StartMethod::code`).
     pub(crate) method: u8,
     pub(crate) parent_pid: i32,
@@ -216,7 +234,7 @@ impl Payload {
         out.extend_from_slice(&offset(layout_check as fn() as usize).to_le_bytes());
         out.extend_from_slice(&offset(trampoline as usize).to_le_bytes());
         out.extend_from_slice(&offset(target).to_le_bytes());
-        out.push(u8::from(meta.daemon));
+        out.push(u8::from(meta.daemon) | (u8::from(meta.bounded) << 1));
         out.push(meta.method);
         out.extend_from_slice(&meta.parent_pid.to_le_bytes());
         put(&mut out, meta.name.as_bytes());
@@ -239,13 +257,14 @@ impl Payload {
         }
         let trampoline_off = r.u64()?;
         let target = address(r.u64()?);
-        let daemon = r.take(1)?[0] != 0;
+        let flags = r.take(1)?[0];
         let method = r.take(1)?[0];
         let mut pid = [0u8; 4];
         pid.copy_from_slice(r.take(4)?);
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let meta = Meta {
-            daemon,
+            daemon: flags & 1 != 0,
+            bounded: flags & 2 != 0,
             method,
             parent_pid: i32::from_le_bytes(pid),
             name: text(r.field()?),
@@ -305,6 +324,7 @@ mod tests {
         };
         let meta = Meta {
             daemon: true,
+            bounded: true,
             method: 2,
             parent_pid: 4321,
             name: "egon".into(),
@@ -327,6 +347,7 @@ mod tests {
         };
         let meta = Meta {
             daemon: false,
+            bounded: false,
             method: 3,
             parent_pid: 1,
             name: "n".into(),

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::body::Run;
-use crate::body::{Body, FnArgs, RunObject, encode_value, local};
+use crate::body::{Body, FnArgs, RunObject, encode_value, local, portable};
 use crate::error::{Error, Result};
 use crate::process::Process;
 use crate::process::kind::{ForkOnly, Portable};
@@ -91,7 +91,7 @@ impl Process<Portable> {
     {
         Self::build(
             "Process",
-            Body::Portable(Box::new(FnArgs { target, args })),
+            Body::Portable(portable(FnArgs { target, args })),
             is_unit::<R>(),
         )
         .with_start_method(crate::start_method::default_method())
@@ -128,7 +128,7 @@ impl Process<Portable> {
     {
         Self::build(
             short_type_name::<T>(),
-            Body::Portable(Box::new(RunObject(obj))),
+            Body::Portable(portable(RunObject(obj))),
             true,
         )
         .with_start_method(crate::start_method::default_method())

@@ -119,7 +119,7 @@ pub(crate) fn run_child(channel: OwnedFd, watch: Pid) -> ! {
     let payload = read_payload(&channel);
     // Leaked: the names must live as long as the process.
     let leak = |s: &str| &*s.to_string().leak();
-    let (name, parent_name, identity, daemon, method, parent_pid) = match &payload {
+    let (name, parent_name, identity, daemon, method, parent_pid, bounded) = match &payload {
         Ok(p) => (
             leak(&p.meta.name),
             leak(&p.meta.parent_name),
@@ -127,8 +127,9 @@ pub(crate) fn run_child(channel: OwnedFd, watch: Pid) -> ! {
             p.meta.daemon,
             p.meta.method,
             Pid::from_raw(p.meta.parent_pid),
+            p.meta.bounded,
         ),
-        Err(_) => ("Process-?", "?", String::new(), false, 0, watch),
+        Err(_) => ("Process-?", "?", String::new(), false, 0, watch, false),
     };
     child::become_child(Becoming {
         name,
@@ -142,7 +143,7 @@ pub(crate) fn run_child(channel: OwnedFd, watch: Pid) -> ! {
         report_fd: channel.into_raw_fd(),
         report_slot: std::ptr::null_mut(),
         socket: true,
-        bounded: false,
+        bounded,
     });
     child::execute(move || {
         let p = payload?;

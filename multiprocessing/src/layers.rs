@@ -2,7 +2,7 @@
 //!
 //! | layer | modules | what |
 //! |---|---|---|
-//! | 0 | `sys`, `error` | system helpers, typed errors |
+//! | 0 | `sys`, `error`, `forklocal`, `inline` | system helpers, typed errors, statics a fork child finds fresh, values kept in place |
 //! | 1 | `slots`, `report`, `body` | the parent/child channel: report slots, frames, the payload a child runs |
 //! | 2 | `children`, `child` | this process: the children it started (and its zygote); its own state as a child, and the child's run and exit |
 //! | 3 | `exec` | executing this program again, both sides |
@@ -15,7 +15,7 @@
 #[cfg(test)]
 fn rank(module: &str) -> Option<u32> {
     Some(match module {
-        "sys" | "error" => 0,
+        "sys" | "error" | "forklocal" | "inline" => 0,
         "slots" => 10,
         "report" | "body" => 11,
         "children" => 20,

@@ -60,8 +60,10 @@
 //!   it like a forked child, and exits. That is why `init()` must come first in `main`.
 //! * **forkserver**: the first forkserver start executes this program again as a zygote,
 //!   which forks every forkserver child from then on. It is single-threaded whatever the
-//!   parent does. The zygote reaps its children and sends each exit status on the child's
-//!   socket; when the [`Guard`] drops, the zygote waits for its remaining children and exits.
+//!   parent does. It makes each child a child of the program (`clone` with
+//!   `CLONE_PARENT`), so the program reaps it as it reaps a fork child (where the kernel
+//!   refuses that, the zygote reaps its own child and sends the exit status on the child's
+//!   socket); when the [`Guard`] drops, the zygote exits.
 //!
 //! # Layout
 //!
@@ -82,9 +84,11 @@
 //!   gives `exitcode == -N`, as in Python.
 //! * The parent-death signal of a daemon fires when the *thread* that started it exits (a
 //!   Linux rule): start daemons from the main thread or a thread that lives as long.
-//! * A forkserver child is the zygote's child: it is signalled by pid, and its pid could in
-//!   principle be reused between the zygote's reap and the parent reading the status (the
-//!   same window as in Python's forkserver).
+//! * A forkserver child is the program's own child, not the zygote's as in Python:
+//!   `getppid()` in it is the program. Only where the kernel refuses `CLONE_PARENT` is it
+//!   the zygote's; then it is signalled by pid, and its pid could in principle be reused
+//!   between the zygote's reap and the parent reading the status (the same window as in
+//!   Python's forkserver).
 //! * A grandchild made with a raw `fork` (not through this library) inherits the report
 //!   channel; if the child is then killed before writing its final frame, `join` also waits
 //!   for that grandchild. Grandchildren started through this library or `exec` do not.
@@ -106,7 +110,9 @@ mod construct;
 mod context;
 mod error;
 mod exec;
+mod forklocal;
 mod guard;
+mod inline;
 mod layers;
 mod outcome;
 pub mod parity;

@@ -10,6 +10,7 @@ use nix::unistd::Pid;
 
 use crate::body::Body;
 use crate::error::{Context, Error, Result};
+use crate::inline::Str;
 use crate::report::Inbox;
 use crate::start_method::{Spec, StartMethod, fork};
 use crate::start_method::{forkserver, spawn};
@@ -75,7 +76,8 @@ use kind::{Kind, Portable};
 /// # Ok(()) }
 /// ```
 pub struct Process<K: Kind = Portable> {
-    pub(crate) name: String,
+    /// Inline when short: no allocation (see `inline`).
+    pub(crate) name: Str,
     pub(crate) ident: usize,
     pub(crate) daemon: bool,
     pub(crate) method: StartMethod,
@@ -105,7 +107,10 @@ impl<K: Kind> Process<K> {
     pub(crate) fn build(prefix: &str, body: Body, unit_result: bool) -> Self {
         let ident = child::next_ident();
         Process {
-            name: child::with_identity(|id| format!("{prefix}-{id}{ident}")),
+            name: child::with_identity(|id| {
+                let mut digits = [0u8; 20];
+                Str::concat(&[prefix, "-", id, decimal(ident, &mut digits)])
+            }),
             ident,
             daemon: false,
             method: StartMethod::Fork,
@@ -144,13 +149,13 @@ impl<K: Kind> Process<K> {
     /// assert_eq!(p.name(), "egon");
     /// ```
     pub fn set_name(&mut self, name: impl Into<String>) {
-        self.name = name.into();
+        self.name = Str::from(name.into());
     }
 
     /// Builder form of [`set_name`](Process::set_name).
     #[must_use]
     pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
+        self.name = Str::from(name.into());
         self
     }
 
@@ -287,6 +292,7 @@ impl<K: Kind> Process<K> {
             false => None,
         };
         self.key = children::register(started.pid, self.daemon, started.relayed, channel);
+        child::note_started();
         self.started = true;
         self.generation = child::generation();
         self.pid = Some(started.pid);
@@ -326,6 +332,20 @@ impl<K: Kind> fmt::Debug for Process<K> {
             .field("exitcode", &self.exitcode)
             .finish_non_exhaustive()
     }
+}
+
+/// `n` in decimal, written into `buf` (no allocation).
+fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or("?")
 }
 
 /// Maps `waitpid` errors to the crate's errors.

@@ -102,11 +102,16 @@ impl Inbox {
     /// anything happened (data or EOF). Read errors count as EOF: nothing more will come.
     pub(crate) fn pump(&mut self, block: bool) -> bool {
         if let Some(fd) = &self.fd
-            && !block
             && !self.nonblocking
-            && !sys::readable(fd, 0).unwrap_or(true)
         {
-            return false;
+            // A blocking socket is waited on with poll, not in `read`: a sleeping `read`
+            // is also woken when the peer consumes what we sent (the forkserver child
+            // reading its payload), a spurious cross-CPU wake-up that poll's POLLIN
+            // filter skips.
+            let ready = sys::readable(fd, if block { -1 } else { 0 }).unwrap_or(true);
+            if !ready && !block {
+                return false;
+            }
         }
         // Small frames (the usual case) are read straight into the inline buffer, larger
         // ones into `big` (no 4 KiB stack chunk: the parent touches no extra stack page).

@@ -14,6 +14,8 @@ use std::sync::Mutex;
 
 use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous};
 
+use crate::forklocal::ForkLocal;
+
 /// Bytes of a slot: a length and a frame of at most `PIPE_BUF` bytes.
 const SLOT: usize = 4160;
 /// Slots per mapping.
@@ -27,20 +29,34 @@ struct Region {
     used: u16,
 }
 
+/// Regions at most: 1 024 bounded children running at once get slots, more use pipes.
+const MAX_REGIONS: usize = 64;
+
 struct Slots {
     /// `child::generation()` when `regions` were made: inherited ones are not ours.
     generation: u32,
-    regions: Vec<Region>,
+    /// In place (no heap page to write when a slot is released): `regions[..len]`.
+    regions: [Option<Region>; MAX_REGIONS],
+    len: usize,
 }
 
 // SAFETY: the regions are plain shared memory, only reached under the mutex (allocation)
 // or through a `Slot` owned by one `Process`.
 unsafe impl Send for Slots {}
 
-static SLOTS: Mutex<Slots> = Mutex::new(Slots {
-    generation: 0,
-    regions: Vec::new(),
+/// Fork-local (see `forklocal`): taking and releasing a slot write no page the fork has
+/// write-protected, and a fork child starts without regions.
+static SLOTS: ForkLocal<Mutex<Slots>> = ForkLocal::new(|| {
+    Mutex::new(Slots {
+        generation: 0,
+        regions: [const { None }; MAX_REGIONS],
+        len: 0,
+    })
 });
+
+fn slots() -> std::sync::MutexGuard<'static, Slots> {
+    SLOTS.get().lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// One slot, owned by the `Process` of the child that writes it.
 #[derive(Debug)]
@@ -74,15 +90,20 @@ impl Slot {
 /// A cleared slot, or `None` when no mapping could be made (the caller uses a pipe).
 /// `generation` is the caller's `child::generation()`.
 pub(crate) fn take(generation: u32) -> Option<Slot> {
-    let mut s = SLOTS.lock().unwrap_or_else(|p| p.into_inner());
+    let mut s = slots();
     if s.generation != generation {
         // Inherited from our parent: its slots, not ours (not unmapped: ours may be there).
-        std::mem::forget(std::mem::take(&mut s.regions));
+        s.regions = [const { None }; MAX_REGIONS];
+        s.len = 0;
         s.generation = generation;
     }
-    let free = s.regions.iter().position(|r| r.used != u16::MAX);
+    let len = s.len;
+    let free = s.regions[..len]
+        .iter()
+        .position(|r| r.as_ref().is_some_and(|r| r.used != u16::MAX));
     let region = match free {
         Some(i) => i,
+        None if len == MAX_REGIONS => return None,
         None => {
             // SAFETY: a fresh anonymous mapping, aliased by nothing.
             let base = unsafe {
@@ -94,14 +115,15 @@ pub(crate) fn take(generation: u32) -> Option<Slot> {
                 )
             }
             .ok()?;
-            s.regions.push(Region {
+            s.regions[len] = Some(Region {
                 base: base.cast(),
                 used: 0,
             });
-            s.regions.len() - 1
+            s.len = len + 1;
+            len
         }
     };
-    let r = &mut s.regions[region];
+    let r = s.regions[region].as_mut()?;
     let index = (!r.used).trailing_zeros() as usize;
     r.used |= 1 << index;
     // SAFETY: index < PER_REGION, inside the mapping.
@@ -118,9 +140,9 @@ pub(crate) fn take(generation: u32) -> Option<Slot> {
 
 /// Gives a slot back once its child is reaped.
 pub(crate) fn release(slot: Slot) {
-    let mut s = SLOTS.lock().unwrap_or_else(|p| p.into_inner());
+    let mut s = slots();
     if s.generation == slot.generation
-        && let Some(r) = s.regions.get_mut(slot.region)
+        && let Some(Some(r)) = s.regions.get_mut(slot.region)
     {
         r.used &= !(1 << slot.index);
     }

@@ -12,6 +12,11 @@ use crate::error::{Context, Result};
 /// Number of threads of the calling process. One `stat` of `/proc/self/task`: procfs
 /// reports its link count as 2 + the number of threads. Falls back to `/proc/self/stat`
 /// when that does not look right.
+///
+/// Never inlined: nix copies the path into a 1 KiB stack buffer, which inlined into the
+/// fork start would put the `fork` call a kilobyte deeper, so that the pages written
+/// after the fork (by parent and child alike, each a copy) span one more stack page.
+#[inline(never)]
 pub(crate) fn thread_count() -> Result<usize> {
     match nix::sys::stat::stat("/proc/self/task") {
         Ok(st) if st.st_nlink >= 3 => Ok(st.st_nlink as usize - 2),
@@ -226,6 +231,32 @@ pub(crate) fn readable(fd: impl AsFd, timeout_ms: i32) -> nix::Result<bool> {
         Ok(n) => Ok(n > 0),
         Err(Errno::EINTR) => Ok(false),
         Err(e) => Err(e),
+    }
+}
+
+/// `fork` whose child is a child of the caller's parent (`clone(CLONE_PARENT | SIGCHLD)`,
+/// no new stack: like `fork`, the child continues on its copy of the caller's stack).
+/// The zygote makes its children this way, so they are children of the program that
+/// asked for them: it reaps them itself, as it does fork children, and their exit
+/// status needs no relay. nix's `clone` runs a callback on a separate stack, hence the
+/// raw system call. Unlike glibc's `fork`, no `atfork` handler runs and the thread's
+/// cached tid is not updated: only for a single-threaded caller that registered no
+/// handlers (the zygote). `EINVAL` when the caller is an init process.
+///
+/// # Safety
+/// As `fork` in a single-threaded process: the child gets a copy of the address space.
+pub(crate) unsafe fn fork_sibling() -> nix::Result<nix::unistd::ForkResult> {
+    use nix::unistd::ForkResult;
+    let flags = (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong;
+    // SAFETY: clone without CLONE_VM copies the address space, as fork does; a null
+    // stack keeps the child on its copy of ours; no tid pointers, no TLS.
+    let r = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    match r {
+        -1 => Err(Errno::last()),
+        0 => Ok(ForkResult::Child),
+        pid => Ok(ForkResult::Parent {
+            child: Pid::from_raw(pid as i32),
+        }),
     }
 }
 

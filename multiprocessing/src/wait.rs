@@ -1,8 +1,9 @@
 //! Waiting for a child: `join`, `join_timeout`, `is_alive`, `exitcode`.
 //!
-//! A direct child (fork, spawn) is waited for with `waitpid`; `join` first reads the child's
-//! final frame (so a large return value never blocks the child on a full pipe), then reaps.
-//! `join_timeout` polls a pidfd and the channel together. A forkserver child's exit status
+//! A direct child (fork, spawn, forkserver) is waited for with `waitpid`; `join` first
+//! reads the child's final frame (so a large return value never blocks the child on a full
+//! pipe), then reaps. `join_timeout` polls a pidfd and the channel together. A relayed
+//! forkserver child's exit status (a zygote's own child, see `start_method::forkserver`)
 //! arrives on its channel from the zygote.
 
 use std::time::{Duration, Instant};

@@ -16,10 +16,10 @@ use crate::{children, slots, sys};
 
 mod state;
 
-use state::{COUNTER, IDENTITY, STATE, lock};
+use state::{IDENTITY, STATE, lock};
 pub(crate) use state::{
-    generation, initialized, is_daemon, name, next_ident, parent, self_pid, set_initialized,
-    set_start_method_code, start_method_code, with_identity,
+    generation, initialized, is_daemon, name, next_ident, note_started, parent, self_pid,
+    set_initialized, set_start_method_code, start_method_code, started_children, with_identity,
 };
 
 static PANIC_AT: Mutex<Option<String>> = Mutex::new(None);
@@ -76,6 +76,7 @@ pub(crate) struct Becoming<'a> {
 /// Resets the inherited library state and arms the parent-death signal of a daemon.
 #[inline(always)] // into the fork child's start: one code page less to fault in
 pub(crate) fn become_child(b: Becoming<'_>) {
+    crate::forklocal::forget_in_child();
     let old = STATE.report_fd.swap(b.report_fd, Ordering::Relaxed);
     if old >= 0 && old != b.report_fd {
         // Our parent's report channel: holding it would delay our parent's EOF.
@@ -85,6 +86,7 @@ pub(crate) fn become_child(b: Becoming<'_>) {
     STATE.report_is_socket.store(b.socket, Ordering::Relaxed);
     STATE.report_bounded.store(b.bounded, Ordering::Relaxed);
     STATE.in_child.store(true, Ordering::Relaxed);
+    STATE.started.store(false, Ordering::Relaxed);
     STATE.generation.fetch_add(1, Ordering::Relaxed);
     STATE.daemon.store(b.daemon, Ordering::Relaxed);
     STATE.pid.store(0, Ordering::Relaxed);
@@ -118,8 +120,6 @@ pub(crate) fn become_child(b: Becoming<'_>) {
         Some(full) => *lock(&IDENTITY) = full,
         None => STATE.pending_ident.store(b.ident, Ordering::Relaxed),
     }
-    COUNTER.store(1, Ordering::Relaxed);
-    children::forget_inherited();
     if b.daemon {
         // Beyond Python: a daemon dies with its parent even if the parent is SIGKILLed.
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
@@ -169,6 +169,10 @@ fn panic_json(mut panic: PanicReport, max: usize) -> Vec<u8> {
 
 /// Runs the body and leaves the process. Exit code 0, or 1 after a panic or a failure (as
 /// Python's child exits 1 after an uncaught exception).
+/// Inlined, as `finish`: a fork child then runs the library's code from one place (its
+/// start), and every other 64 KiB stretch of code it runs is one more page fault, since
+/// a fork does not copy the page tables of the program's code.
+#[inline(always)]
 pub(crate) fn execute(body: impl FnOnce() -> Produced) -> ! {
     ensure_panic_hook(); // a no-op in a fork child: the parent installed it
     let max = if STATE.report_bounded.load(Ordering::Relaxed) {
@@ -194,9 +198,18 @@ pub(crate) fn execute(body: impl FnOnce() -> Produced) -> ! {
     }
 }
 
+/// Terminates our daemons, joins our other children and stops our zygote (if we started
+/// any: a child that started none touches no more pages).
+fn end_children() {
+    if started_children() {
+        children::shutdown();
+    }
+}
+
 /// Joins our own children, flushes, sends the final frame and `_exit`s.
+#[inline(always)]
 fn finish(tag: u8, data: &[u8], code: i32) -> ! {
-    children::shutdown();
+    end_children();
     sys::flush_stdio();
     let slot = STATE.report_slot.load(Ordering::Relaxed);
     let fd = STATE.report_fd.load(Ordering::Relaxed);
@@ -226,7 +239,7 @@ pub(crate) fn exit(code: i32) -> ! {
     if STATE.in_child.load(Ordering::Relaxed) {
         finish(report::EXITED, &[], code)
     }
-    children::shutdown();
+    end_children();
     sys::flush_stdio();
     std::process::exit(code)
 }

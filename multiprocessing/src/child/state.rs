@@ -9,6 +9,8 @@ use std::sync::atomic::{
 
 use nix::unistd::{Pid, getpid};
 
+use crate::forklocal::ForkLocal;
+
 /// The library's state in this process. The fork child's start writes only this (no
 /// allocation, no lock), so it stays async-signal-safe; one static, and not all zero (so
 /// it sits in `.data` with the other statics the child writes, such as stdout's lock): the
@@ -47,6 +49,10 @@ pub(super) struct State {
     /// The process-wide start method: 0 not set yet (fork is used), else
     /// `StartMethod::code`.
     pub(super) start_method: AtomicU8,
+    /// This process has started children (set once, on the first start; cleared by
+    /// `become_child`): a child that started none skips the end-of-program shutdown,
+    /// which would otherwise read the fork-local registry (a page the child never touched).
+    pub(super) started: AtomicBool,
 }
 
 pub(super) static STATE: State = State {
@@ -66,17 +72,31 @@ pub(super) static STATE: State = State {
     parent_name_len: AtomicUsize::new(0),
     parent_watch: AtomicI32::new(0),
     start_method: AtomicU8::new(0),
+    started: AtomicBool::new(false),
 };
 /// Prefix of the names of this process's children (`"1:"` in `Process-1`, as in Python).
 pub(super) static IDENTITY: Mutex<String> = Mutex::new(String::new());
-/// Python's `_process_counter`: advanced by every construction, reset in each child.
-pub(super) static COUNTER: AtomicUsize = AtomicUsize::new(1);
+/// Python's `_process_counter`: advanced by every construction, fresh in each child.
+/// Fork-local (see `forklocal`): counting writes no page that a fork write-protected.
+static COUNTER: ForkLocal<AtomicUsize> = ForkLocal::new(|| AtomicUsize::new(1));
 /// `init()` was called (spawn and forkserver need it).
 static INITIALIZED: AtomicBool = AtomicBool::new(false);
 
 /// The next number for a `Process` made here (`Process-N`).
 pub(crate) fn next_ident() -> usize {
-    COUNTER.fetch_add(1, Ordering::Relaxed)
+    COUNTER.get().fetch_add(1, Ordering::Relaxed)
+}
+
+/// Notes that this process started a child (one write, the first time).
+pub(crate) fn note_started() {
+    if !STATE.started.load(Ordering::Relaxed) {
+        STATE.started.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether this process started children (see `State::started`).
+pub(crate) fn started_children() -> bool {
+    STATE.started.load(Ordering::Relaxed)
 }
 
 /// Whether `init()` was called.
@@ -159,6 +179,9 @@ pub(crate) fn set_start_method_code(code: u8, force: bool) -> bool {
 
 /// Calls `f` with the identity prefix for names of processes created here.
 pub(crate) fn with_identity<T>(f: impl FnOnce(&str) -> T) -> T {
+    if !STATE.in_child.load(Ordering::Relaxed) {
+        return f(""); // the main process's identity: no lock (a write) needed
+    }
     let mut id = lock(&IDENTITY);
     if STATE.pending_ident.load(Ordering::Relaxed) != 0 {
         let pending = STATE.pending_ident.swap(0, Ordering::Relaxed);

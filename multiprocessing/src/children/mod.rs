@@ -17,16 +17,24 @@ pub(crate) mod zygote;
 
 use list::{Entry, INLINE, List, NONE, Owner, close_channel};
 
-/// The registry: the list, and its length readable without the lock.
+use crate::forklocal::ForkLocal;
+
+/// The registry: the list, its length and the count of unowned entries readable without
+/// the lock, and the keys. Fork-local (see `forklocal`): registering and unregistering a
+/// child write no page that the fork has write-protected, and a fork child starts with an
+/// empty registry, since its parent's children are not its own.
 struct Registry {
     list: Mutex<List>,
-    /// `list.len()`, readable without the lock: a fork child whose parent had no children
-    /// listed (and a child that started none) skips the lock. Next to the list, so that
-    /// registering writes one page.
+    /// `list.len()`, readable without the lock: `shutdown` in a process without children
+    /// skips the lock.
     len: AtomicUsize,
+    /// Entries whose owner is not their `Process` (dropped, or reaped for it): `start` and
+    /// `join` look at the list for them only when there are some.
+    unowned: AtomicUsize,
+    keys: AtomicU64,
 }
 
-static CHILDREN: Registry = Registry {
+static CHILDREN: ForkLocal<Registry> = ForkLocal::new(|| Registry {
     list: Mutex::new(List {
         head: [NONE; INLINE],
         head_len: 0,
@@ -34,26 +42,32 @@ static CHILDREN: Registry = Registry {
         unowned: 0,
     }),
     len: AtomicUsize::new(0),
-};
+    unowned: AtomicUsize::new(0),
+    keys: AtomicU64::new(1),
+});
 
 fn children() -> std::sync::MutexGuard<'static, List> {
-    CHILDREN.list.lock().unwrap_or_else(|p| p.into_inner())
+    CHILDREN
+        .get()
+        .list
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
 }
 
-/// Entries whose owner is not their `Process` (dropped, or reaped for it): `start` and
-/// `join` look at the list for them only when there are some.
-static UNOWNED: AtomicUsize = AtomicUsize::new(0);
-static KEYS: AtomicU64 = AtomicU64::new(1);
+fn unowned() -> usize {
+    CHILDREN.get().unowned.load(Ordering::Relaxed)
+}
 
 fn set_len(list: &List) {
-    CHILDREN.len.store(list.len(), Ordering::Relaxed);
-    UNOWNED.store(list.unowned, Ordering::Relaxed);
+    let r = CHILDREN.get();
+    r.len.store(list.len(), Ordering::Relaxed);
+    r.unowned.store(list.unowned, Ordering::Relaxed);
 }
 
 /// Lists a started child; returns the key its `Process` names it by. `channel`: a
 /// duplicate of a forkserver child's channel.
 pub(crate) fn register(pid: Pid, daemon: bool, relayed: bool, channel: Option<OwnedFd>) -> u64 {
-    let key = KEYS.fetch_add(1, Ordering::Relaxed);
+    let key = CHILDREN.get().keys.fetch_add(1, Ordering::Relaxed);
     let mut list = children();
     list.push(Entry {
         pid,
@@ -63,7 +77,7 @@ pub(crate) fn register(pid: Pid, daemon: bool, relayed: bool, channel: Option<Ow
         channel: channel.map_or(-1, IntoRawFd::into_raw_fd),
         owner: Owner::Process,
     });
-    CHILDREN.len.store(list.len(), Ordering::Relaxed);
+    CHILDREN.get().len.store(list.len(), Ordering::Relaxed);
     key
 }
 
@@ -76,7 +90,7 @@ pub(crate) fn unregister(key: u64) {
 
 /// The exit code `active_children()` reaped for this `Process`, if it did (the entry goes).
 pub(crate) fn claim(key: u64) -> Option<i32> {
-    if UNOWNED.load(Ordering::Relaxed) == 0 {
+    if unowned() == 0 {
         return None;
     }
     let mut list = children();
@@ -148,7 +162,7 @@ fn poll_end(e: &Entry) -> Option<i32> {
 /// Reaps the children that ended: all of them (`active_children`), or only those whose
 /// `Process` was dropped (`start`, as Python's `_cleanup`).
 pub(crate) fn reap(all: bool) {
-    if !all && UNOWNED.load(Ordering::Relaxed) == 0 {
+    if !all && unowned() == 0 {
         return;
     }
     let mut list = children();
@@ -192,30 +206,18 @@ pub(crate) fn active() -> Vec<Pid> {
         .collect()
 }
 
-/// In a new child: the parent's children and zygote are not ours.
-pub(crate) fn forget_inherited() {
-    if CHILDREN.len.load(Ordering::Relaxed) != 0
-        && let Ok(mut list) = CHILDREN.list.try_lock()
-    {
-        // Not `take`: no allocation here (the fork child's start).
-        list.head_len = 0;
-        list.rest.clear();
-        list.unowned = 0;
-        CHILDREN.len.store(0, Ordering::Relaxed);
-        UNOWNED.store(0, Ordering::Relaxed);
-    }
-    zygote::forget_inherited();
-}
-
 /// Terminates daemonic children, then waits for the others and stops the zygote.
 pub(crate) fn shutdown() {
-    if CHILDREN.len.load(Ordering::Relaxed) == 0 {
+    if CHILDREN.get().len.load(Ordering::Relaxed) == 0 {
         zygote::stop();
         return;
     }
-    let list = children().take();
-    CHILDREN.len.store(0, Ordering::Relaxed);
-    UNOWNED.store(0, Ordering::Relaxed);
+    let list = {
+        let mut list = children();
+        let all = list.take();
+        set_len(&list);
+        all
+    };
     let running = |e: &&Entry| !matches!(e.owner, Owner::Reaped { .. });
     for e in list.iter().filter(running).filter(|e| e.daemon) {
         let _ = kill(e.pid, Signal::SIGTERM);

@@ -10,20 +10,24 @@ use nix::sys::socket::{MsgFlags, send};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
+use crate::forklocal::ForkLocal;
+
 /// A running zygote: its pid and the control socket requests go through.
 pub(crate) struct Zygote {
     pub(crate) pid: Pid,
     pub(crate) control: OwnedFd,
 }
 
-static ZYGOTE: Mutex<Option<Zygote>> = Mutex::new(None);
-/// Whether ZYGOTE may hold a zygote, readable without the lock (a fork child of a program
-/// that never used the forkserver then writes nothing here).
+/// Fork-local (see `forklocal`): a fork child finds no zygote, as its parent's is not its
+/// own, without writing anything to forget it.
+static ZYGOTE: ForkLocal<Mutex<Option<Zygote>>> = ForkLocal::new(|| Mutex::new(None));
+/// Whether ZYGOTE may hold a zygote, readable without touching it (a program that never
+/// used the forkserver does not make the slot at its end).
 static LAUNCHED: AtomicBool = AtomicBool::new(false);
 
 /// The zygote slot, locked (the forkserver's start fills it).
 pub(crate) fn lock() -> MutexGuard<'static, Option<Zygote>> {
-    ZYGOTE.lock().unwrap_or_else(|p| p.into_inner())
+    ZYGOTE.get().lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Called when a zygote is put in the slot.
@@ -48,16 +52,4 @@ pub(crate) fn shut(z: Zygote) {
     let _ = send(z.control.as_raw_fd(), &[0u8], MsgFlags::empty());
     drop(z.control);
     while let Err(Errno::EINTR) = waitpid(z.pid, None) {}
-}
-
-/// In a new child: the parent's zygote is not ours; forget it.
-pub(crate) fn forget_inherited() {
-    if LAUNCHED.load(Ordering::Relaxed)
-        && let Ok(mut slot) = ZYGOTE.try_lock()
-        && let Some(z) = slot.take()
-    {
-        // Not closed: a close is a syscall and a code page the fork child would not touch
-        // otherwise; the parent's `stop` does not rely on our copy's EOF.
-        std::mem::forget(z.control);
-    }
 }

@@ -143,6 +143,7 @@ impl Spec<'_> {
     pub(crate) fn meta(&self, method: StartMethod) -> crate::body::Meta {
         crate::body::Meta {
             daemon: self.daemon,
+            bounded: self.bounded,
             method: method.code(),
             parent_pid: crate::child::self_pid().as_raw(),
             name: self.name.to_string(),

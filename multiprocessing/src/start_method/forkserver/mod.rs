@@ -3,10 +3,15 @@
 //! fresh socket pair over the zygote's control socket (`SCM_RIGHTS`); the zygote answers
 //! with the child's pid.
 //!
-//! The child is the zygote's child, so the zygote reaps it and appends its exit status to
-//! the child's socket. The parent signals the child by pid; like Python's forkserver, a pid
-//! could be reused in the short window between the zygote's reap and our reading the
-//! status, which is why `terminate` is a no-op once the status has arrived.
+//! The zygote makes the child a child of ours (`clone` with `CLONE_PARENT`): we reap it
+//! with `waitpid` as a fork child, and a start+join wakes us twice (the zygote's answer,
+//! the child's end) instead of four times (the answer, the child's report, the zygote's
+//! relay of the exit status after its own `SIGCHLD`). Where the kernel refuses that (the
+//! zygote would be an init process), the child is the zygote's: the zygote reaps it and
+//! appends its exit status to the child's socket ("relayed"). The parent signals a
+//! relayed child by pid; like Python's forkserver, a pid could be reused in the short
+//! window between the zygote's reap and our reading the status, which is why
+//! `terminate` is a no-op once the status has arrived.
 
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -42,8 +47,9 @@ fn launch() -> Result<Zygote> {
     Ok(Zygote { pid, control: ours })
 }
 
-/// Asks the zygote for a child; returns its pid.
-fn request(zygote: &Zygote, child_end: &OwnedFd) -> Result<Pid> {
+/// Asks the zygote for a child; returns its pid and whether it is our child (else the
+/// zygote's, its status relayed).
+fn request(zygote: &Zygote, child_end: &OwnedFd) -> Result<(Pid, bool)> {
     let fds = [child_end.as_raw_fd()];
     let iov = [IoSlice::new(&[1u8])];
     let control = zygote.control.as_raw_fd();
@@ -55,20 +61,21 @@ fn request(zygote: &Zygote, child_end: &OwnedFd) -> Result<Pid> {
         None,
     )
     .ctx("sendmsg(forkserver)")?;
-    let mut reply = [0u8; 4];
+    let mut reply = [0u8; 5];
     let n = loop {
         match recv(control, &mut reply, MsgFlags::empty()) {
             Err(Errno::EINTR) => {}
             other => break other.ctx("recv(forkserver)")?,
         }
     };
-    if n != 4 || i32::from_le_bytes(reply) <= 0 {
+    let pid = i32::from_le_bytes([reply[0], reply[1], reply[2], reply[3]]);
+    if n != 5 || pid <= 0 {
         return Err(Error::Sys {
             call: "recv(forkserver)",
             errno: Errno::EPIPE,
         });
     }
-    Ok(Pid::from_raw(i32::from_le_bytes(reply)))
+    Ok((Pid::from_raw(pid), reply[4] == 1))
 }
 
 /// Starts a child through the zygote (launching the zygote first if needed).
@@ -88,7 +95,7 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
     let mut slot = zygote::lock();
     // A zygote that died (killed, say) is replaced once, as Python's forkserver restarts.
     let mut tries = 2;
-    let pid = loop {
+    let (pid, direct) = loop {
         tries -= 1;
         if slot.is_none() {
             *slot = Some(launch()?);
@@ -98,7 +105,7 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
             unreachable!("the zygote was launched just above")
         };
         match request(zygote, &theirs) {
-            Ok(pid) => break pid,
+            Ok(made) => break made,
             Err(e) => {
                 // The zygote is gone or broken: forget it, the next start launches a new one.
                 if let Some(z) = slot.take() {
@@ -119,8 +126,10 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
         pid,
         channel: Some(ours),
         slot: None,
-        relayed: true,
-        bounded: false,
+        // Our own child (the usual case): reaped like a fork child; a bounded frame
+        // never waits for us, so `join` reaps first (one wake-up), then reads it.
+        relayed: !direct,
+        bounded: direct && spec.bounded,
         nonblocking: false,
     })
 }

@@ -1,7 +1,9 @@
 //! The zygote's loop. It runs in a fresh exec of the program, single-threaded, so every
-//! fork it makes is sound. It forks on request, reaps its children on `SIGCHLD` and sends
-//! each child's exit status on that child's socket; when the parent closes the control
-//! socket it waits for the remaining children and exits.
+//! fork it makes is sound. On request it makes a child of its parent (`clone` with
+//! `CLONE_PARENT`), which the parent reaps as it reaps a fork child. Where that is refused
+//! it forks a child of its own, reaps it on `SIGCHLD` and sends its exit status on that
+//! child's socket. When the parent closes the control socket it waits for its remaining
+//! children (if any) and exits.
 
 use std::io::IoSliceMut;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -33,6 +35,8 @@ pub(crate) fn serve(control: OwnedFd, parent: Pid) -> ! {
         Ok(fd) => fd,
         Err(_) => sys::exit_now(1),
     };
+    // Once here rather than in every child (a lock, an allocation and pages written).
+    crate::child::ensure_panic_hook();
     let me = getpid();
     let mut kids: Vec<(Pid, OwnedFd)> = Vec::new();
     loop {
@@ -54,32 +58,52 @@ pub(crate) fn serve(control: OwnedFd, parent: Pid) -> ! {
             let Some(child_end) = receive(control.as_raw_fd()) else {
                 break; // a stop request (no fd) or EOF: the parent is done
             };
-            // SAFETY: the zygote is single-threaded.
-            match unsafe { fork() } {
+            // A child of our parent (see `sys::fork_sibling`): it reaps the child itself,
+            // and is woken once, when the child ends. Where the kernel refuses (we are an
+            // init process), our own child, whose status we relay.
+            // SAFETY: the zygote is single-threaded and registers no atfork handler.
+            let (made, direct) = match unsafe { sys::fork_sibling() } {
+                Err(_) => (unsafe { fork() }, false),
+                made => (made, true),
+            };
+            match made {
                 Ok(ForkResult::Child) => {
                     let _ = mask.thread_unblock();
                     drop(sigfd);
                     drop(control);
                     drop(kids);
-                    exec::run_child(child_end, me)
+                    exec::run_child(child_end, if direct { parent } else { me })
                 }
                 Ok(ForkResult::Parent { child }) => {
-                    kids.push((child, child_end));
+                    if !direct {
+                        kids.push((child, child_end));
+                    }
+                    // (A direct child's socket is dropped here: the child and the
+                    // parent hold the only ends left.)
                     let _ = send(
                         control.as_raw_fd(),
-                        &child.as_raw().to_le_bytes(),
+                        &reply(child.as_raw(), direct),
                         MsgFlags::empty(),
                     );
                 }
                 Err(_) => {
                     // Answer with pid 0: the parent reads it as a failure of the child.
-                    let _ = send(control.as_raw_fd(), &0i32.to_le_bytes(), MsgFlags::empty());
+                    let _ = send(control.as_raw_fd(), &reply(0, false), MsgFlags::empty());
                 }
             }
         }
     }
     while !kids.is_empty() && reap(&mut kids, WaitPidFlag::empty()) {}
     sys::exit_now(0)
+}
+
+/// The answer to a request: the child's pid (0: it could not be made), then 1 if it is a
+/// child of the requester (`fork_sibling`), 0 if it is ours (its status relayed).
+pub(super) fn reply(pid: i32, direct: bool) -> [u8; 5] {
+    let mut out = [0u8; 5];
+    out[..4].copy_from_slice(&pid.to_le_bytes());
+    out[4] = u8::from(direct);
+    out
 }
 
 /// One request: a byte and the child's socket. `None` at EOF or on error.
