@@ -73,6 +73,7 @@ mod teardown;
 mod timings;
 mod tracer_loop;
 mod userns;
+mod vclock;
 mod watchdog;
 mod writes;
 
@@ -85,6 +86,7 @@ use std::time::{Duration, Instant};
 pub use error::TraceError;
 pub use options::{CgroupMode, DEFAULT_LIMITS, DEFAULT_LINGER, NetnsMode, RunAs, TraceOptions};
 pub use teardown::StopHandle;
+pub use vclock::ClockMode;
 pub use timings::{enabled as timings_enabled, now_ns, print as print_timing};
 
 use crate::ledger::{Event, Ledger, Pid, SCHEMA_VERSION};
@@ -162,7 +164,13 @@ impl RunningTrace {
 
     /// Now on the run's clock: nanoseconds since the run started, as events' `t_ns`.
     pub fn clock_ns(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        u64::try_from(self.start.elapsed().as_nanos())
+            .unwrap_or(u64::MAX)
+            .saturating_add(
+                self.shared
+                    .clock_offset_ns
+                    .load(std::sync::atomic::Ordering::Acquire),
+            )
     }
 
     /// The events recorded so far.
