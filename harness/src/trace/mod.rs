@@ -86,8 +86,8 @@ use std::time::{Duration, Instant};
 pub use error::TraceError;
 pub use options::{CgroupMode, DEFAULT_LIMITS, DEFAULT_LINGER, NetnsMode, RunAs, TraceOptions};
 pub use teardown::StopHandle;
-pub use vclock::ClockMode;
 pub use timings::{enabled as timings_enabled, now_ns, print as print_timing};
+pub use vclock::ClockMode;
 
 use crate::ledger::{Event, Ledger, Pid, SCHEMA_VERSION};
 use netns::Netns;

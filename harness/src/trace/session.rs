@@ -296,12 +296,7 @@ fn trace(
         marks: Default::default(),
         sigchld: Default::default(),
         vclock: virtual_clock.then(|| {
-            super::vclock::VClock::new(
-                start,
-                Arc::clone(&shared),
-                opts.linger,
-                opts.limits.time_ms,
-            )
+            super::vclock::VClock::new(start, Arc::clone(&shared), opts.linger, opts.limits.time_ms)
         }),
     };
     if let Some(vc) = &tracer.vclock {
@@ -332,6 +327,9 @@ fn trace(
 
     p.timings.mark("started");
     let result = tracer.run();
+    if let Some(vc) = tracer.vclock.as_mut() {
+        vc.stop_ticking();
+    }
     p.timings
         .mark_at("run:to-root-exec", tracer.marks.root_exec);
     p.timings

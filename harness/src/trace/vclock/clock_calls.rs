@@ -40,8 +40,8 @@ pub(crate) fn follows_time(clock: i64) -> bool {
 
 /// The real reading of `clock` in ns (the tracer's own, vDSO-backed).
 pub(crate) fn real_ns(clock: i64) -> Option<u64> {
-    let ts = nix::time::clock_gettime(nix::time::ClockId::from_raw(clock as libc::clockid_t))
-        .ok()?;
+    let ts =
+        nix::time::clock_gettime(nix::time::ClockId::from_raw(clock as libc::clockid_t)).ok()?;
     Some((ts.tv_sec() as u64).saturating_mul(1_000_000_000) + ts.tv_nsec() as u64)
 }
 
@@ -66,10 +66,8 @@ pub(crate) fn set_result(_tid: Pid, _skip: bool, _value: i64) -> bool {
 }
 
 fn add_to(tid: Pid, addr: u64, offset_ns: u64, sub_per_sec: u64) {
-    let (Some(sec), Some(sub)) = (
-        memory::read_u64(tid, addr),
-        memory::read_u64(tid, addr + 8),
-    ) else {
+    let (Some(sec), Some(sub)) = (memory::read_u64(tid, addr), memory::read_u64(tid, addr + 8))
+    else {
         return;
     };
     let unit = 1_000_000_000 / sub_per_sec;

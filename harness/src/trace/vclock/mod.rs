@@ -76,6 +76,8 @@ pub(crate) struct VClock {
     next_seq: u64,
     /// The last quiescent sample, and whether a stop was handled since.
     prev: Option<Sample>,
+    /// How many samples in a row equalled `prev`.
+    steady: u8,
     pub dirty: bool,
     last_tick: Instant,
     /// Virtual time the root exited at.
@@ -98,6 +100,7 @@ impl VClock {
             held: BTreeMap::new(),
             next_seq: 0,
             prev: None,
+            steady: 0,
             dirty: true,
             last_tick: Instant::now(),
             root_exit: None,
@@ -152,6 +155,11 @@ impl VClock {
     fn linger_end(&self) -> Option<u64> {
         self.root_exit
             .map(|t| t.saturating_add(self.linger_ns).min(self.time_limit_ns))
+    }
+
+    /// Stop ticking (the run is over: the teardown's own waits need no interruptions).
+    pub(crate) fn stop_ticking(&mut self) {
+        self._tick = None;
     }
 
     /// Is a tick due (the loop also runs one between stops while stops keep coming)?

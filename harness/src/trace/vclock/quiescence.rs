@@ -4,12 +4,22 @@
 //! so: two samples a tick apart, no ptrace stop in between, and no task's CPU time
 //! (`/proc/<tid>/schedstat`) changed. A task that is running, in uninterruptible sleep
 //! (`D`), or at a stop the tracer has not handled yet (`t`) means not now.
+//!
+//! A task asleep in a kernel wait with a timeout (poll, select, epoll_wait, a timed
+//! futex wait: `Event.wait(1)`, `join(timeout=1)`) is on the real clock: its timeout is
+//! a kernel timer the tracer does not own. While one is, the clock does not jump (held
+//! sleeps are still released when real time reaches them), so such a program runs at
+//! real speed but in the right order.
 
 use nix::unistd::Pid;
 
 use crate::ledger::LimitKind;
 use crate::trace::recorder::StopReason;
 use crate::trace::tracer_loop::Tracer;
+
+/// Samples equal to the one before it takes to call the run quiescent: one, so two
+/// samples a tick apart.
+const STEADY_TICKS: u8 = 1;
 
 /// Each free (not held) live task and its CPU time, sorted by tid.
 pub(crate) type Sample = Vec<(Pid, u64)>;
@@ -46,6 +56,46 @@ pub(crate) fn signal_waiting(tid: Pid) -> bool {
     acted != 0
 }
 
+/// Is `tid` asleep in a system call that ends by itself after a timeout
+/// (`/proc/<tid>/syscall`: the number and the six arguments of the call it blocks in)?
+fn timed_wait(tid: Pid) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{tid}/syscall")) else {
+        return false;
+    };
+    let mut fields = text.split_whitespace();
+    let Some(Ok(nr)) = fields.next().map(str::parse::<libc::c_long>) else {
+        return false;
+    };
+    let args: Vec<u64> = fields
+        .take(6)
+        .filter_map(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
+        .collect();
+    let arg = |i: usize| args.get(i).copied().unwrap_or(0);
+    // An int timeout in ms: negative waits forever.
+    let ms = |i: usize| (arg(i) as i32) >= 0;
+    match nr {
+        libc::SYS_poll => ms(2),
+        libc::SYS_epoll_wait | libc::SYS_epoll_pwait => ms(3),
+        libc::SYS_ppoll | libc::SYS_rt_sigtimedwait => arg(2) != 0,
+        libc::SYS_select | libc::SYS_pselect6 | libc::SYS_epoll_pwait2 => arg(4) != 0,
+        libc::SYS_semtimedop => arg(3) != 0,
+        libc::SYS_futex => {
+            let cmd = arg(1) as i32 & libc::FUTEX_CMD_MASK;
+            let waits = matches!(
+                cmd,
+                libc::FUTEX_WAIT
+                    | libc::FUTEX_WAIT_BITSET
+                    | libc::FUTEX_LOCK_PI
+                    | libc::FUTEX_WAIT_REQUEUE_PI
+            );
+            waits && arg(3) != 0
+        }
+        // A sleep the tracer does not hold (a CPU-time clock).
+        libc::SYS_nanosleep | libc::SYS_clock_nanosleep => true,
+        _ => false,
+    }
+}
+
 impl Tracer {
     /// Sample the free tasks; None if one of them can run (or is at an unhandled stop).
     fn sample(&self) -> Option<Sample> {
@@ -59,6 +109,7 @@ impl Tracer {
                 continue;
             }
             match probe(tid) {
+                Some(('S', _)) if timed_wait(tid) => return None,
                 Some(('S' | 'Z' | 'X', ran)) => sample.push((tid, ran)),
                 Some(_) => return None,
                 None => {} // gone: its exit is on its way
@@ -89,10 +140,26 @@ impl Tracer {
         let Some(vc) = self.vclock.as_mut() else {
             return;
         };
-        let steady = !dirty && sample.is_some() && vc.prev == sample;
+        // A sleep released above is a change too.
+        let dirty = dirty || std::mem::replace(&mut vc.dirty, false);
+        if dirty || sample.is_none() || vc.prev != sample {
+            vc.steady = 0;
+        } else {
+            vc.steady += 1;
+        }
         vc.prev = sample;
-        if !steady {
+        if vc.steady < STEADY_TICKS {
             return;
+        }
+        vc.steady = 0;
+        if std::env::var_os("PROCLAB_VCLOCK_DEBUG").is_some() {
+            eprintln!(
+                "vclock: jump at {} from sample {:?}, held {:?}, tasks {:?}",
+                vc.now(),
+                vc.prev,
+                vc.held,
+                self.tasks.keys().collect::<Vec<_>>()
+            );
         }
         vc.prev = None;
         // Quiescent: jump to what comes next.
