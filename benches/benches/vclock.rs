@@ -99,7 +99,7 @@ fn main() -> Result<()> {
             pick(15, 5),
             Duration::from_secs(60),
         )
-        .with_context(|| format!("{name}"))?;
+        .with_context(|| name.to_string())?;
         let ratio = samples[1].median_s / samples[0].median_s;
         report(name, "virtual/real ≤ 1.05", ratio, &samples);
         records.push(Record {

@@ -96,6 +96,14 @@ fn timed_wait(tid: Pid) -> bool {
     }
 }
 
+/// With `PROCLAB_VCLOCK_DEBUG` set: why a sample was not quiescent.
+fn debug_why(tid: Pid, state: char) {
+    if std::env::var_os("PROCLAB_VCLOCK_DEBUG").is_some() {
+        let call = std::fs::read_to_string(format!("/proc/{tid}/syscall")).unwrap_or_default();
+        eprintln!("vclock: {tid} busy ({state}) in {}", call.trim());
+    }
+}
+
 impl Tracer {
     /// Sample the free tasks; None if one of them can run (or is at an unhandled stop).
     fn sample(&self) -> Option<Sample> {
@@ -109,9 +117,15 @@ impl Tracer {
                 continue;
             }
             match probe(tid) {
-                Some(('S', _)) if timed_wait(tid) => return None,
+                Some(('S', _)) if timed_wait(tid) => {
+                    debug_why(tid, 'S');
+                    return None;
+                }
                 Some(('S' | 'Z' | 'X', ran)) => sample.push((tid, ran)),
-                Some(_) => return None,
+                Some((state, _)) => {
+                    debug_why(tid, state);
+                    return None;
+                }
                 None => {} // gone: its exit is on its way
             }
         }
