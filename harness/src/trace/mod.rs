@@ -38,6 +38,9 @@
 //!   clone3 and joins its v1 cgroups itself (`rawsys.rs`, `spawn.rs`): a tracer writing
 //!   the pid to `cgroup.procs` waits for an RCU grace period (5–31 ms measured).
 //!   `PROCLAB_TRACE_TIMINGS=1` prints each phase's µs (`timings.rs`).
+//! - `--clock virtual` ([`ClockMode`], `vclock/`): the run's time jumps over its sleeps
+//!   while none of its tasks can run; the program's clock reads and the ledger's `t_ns`
+//!   are in that virtual time (docs/virtual-clock.md).
 //! - Tracer and tree share one CPU by default: measured here, a run with 22 000
 //!   captured writes took 438 ms pinned, 738 ms unpinned (strace -f --seccomp-bpf:
 //!   588 ms; untraced: 83 ms).
