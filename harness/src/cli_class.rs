@@ -49,6 +49,10 @@ pub struct GradeClassArgs {
     /// No progress bar and no summary line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// The clock the program runs on: `real`, or `virtual` (time jumps over sleeps while
+    /// nothing of the run can run; servers always run on the real clock).
+    #[arg(long, value_enum, default_value_t)]
+    pub clock: crate::trace::ClockMode,
     /// Internal: grade one submission described by a job file.
     #[arg(long, hide = true, value_name = "JOB")]
     pub worker: Option<PathBuf>,
@@ -120,6 +124,7 @@ fn grade_class(args: &GradeClassArgs) -> Result<ExitCode, String> {
         exercises,
         jobs,
         force: args.force,
+        clock: args.clock,
         shard: args.shard,
         config,
         worker_exe,

@@ -73,6 +73,10 @@ pub struct GradeArgs {
     /// Also write the report in FORMAT to FILE (repeatable), e.g. `--report junit=r.xml`.
     #[arg(long, value_name = "FORMAT=FILE", value_parser = parse_report)]
     pub report: Vec<(Format, PathBuf)>,
+    /// The clock the program runs on: `real`, or `virtual` (time jumps over sleeps while
+    /// nothing of the run can run; servers always run on the real clock).
+    #[arg(long, value_enum, default_value_t)]
+    pub clock: crate::trace::ClockMode,
     /// The submission's command and its arguments.
     #[arg(last = true, required = true, num_args = 1..)]
     pub command: Vec<String>,
@@ -159,6 +163,7 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
         opts.cgroup = CgroupMode::Off;
     }
     opts.pin_cpu = !args.no_pin_cpu;
+    opts.clock = args.clock;
     opts.readonly_fs = !args.writable_fs;
     // Ctrl-C / SIGTERM to proclab: end the run cleanly (everything killed and reaped),
     // then exit 130 without a verdict.

@@ -77,6 +77,10 @@ pub struct TraceArgs {
     /// `--orphan-grace`.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub linger: Duration,
+    /// The clock the program runs on: `real`, or `virtual` (time jumps over sleeps while
+    /// nothing of the run can run).
+    #[arg(long, value_enum, default_value_t)]
+    pub clock: crate::trace::ClockMode,
     /// The command and its arguments.
     #[arg(last = true, required = true, num_args = 1..)]
     pub command: Vec<String>,
@@ -159,6 +163,7 @@ impl TraceArgs {
         opts.pin_cpu = !self.no_pin_cpu;
         opts.capture_dir = self.capture.clone();
         opts.linger = self.linger;
+        opts.clock = self.clock;
         opts
     }
 }

@@ -45,6 +45,12 @@ pub fn grade_with_stop(
     on_start: impl FnOnce(StopHandle),
 ) -> Result<(GradeReport, Ledger), TraceError> {
     let started = Instant::now();
+    let mut opts = opts;
+    if matches!(spec.params, Params::Server(_)) {
+        // The grader's clients run outside the traced world, on the real clock: a
+        // server's timeouts and the clients' waits must agree (docs/VIRTUAL_CLOCK.md).
+        opts.clock = trace::ClockMode::Real;
+    }
     let running = trace::start(opts)?;
     on_start(running.stop_handle());
     let (ledger, session) = match &spec.params {

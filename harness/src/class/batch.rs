@@ -28,6 +28,9 @@ pub struct BatchOptions {
     pub exercises: Vec<String>,
     pub jobs: usize,
     pub force: bool,
+    /// The clock each grading runs on (not part of the content key: `--force` to regrade
+    /// under another clock).
+    pub clock: crate::trace::ClockMode,
     pub shard: Option<Shard>,
     pub config: ClassConfig,
     /// The `proclab` executable that runs workers.
@@ -177,6 +180,7 @@ pub fn run(
         stop,
         worker_exe: &options.worker_exe,
         worker_deadline: options.worker_deadline,
+        clock: options.clock,
     };
     let mut last_write = Instant::now();
     let (serial, parallel) = server_lane(pending, options.jobs, progress);

@@ -41,6 +41,9 @@ pub struct WorkerJob {
     /// …except its own folder.
     #[serde(default)]
     pub expose: Vec<PathBuf>,
+    /// Grade on the virtual clock (`--clock virtual`).
+    #[serde(default)]
+    pub virtual_clock: bool,
 }
 
 /// Shared, read-only context of every job.
@@ -54,6 +57,7 @@ pub struct JobContext<'a> {
     /// A worker that takes longer than this is killed (the tracer's own limits should
     /// end every run long before).
     pub worker_deadline: Duration,
+    pub clock: crate::trace::ClockMode,
 }
 
 /// A job's result: a record, or nothing because the batch was stopped.
@@ -166,6 +170,7 @@ fn attempt(
         report_path: ctx.store.report_path(&sub.student, &sub.exercise),
         hide,
         expose,
+        virtual_clock: ctx.clock == crate::trace::ClockMode::Virtual,
     };
     let job_path = jobs_dir.join(format!("{stem}.job.json"));
     let written = serde_json::to_vec(&job)

@@ -127,6 +127,9 @@ fn grade(job: &WorkerJob) -> Result<Option<Graded>, String> {
     let mut opts = crate::grade::trace_options(&spec, job.command.clone());
     opts.hide = job.hide.clone();
     opts.expose = job.expose.clone();
+    if job.virtual_clock {
+        opts.clock = crate::trace::ClockMode::Virtual;
+    }
     // The batch stops a worker with SIGTERM: end the run cleanly (every process of the
     // submission killed and reaped, its cgroups removed) rather than die mid-trace.
     let interrupted = Arc::new(AtomicBool::new(false));

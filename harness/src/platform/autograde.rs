@@ -81,6 +81,7 @@ fn run_batch(
         exercises: request.exercises.clone(),
         jobs: request.jobs.max(1),
         force: true,
+        clock: crate::trace::ClockMode::Real,
         shard: None,
         config: request.config.clone(),
         worker_exe: std::env::current_exe()

@@ -42,6 +42,8 @@ pub(crate) enum ExitWait {
     /// rt_sigaction(SIGCHLD) that changes the disposition: the new one, read at
     /// entry (the kernel copies it then), recorded if the call succeeds.
     Sigchld(Disposition),
+    /// A clock read on the virtual clock: add the offset to its result.
+    Clock(super::vclock::ClockFix),
 }
 
 /// Most iovecs a gathered write is read from (IOV_MAX).
@@ -56,6 +58,9 @@ impl Tracer {
         };
         // SAFETY: `op` says the seccomp member of the union is the valid one.
         let (nr, args) = unsafe { (info.u.seccomp.nr, info.u.seccomp.args) };
+        if self.vclock.is_some() && self.on_clock_syscall(tid, nr, args) {
+            return;
+        }
         let call = syscalls::decode(nr, args);
         if self.stopping {
             return stops::resume(tid, 0);
@@ -260,6 +265,7 @@ impl Tracer {
                     });
                 }
             }
+            Some(ExitWait::Clock(fix)) => self.fix_clock_read(tid, fix, ret),
             Some(ExitWait::Sigchld(new)) if ret == 0 => {
                 self.sigchld.set(tgid, new);
                 self.rec.push(EventKind::SigchldDisposition {

@@ -1,9 +1,9 @@
 //! Reading a stopped tracee's memory (process_vm_readv(2): one syscall per buffer, no
 //! word-at-a-time PTRACE_PEEKDATA).
 
-use std::io::IoSliceMut;
+use std::io::{IoSlice, IoSliceMut};
 
-use nix::sys::uio::{RemoteIoVec, process_vm_readv};
+use nix::sys::uio::{RemoteIoVec, process_vm_readv, process_vm_writev};
 use nix::unistd::Pid;
 
 /// Up to `len` bytes at `addr` in `tid`'s memory. Fewer if the range runs into unmapped
@@ -28,6 +28,22 @@ pub(crate) fn read_bytes(tid: Pid, addr: u64, len: usize) -> Vec<u8> {
     }
     buf.truncate(done);
     buf
+}
+
+/// Write `bytes` at `addr` in `tid`'s memory (process_vm_writev(2)); true if all of
+/// them were written.
+pub(crate) fn write_bytes(tid: Pid, addr: u64, bytes: &[u8]) -> bool {
+    let remote = [RemoteIoVec {
+        base: addr as usize,
+        len: bytes.len(),
+    }];
+    matches!(process_vm_writev(tid, &[IoSlice::new(bytes)], &remote), Ok(n) if n == bytes.len())
+}
+
+/// A u64 at `addr`, if fully readable.
+pub(crate) fn read_u64(tid: Pid, addr: u64) -> Option<u64> {
+    let b = read_bytes(tid, addr, 8);
+    Some(u64::from_ne_bytes(b.get(..8)?.try_into().ok()?))
 }
 
 /// A plain value (u32, u64, a C struct of integers) at `addr`, if fully readable.

@@ -86,6 +86,8 @@ pub struct TraceOptions {
     pub hide: Vec<PathBuf>,
     /// …except these directories inside them (the submission's own folder).
     pub expose: Vec<PathBuf>,
+    /// The clock the program and the ledger run on (default: real).
+    pub clock: super::ClockMode,
 }
 
 /// How long orphans may run on after the root exited, by default (`proclab trace
@@ -120,6 +122,7 @@ impl TraceOptions {
             readonly_fs: true,
             hide: Vec::new(),
             expose: Vec::new(),
+            clock: super::ClockMode::Real,
         }
     }
 }

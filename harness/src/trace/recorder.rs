@@ -3,7 +3,7 @@
 //! and stop requests.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -44,6 +44,9 @@ pub(crate) struct Shared {
     pub control_cv: Condvar,
     /// Set with `state.stop`, read by the tracer without locking at every stop.
     pub stop_flag: AtomicBool,
+    /// The virtual clock's offset over real time (0 on the real clock): events' `t_ns`
+    /// are real time since the start plus this.
+    pub clock_offset_ns: AtomicU64,
 }
 
 impl Shared {
@@ -89,7 +92,9 @@ impl Recorder {
     }
 
     pub(crate) fn push(&mut self, kind: EventKind) {
-        let t_ns = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let t_ns = u64::try_from(self.start.elapsed().as_nanos())
+            .unwrap_or(u64::MAX)
+            .saturating_add(self.shared.clock_offset_ns.load(Ordering::Acquire));
         let mut state = self.shared.lock();
         state.events.push(Event {
             seq: self.seq,

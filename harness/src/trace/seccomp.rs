@@ -60,10 +60,19 @@ fn arch() -> Result<TargetArch, seccompiler::BackendError> {
 }
 
 /// The two filters, in the order they are installed.
-pub(crate) fn build() -> Result<Vec<BpfProgram>, seccompiler::BackendError> {
+/// `virtual_clock`: also stop clock reads and sleeps (`vclock/`).
+pub(crate) fn build(virtual_clock: bool) -> Result<Vec<BpfProgram>, seccompiler::BackendError> {
     let arch = arch()?;
-    let mut trace_rules: BTreeMap<i64, Vec<SeccompRule>> =
-        TRACED.iter().map(|&nr| (nr, Vec::new())).collect();
+    let clock_calls: &[libc::c_long] = if virtual_clock {
+        super::vclock::TRACED
+    } else {
+        &[]
+    };
+    let mut trace_rules: BTreeMap<i64, Vec<SeccompRule>> = TRACED
+        .iter()
+        .chain(clock_calls)
+        .map(|&nr| (nr, Vec::new()))
+        .collect();
     // A query (act == NULL, as Python makes for every signal at start-up) changes nothing.
     let sigchld = SeccompRule::new(vec![
         SeccompCondition::new(

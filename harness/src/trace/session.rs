@@ -135,7 +135,8 @@ fn trace(
     let stdin: OwnedFd = File::open("/dev/null")
         .map_err(|e| early(TraceError::setup("opening /dev/null")(e)))?
         .into();
-    let filters = seccomp::build().map_err(|e| {
+    let virtual_clock = opts.clock == super::vclock::ClockMode::Virtual;
+    let filters = seccomp::build(virtual_clock).map_err(|e| {
         early(TraceError::setup("building the seccomp filter")(
             std::io::Error::other(e),
         ))
@@ -294,7 +295,21 @@ fn trace(
         seen: Default::default(),
         marks: Default::default(),
         sigchld: Default::default(),
+        vclock: virtual_clock.then(|| {
+            super::vclock::VClock::new(start, Arc::clone(&shared), opts.linger, opts.limits.time_ms)
+        }),
     };
+    if let Some(vc) = &tracer.vclock {
+        p.layers.push(layer(
+            "virtual-clock",
+            vc.ticking(),
+            if vc.ticking() {
+                "sleeps jump while nothing of the run can run"
+            } else {
+                "no ticker: the clock jumps only at ptrace stops"
+            },
+        ));
+    }
     tracer.add_task(root, root);
     tracer.sigchld.root(root);
     let _ = started.send(Ok(Started {
@@ -312,6 +327,9 @@ fn trace(
 
     p.timings.mark("started");
     let result = tracer.run();
+    if let Some(vc) = tracer.vclock.as_mut() {
+        vc.stop_ticking();
+    }
     p.timings
         .mark_at("run:to-root-exec", tracer.marks.root_exec);
     p.timings
@@ -373,6 +391,12 @@ fn trace(
         output_truncated: tracer.output_truncated,
         leftovers: tracer.leftovers,
         layers: p.layers,
-        wall_ns: u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        wall_ns: u64::try_from(start.elapsed().as_nanos())
+            .unwrap_or(u64::MAX)
+            .saturating_add(
+                shared
+                    .clock_offset_ns
+                    .load(std::sync::atomic::Ordering::Acquire),
+            ),
     })
 }

@@ -47,6 +47,31 @@ pub(crate) fn next() -> Result<Option<Stop>, Errno> {
     }
 }
 
+/// What the loop wakes up for on the virtual clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    Stop(Stop),
+    /// The ticker interrupted the wait (`vclock/tick.rs`).
+    Tick,
+    /// No tracees left.
+    Done,
+}
+
+/// [`next`], but an interrupted wait returns [`Wake::Tick`].
+pub(crate) fn next_or_tick() -> Result<Wake, Errno> {
+    let mut status = 0;
+    // SAFETY: plain syscall with a valid out-pointer.
+    let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::__WNOTHREAD) };
+    if pid < 0 {
+        return match Errno::last() {
+            Errno::EINTR => Ok(Wake::Tick),
+            Errno::ECHILD => Ok(Wake::Done),
+            e => Err(e),
+        };
+    }
+    Ok(decode(Pid::from_raw(pid), status).map_or(Wake::Tick, Wake::Stop))
+}
+
 fn decode(pid: Pid, status: i32) -> Option<Stop> {
     if libc::WIFEXITED(status) {
         return Some(Stop::Exited(pid, libc::WEXITSTATUS(status)));

@@ -24,6 +24,7 @@ use super::sigchld::Dispositions;
 use super::sockets::SocketTable;
 use super::stops::{self, Stop};
 use super::syscalls::Call;
+use super::vclock::VClock;
 use super::writes::Gates;
 use crate::ledger::{EventKind, ExitStatus, LimitKind, Limits, SpawnVia};
 
@@ -70,6 +71,8 @@ pub(crate) struct Tracer {
     pub marks: RunMarks,
     /// SIGCHLD dispositions and real parents, for kernel reaps.
     pub sigchld: Dispositions,
+    /// The virtual clock (`--clock virtual`), None on the real clock.
+    pub vclock: Option<VClock>,
 }
 
 /// Moments of a run, for `PROCLAB_TRACE_TIMINGS` (CLOCK_MONOTONIC ns; 0: not seen).
@@ -82,6 +85,9 @@ pub(crate) struct RunMarks {
 impl Tracer {
     /// Run the loop until no tracee is left. Returns an error only for a tracer fault.
     pub(crate) fn run(&mut self) -> Result<(), TraceError> {
+        if self.vclock.is_some() {
+            return self.run_virtual();
+        }
         loop {
             let stop = match stops::next() {
                 Ok(Some(stop)) => stop,
@@ -98,6 +104,34 @@ impl Tracer {
                 self.begin_teardown(reason);
             }
             self.handle(stop);
+        }
+    }
+
+    /// [`run`](Self::run) on the virtual clock: the wait is interrupted every tick, and
+    /// a tick also runs between stops when stops keep coming.
+    fn run_virtual(&mut self) -> Result<(), TraceError> {
+        loop {
+            let wake = stops::next_or_tick().map_err(|errno| TraceError::Ptrace {
+                what: "waitpid",
+                errno,
+            })?;
+            if !self.stopping && self.shared.stop_requested() {
+                let reason = self.shared.lock().stop.clone();
+                self.begin_teardown(reason);
+            }
+            match wake {
+                stops::Wake::Done => return Ok(()),
+                stops::Wake::Tick => self.on_tick(),
+                stops::Wake::Stop(stop) => {
+                    if let Some(vc) = self.vclock.as_mut() {
+                        vc.dirty = true;
+                    }
+                    self.handle(stop);
+                    if self.vclock.as_ref().is_some_and(|vc| vc.tick_due()) {
+                        self.on_tick();
+                    }
+                }
+            }
         }
     }
 
@@ -251,6 +285,9 @@ impl Tracer {
             argv,
         });
         self.sigchld.exec(tgid);
+        if self.vclock.is_some() {
+            super::vclock::hide_vdso(tid);
+        }
         if tgid == self.root {
             self.root_execd = true;
             if super::timings::enabled() && self.marks.root_exec == 0 {
@@ -267,6 +304,9 @@ impl Tracer {
         self.early.remove(&tid);
         self.expected.remove(&tid);
         self.shared.lock().live.remove(&tid.as_raw());
+        if let Some(vc) = self.vclock.as_mut() {
+            vc.held.remove(&tid);
+        }
         let Some(task) = self.tasks.remove(&tid) else {
             return;
         };
@@ -301,6 +341,9 @@ impl Tracer {
                 self.marks.root_exit = super::timings::now_ns();
             }
             self.root_status = Some(status);
+            if let Some(vc) = self.vclock.as_mut() {
+                vc.root_exit = Some(vc.now());
+            }
             self.shared.lock().root_exited_at = Some(std::time::Instant::now());
             self.shared.control_cv.notify_all();
         }

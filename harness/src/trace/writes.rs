@@ -93,7 +93,6 @@ impl<C: Copy> Gates<C> {
     }
 
     /// Is `tid` held in a queue?
-    #[cfg(test)]
     pub(crate) fn is_held(&self, tid: Pid) -> bool {
         self.gates
             .iter()
