@@ -146,6 +146,14 @@ pub fn manifest() -> Vec<Fixture> {
         .clone()
 }
 
+/// The fixture of the manifest with this id.
+pub fn fixture(id: &str) -> Fixture {
+    manifest()
+        .into_iter()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("no fixture {id} in the manifest"))
+}
+
 /// The fixtures graded against an exercise (not the trace-only hostile programs).
 pub fn graded_fixtures() -> Vec<Fixture> {
     manifest()

@@ -71,14 +71,8 @@ fn hostile_programs_hit_their_limit_and_say_so() {
 /// only no-leftovers names them.
 #[test]
 fn orphans_are_killed_when_the_grace_runs_out_and_only_no_leftovers_says_so() {
-    let by_id = |id: &str| {
-        manifest()
-            .into_iter()
-            .find(|f| f.id == id)
-            .unwrap_or_else(|| panic!("fixture {id}"))
-    };
-    let setsid = by_id("hostile-double-fork-setsid").command();
-    let sleeper = by_id("py-start-target-fork-sleeps-past-grace").command();
+    let setsid = fixture("hostile-double-fork-setsid").command();
+    let sleeper = fixture("py-start-target-fork-sleeps-past-grace").command();
     let cases: [(&[&str], &[String], u64); 3] = [
         // A 1 s grace: the hour-long setsid grandchild is killed after about 1 s.
         (&["--time-limit", "20s", "--orphan-grace", "1s"], &setsid, 8),

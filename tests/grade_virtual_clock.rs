@@ -65,14 +65,8 @@ fn hostile_programs_hit_their_limit_on_the_virtual_clock() {
 /// shim's start-up, seconds under load: speed is the benchmark's business.)
 #[test]
 fn orphans_are_killed_when_the_virtual_grace_runs_out() {
-    let by_id = |id: &str| {
-        manifest()
-            .into_iter()
-            .find(|f| f.id == id)
-            .unwrap_or_else(|| panic!("fixture {id}"))
-    };
-    let setsid = by_id("hostile-double-fork-setsid").command();
-    let sleeper = by_id("py-start-target-fork-sleeps-past-grace").command();
+    let setsid = fixture("hostile-double-fork-setsid").command();
+    let sleeper = fixture("py-start-target-fork-sleeps-past-grace").command();
     let cases: [(&[&str], &[String]); 3] = [
         (&["--time-limit", "20s", "--orphan-grace", "3s"], &setsid),
         (&["--time-limit", "4s"], &setsid),
