@@ -49,13 +49,14 @@ const FIXTURES: [(&str, &str, &str, &[&str]); 6] = [
 ];
 
 /// The layers docs/security.md tabulates.
-const LAYERS: [&str; 12] = [
+const LAYERS: [&str; 13] = [
     "uid",
     "workdir",
     "capabilities",
     "userns",
     "fs-readonly",
     "netns",
+    "pidns",
     "pids-cgroup",
     "memory-cgroup",
     "cgroup-kill",
@@ -149,11 +150,18 @@ fn every_mode_gives_the_same_verdicts_and_says_which_layers_it_had() {
                 "{rel} in mode `{}` (layers {layers:#?})",
                 mode.name()
             );
-            for name in ["uid", "workdir", "fs-readonly", "netns", "pids-cgroup"] {
+            for name in [
+                "uid",
+                "workdir",
+                "fs-readonly",
+                "netns",
+                "pidns",
+                "pids-cgroup",
+            ] {
                 assert!(layers.contains_key(name), "`{name}` listed: {layers:?}");
             }
             let private = expects_namespaces(mode);
-            for name in ["netns", "fs-readonly"] {
+            for name in ["netns", "fs-readonly", "pidns"] {
                 assert_eq!(
                     layers[name].0,
                     private,

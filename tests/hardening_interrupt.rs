@@ -21,13 +21,15 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 /// Ignores SIGTERM and SIGINT everywhere; main, two children, a setsid grandchild; all
-/// sleep an hour. Each appends `PID TAG` to $HARDENING_PIDS, else to `pids` beside it.
+/// sleep an hour. Each appends `PID TAG` (its pid on the host) to $HARDENING_PIDS, else to
+/// `pids` beside it.
 const STUBBORN: &str = r#"
 import os, signal, time
 PIDS = os.environ.get('HARDENING_PIDS') or os.path.join(os.path.dirname(os.path.abspath(__file__)), 'pids')
 def note(tag):
+    # The host's pid (/proc is the host's): in the run's pid namespace getpid() is not.
     with open(PIDS, 'a') as f:
-        f.write(f'{os.getpid()} {tag}\n')
+        f.write(f"{os.readlink('/proc/self')} {tag}\n")
 for s in (signal.SIGTERM, signal.SIGINT):
     signal.signal(s, signal.SIG_IGN)
 note('main')

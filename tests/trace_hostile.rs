@@ -267,6 +267,11 @@ fn killing_the_grader_leaves_nothing_behind() {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
+    assert_eq!(
+        ours_still_running(&pids),
+        pids,
+        "the printed pids are the run's"
+    );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -245,6 +245,11 @@ fn dropping_a_running_trace_kills_everything() {
         })
         .collect();
     assert_eq!(pids.len(), 2);
+    assert_eq!(
+        common::ours_still_running(&pids),
+        pids,
+        "the printed pids are the run's"
+    );
     drop(run);
     assert!(common::ours_still_running(&pids).is_empty());
 }

@@ -70,6 +70,10 @@ pub struct GradeArgs {
     /// directory (as `trace --writable-fs`).
     #[arg(long)]
     pub writable_fs: bool,
+    /// Run the submission among the host's pids instead of a pid namespace of its own
+    /// (as `trace --no-pidns`).
+    #[arg(long)]
+    pub no_pidns: bool,
     /// Also write the report in FORMAT to FILE (repeatable), e.g. `--report junit=r.xml`.
     #[arg(long, value_name = "FORMAT=FILE", value_parser = parse_report)]
     pub report: Vec<(Format, PathBuf)>,
@@ -165,6 +169,7 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
     opts.pin_cpu = !args.no_pin_cpu;
     opts.clock = args.clock;
     opts.readonly_fs = !args.writable_fs;
+    opts.pidns = !args.no_pidns;
     // Ctrl-C / SIGTERM to proclab: end the run cleanly (everything killed and reaped),
     // then exit 130 without a verdict.
     let interrupted = Arc::new(AtomicBool::new(false));

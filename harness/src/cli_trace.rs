@@ -52,6 +52,9 @@ pub struct TraceArgs {
     /// Let the program write anywhere it has permission to, not only its working directory.
     #[arg(long)]
     pub writable_fs: bool,
+    /// Run the program among the host's pids instead of a pid namespace of its own.
+    #[arg(long)]
+    pub no_pidns: bool,
     /// A directory the program cannot read (repeatable): other students' submissions.
     #[arg(long, value_name = "DIR")]
     pub hide: Vec<std::path::PathBuf>,
@@ -147,6 +150,7 @@ impl TraceArgs {
             NetnsMode::Auto
         };
         opts.readonly_fs = !self.writable_fs;
+        opts.pidns = !self.no_pidns;
         opts.hide = self.hide.clone();
         opts.expose = self.expose.clone();
         opts.cgroup = if self.no_cgroup {

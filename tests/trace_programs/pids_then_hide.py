@@ -1,6 +1,7 @@
 """Escape attempt: a double-forked, setsid'd grandchild that ignores SIGTERM and sleeps;
-prints its pid so a test can look for it after the grader is gone (os.write: one write
-per line, whatever the buffering)."""
+prints its pid on the host (/proc is the host's; in the run's pid namespace getpid() is
+not) so a test can look for it after the grader is gone (os.write: one write per line,
+whatever the buffering)."""
 import os
 import signal
 import time
@@ -10,10 +11,10 @@ if middle == 0:
     os.setsid()
     if os.fork() == 0:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        os.write(1, f'hidden {os.getpid()}\n'.encode())
+        os.write(1, f"hidden {os.readlink('/proc/self')}\n".encode())
         time.sleep(3600)
         os._exit(0)
     os._exit(0)
 os.waitpid(middle, 0)
-os.write(1, f'main {os.getpid()}\n'.encode())
+os.write(1, f"main {os.readlink('/proc/self')}\n".encode())
 time.sleep(3600)

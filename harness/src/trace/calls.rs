@@ -84,6 +84,7 @@ impl Tracer {
                 _ => stops::resume(tid, 0),
             },
             Call::Signal { target, signal } => {
+                let target = self.outer_target(target);
                 let resolved = match target {
                     SignalTarget::Pidfd(fd) => syscalls::pidfd_target(tid, fd),
                     _ => None,
@@ -230,9 +231,10 @@ impl Tracer {
                     Some(_) => 0,
                 };
                 if reaped > 0 {
+                    let reaped = self.outer_pid(reaped as i32);
                     self.rec.push(EventKind::Reap {
                         reaper: tgid.as_raw(),
-                        reaped: reaped as i32,
+                        reaped,
                     });
                 }
             }
@@ -320,4 +322,27 @@ fn read_sigaction(tid: Pid, act: u64) -> Option<Disposition> {
     let handler = u64::from_ne_bytes(raw.get(..8)?.try_into().ok()?);
     let flags = u64::from_ne_bytes(raw.get(8..16)?.try_into().ok()?);
     Some(Disposition::from_raw(handler, flags))
+}
+
+impl Tracer {
+    /// The grader's pid for a pid the program passed or got (they differ in the run's
+    /// own pid namespace, `pidns.rs`); unchanged when unknown or without one.
+    fn outer_pid(&self, pid: i32) -> i32 {
+        self.pidns
+            .as_ref()
+            .and_then(|ns| ns.outer_pid(pid))
+            .unwrap_or(pid)
+    }
+
+    /// `target` with its pid or group id in the grader's terms.
+    fn outer_target(&self, target: SignalTarget) -> SignalTarget {
+        match target {
+            SignalTarget::Process(pid) if pid > 0 => SignalTarget::Process(self.outer_pid(pid)),
+            SignalTarget::Process(group) if group < -1 => {
+                SignalTarget::Process(-self.outer_pid(-group))
+            }
+            SignalTarget::Thread(tid) => SignalTarget::Thread(self.outer_pid(tid)),
+            other => other,
+        }
+    }
 }

@@ -76,6 +76,28 @@ pub(crate) fn private_mounts() -> Result<(), String> {
         .clone()
 }
 
+/// Can this grader make a pid namespace (the `pidns` layer without a user namespace)?
+/// Tried once per process on a throwaway thread: unshare(CLONE_NEWPID) only sets where
+/// the calling thread's future children go, and this thread has none.
+pub(crate) fn private_pids() -> Result<(), String> {
+    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            if let Some(cap) = missing(&[CAP_SYS_ADMIN]) {
+                return Err(format!("no {}", name(cap)));
+            }
+            std::thread::Builder::new()
+                .name("proclab-probe".into())
+                .spawn(|| {
+                    unshare(CloneFlags::CLONE_NEWPID)
+                        .map_err(|e| format!("unshare(CLONE_NEWPID): {e}"))
+                })
+                .map_err(|e| e.to_string())
+                .and_then(|t| t.join().map_err(|_| "probe panicked".to_string())?)
+        })
+        .clone()
+}
+
 fn probe_mounts() -> Result<(), Errno> {
     unshare(CloneFlags::CLONE_NEWNS)?;
     let none: Option<&str> = None;

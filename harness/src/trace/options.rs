@@ -88,6 +88,9 @@ pub struct TraceOptions {
     pub expose: Vec<PathBuf>,
     /// The clock the program and the ledger run on (default: real).
     pub clock: super::ClockMode,
+    /// Run the program in a pid namespace of its own (`pidns.rs`), where the grader or
+    /// the run's user namespace can make one (default on).
+    pub pidns: bool,
 }
 
 /// How long orphans may run on after the root exited, by default (`proclab trace
@@ -123,6 +126,7 @@ impl TraceOptions {
             hide: Vec::new(),
             expose: Vec::new(),
             clock: super::ClockMode::Real,
+            pidns: true,
         }
     }
 }

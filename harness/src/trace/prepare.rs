@@ -34,6 +34,8 @@ pub(crate) struct Prepared {
     pub drop_caps: bool,
     /// Everything read-only but the working directory (root only).
     pub fs_view: Option<FsView>,
+    /// Run the program in a pid namespace of its own (`pidns.rs`).
+    pub pidns: bool,
     /// The run's cgroups (made on a helper thread while the rest was prepared).
     pub cgroups: Cgroups,
     pub timings: Timings,
@@ -91,6 +93,17 @@ pub(crate) fn prepare(opts: TraceOptions, mut timings: Timings) -> Result<Prepar
         (None, Err(why)) if want_userns => Err(format!("{why}; {userns_why}")),
         (None, Err(why)) => Err(why),
     };
+    let pidns = match &sandbox {
+        _ if !opts.pidns => Err("the host's pids (option)".to_string()),
+        Some(s) => s.pids.clone().map(|()| " (in the run's user namespace)"),
+        None if can_netns => caps::private_pids().map(|()| ""),
+        None if !userns_why.is_empty() => Err(format!("no CAP_SYS_ADMIN; {userns_why}")),
+        None => Err("no CAP_SYS_ADMIN and no user namespace of the run's own".to_string()),
+    }
+    .map_err(|why| match why.strip_prefix("the host's") {
+        Some(_) => why,
+        None => format!("the host's pids: {why}"),
+    });
     let rest = prepare_rest(opts, &mut timings, sandbox.as_deref(), fs);
     let netns = netns_job.map(|job| job.join());
     let cgroups = match cgroups_job {
@@ -151,6 +164,15 @@ pub(crate) fn prepare(opts: TraceOptions, mut timings: Timings) -> Result<Prepar
         }
         (Some(Err(e)), _) => return Err(TraceError::setup("creating the network namespace")(e)),
     };
+    p.pidns = pidns.is_ok();
+    p.layers.push(match pidns {
+        Ok(inside) => layer(
+            "pidns",
+            true,
+            format!("own pid namespace{inside}: its end kills whatever is left"),
+        ),
+        Err(why) => layer("pidns", false, why),
+    });
     p.sandbox = sandbox;
     p.cgroups = cgroups;
     p.timings = timings;
@@ -333,6 +355,7 @@ fn prepare_rest(
         layers,
         drop_caps,
         fs_view,
+        pidns: false,
         cgroups: Cgroups::default(),
         timings: Timings::off(),
     })

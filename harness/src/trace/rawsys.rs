@@ -85,3 +85,17 @@ pub(crate) fn switch_user(uid: Uid, gid: Gid) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+/// fork(2) as a raw clone syscall (no glibc bookkeeping, as for [`fork_into`]): `None`
+/// in the child, the child's pid in the parent.
+///
+/// # Safety
+/// As for [`fork_into`]: the child may only make async-signal-safe calls.
+pub(crate) unsafe fn fork_raw() -> Result<Option<Pid>, Errno> {
+    // SAFETY: clone(2) with only an exit signal and no new stack behaves as fork.
+    let rc = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0) };
+    match Errno::result(rc)? {
+        0 => Ok(None),
+        pid => Ok(Some(Pid::from_raw(pid as i32))),
+    }
+}

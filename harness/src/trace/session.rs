@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
@@ -13,14 +13,16 @@ use nix::fcntl::OFlag;
 use nix::sys::ptrace::Options;
 use nix::unistd::Pid;
 
+use super::child_spec;
 use super::drain;
 use super::error::TraceError;
 use super::fds::OurPipes;
+use super::pidns::PidNs;
 use super::prepare::{Prepared, layer};
 use super::recorder::{Recorder, Shared};
 use super::seccomp;
 use super::sockets::SocketTable;
-use super::spawn::{self, ChildSpec};
+use super::spawn;
 use super::teardown::StopHandle;
 use super::tracer_loop::Tracer;
 use super::watchdog;
@@ -142,48 +144,40 @@ fn trace(
         ))
     })?;
     let joins = cgroups.joins();
-    let c = |what, s: &dyn AsRef<std::ffi::OsStr>| spawn::cstring(what, s).map_err(early);
-    let spec = ChildSpec {
-        program: c("the program path", &p.program)?,
-        argv: p
-            .argv
-            .iter()
-            .map(|a| c("an argument", a))
-            .collect::<Result<_, _>>()?,
-        envp: p
-            .env
-            .iter()
-            .map(|(k, v)| {
-                let mut kv = k.clone();
-                kv.push("=");
-                kv.push(v);
-                c("the environment", &kv)
-            })
-            .collect::<Result<_, _>>()?,
-        cwd: match (&opts.cwd, &p.workdir) {
-            (Some(dir), _) => Some(c("the working directory", dir)?),
-            (None, Some(w)) => Some(c("the working directory", &w.path)?),
-            (None, None) => None,
-        },
-        identity: p.identity.as_ref().map(|who| (who.uid, who.gid)),
-        drop_caps: p.drop_caps,
-        fs_view: p.fs_view.as_ref(),
-        netns: p.netns.as_ref().map(|ns| ns.fd()),
-        userns: p.sandbox.as_ref().map(|s| s.user_fd()),
-        nproc: p.nproc,
-        cgroup_tasks: &joins.tasks,
-        into_cgroup: joins.v2.as_ref().map(|fd| fd.as_fd()),
-        filters,
-        stdin,
-        stdout: out_w,
-        stderr: err_w,
-    };
-
-    p.timings.mark("child-spec");
-    let forked_at = p.timings.on().then(super::timings::now_ns);
+    // The spec borrows `p`; the timings are marked meanwhile.
+    let mut timings = std::mem::replace(&mut p.timings, super::timings::Timings::off());
+    let spec = child_spec::build(&p, &joins, filters, [stdin, out_w, err_w]).map_err(early)?;
+    timings.mark("child-spec");
+    let forked_at = timings.on().then(super::timings::now_ns);
     let start = Instant::now();
     let forked = spawn::fork_child(spec).map_err(early)?;
-    let root = forked.pid;
+    p.timings = timings;
+    let (root, pidns) = match &forked.pids {
+        None => (forked.pid, None),
+        Some(report) => match PidNs::attach(forked.pid, report) {
+            Ok((ns, root)) => (root, Some(ns)),
+            Err(errno) => {
+                let _ = nix::sys::signal::kill(forked.pid, nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(forked.pid, None);
+                return Err(early(match forked.failure() {
+                    Some((stage, errno)) => TraceError::Start {
+                        command: p.argv.first().cloned().unwrap_or_default(),
+                        stage,
+                        errno,
+                    },
+                    None => TraceError::setup("starting the pid namespace")(errno.into()),
+                }));
+            }
+        },
+    };
+    // Kill what was started and reap it, before the tracer loop owns it.
+    let abandon = |pidns: &Option<PidNs>| match pidns {
+        Some(ns) => ns.reap(),
+        None => {
+            let _ = nix::sys::signal::kill(root, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(root, None);
+        }
+    };
     p.timings.mark("fork");
     // PTRACE_O_EXITKILL: if this thread dies, the kernel kills every tracee.
     let options = Options::PTRACE_O_TRACESYSGOOD
@@ -195,8 +189,7 @@ fn trace(
         | Options::PTRACE_O_TRACESECCOMP
         | Options::PTRACE_O_EXITKILL;
     if let Err(errno) = nix::sys::ptrace::seize(root, options) {
-        let _ = nix::sys::signal::kill(root, nix::sys::signal::Signal::SIGKILL);
-        let _ = nix::sys::wait::waitpid(root, None);
+        abandon(&pidns);
         return Err(early(TraceError::Ptrace {
             what: "seize",
             errno,
@@ -243,8 +236,7 @@ fn trace(
     shared.lock().live.insert(root.as_raw(), root.as_raw());
 
     if let Err(e) = forked.release() {
-        let _ = nix::sys::signal::kill(root, nix::sys::signal::Signal::SIGKILL);
-        let _ = nix::sys::wait::waitpid(root, None);
+        abandon(&pidns);
         return Err(early(e));
     }
     p.timings.mark("release");
@@ -295,6 +287,7 @@ fn trace(
         seen: Default::default(),
         marks: Default::default(),
         sigchld: Default::default(),
+        pidns,
         vclock: virtual_clock.then(|| {
             super::vclock::VClock::new(start, Arc::clone(&shared), opts.linger, opts.limits.time_ms)
         }),
@@ -340,6 +333,10 @@ fn trace(
         let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), &allowed);
     }
     // Every tracee is gone; sweep the cgroups for anything that escaped tracing.
+    if let Some(ns) = &tracer.pidns {
+        // Normally C was reaped by the loop already; after a tracer fault, not.
+        ns.reap();
+    }
     let escaped = tracer.sweep_cgroups();
     tracer.leftovers.extend(escaped.iter().copied());
     tracer.leftovers.sort_unstable();

@@ -48,6 +48,9 @@ impl Tracer {
         if let Some(file) = self.cgroups.kill_file() {
             kill_through(&file);
         }
+        if let Some(ns) = &self.pidns {
+            ns.kill_all();
+        }
         let tids: Vec<Pid> = self
             .tasks
             .keys()
@@ -63,8 +66,17 @@ impl Tracer {
     /// tracing; kill it too. Returns the pids found.
     pub(crate) fn sweep_cgroups(&mut self) -> Vec<i32> {
         let mut found = Vec::new();
+        // The pid namespace's own C and init were reaped already (the tracer loop ends
+        // with C's exit) but leave cgroup.procs asynchronously, as any task does: they
+        // are neither the program's nor ours to kill by pid any more.
+        let helper = |pid: &i32| self.pidns.as_ref().is_some_and(|ns| ns.is_helper(*pid));
         for _ in 0..100 {
-            let members = self.cgroups.members();
+            let members: Vec<i32> = self
+                .cgroups
+                .members()
+                .into_iter()
+                .filter(|p| !helper(p))
+                .collect();
             if members.is_empty() {
                 break;
             }
@@ -114,13 +126,9 @@ impl StopHandle {
         }
     }
 
-    /// Send `signal` to every live process of the run (thread-group leaders).
+    /// Send `signal` to every live process of the run, as a group kill would
+    /// (`group_signal.rs` says why the order matters under ptrace).
     pub(crate) fn signal_all(&self, signal: Signal) {
-        let mut groups: Vec<i32> = self.shared.lock().live.values().copied().collect();
-        groups.sort_unstable();
-        groups.dedup();
-        for pid in groups {
-            let _ = kill(Pid::from_raw(pid), signal);
-        }
+        super::group_signal::signal_all(&self.shared, signal);
     }
 }

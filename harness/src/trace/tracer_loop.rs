@@ -19,6 +19,7 @@ use super::calls::ExitWait;
 use super::cgroup::Cgroups;
 use super::error::TraceError;
 use super::fds::{OurPipes, Pidfds};
+use super::pidns::PidNs;
 use super::recorder::{Recorder, Shared, StopReason};
 use super::sigchld::Dispositions;
 use super::sockets::SocketTable;
@@ -73,6 +74,8 @@ pub(crate) struct Tracer {
     pub sigchld: Dispositions,
     /// The virtual clock (`--clock virtual`), None on the real clock.
     pub vclock: Option<VClock>,
+    /// The run's pid namespace, when it has one (pid translation, its init's pidfd).
+    pub pidns: Option<PidNs>,
 }
 
 /// Moments of a run, for `PROCLAB_TRACE_TIMINGS` (CLOCK_MONOTONIC ns; 0: not seen).
@@ -215,6 +218,9 @@ impl Tracer {
         );
         self.seen.insert(tid);
         self.shared.lock().live.insert(tid.as_raw(), tgid.as_raw());
+        if let Some(ns) = &mut self.pidns {
+            ns.learn(tid);
+        }
     }
 
     /// PTRACE_EVENT_STOP: a new child's first stop, or a group-stop.

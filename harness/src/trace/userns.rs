@@ -61,6 +61,8 @@ pub(crate) struct Sandbox {
     net: OwnedFd,
     /// Can a read-only mount namespace be made inside (`Err`: why not)?
     pub mounts: Result<(), String>,
+    /// Can a pid namespace be made inside (`Err`: why not)?
+    pub pids: Result<(), String>,
     pub inner_uid: u32,
     pub outer_uid: u32,
 }
@@ -122,7 +124,7 @@ impl Sandbox {
             holder,
             ctl: Some(ours),
         };
-        let mut report = [0u8; 9];
+        let mut report = [0u8; 13];
         let n = nix::unistd::read(sandbox.ctl()?, &mut report)?;
         if n != report.len() {
             return Err(io::Error::other("the namespace holder ended early"));
@@ -139,6 +141,7 @@ impl Sandbox {
             )));
         }
         let fs = errno(&report[5..9]);
+        let pids = errno(&report[9..13]);
         let ns = |kind: &str| -> io::Result<OwnedFd> {
             Ok(File::open(format!("/proc/{holder}/ns/{kind}"))?.into())
         };
@@ -151,6 +154,10 @@ impl Sandbox {
             mounts: match fs as i32 {
                 0 => Ok(()),
                 _ => Err(format!("mount namespace in a user namespace: {fs}")),
+            },
+            pids: match pids as i32 {
+                0 => Ok(()),
+                _ => Err(format!("pid namespace in a user namespace: {pids}")),
             },
             inner_uid: inner(outer_uid),
             outer_uid,
@@ -240,11 +247,17 @@ fn holder_main(data: &HolderData, ctl: RawFd) -> i32 {
     let _ = nix::unistd::setsid();
     // SAFETY: an fd number we keep open for the life of this process.
     let ctl = unsafe { BorrowedFd::borrow_raw(ctl) };
-    let mut report = [0u8; 9];
+    let mut report = [0u8; 13];
     match make_namespaces(data) {
         Ok(()) => {
             let fs = probe_mounts(data).err().map_or(0, |e| e as i32);
             report[5..9].copy_from_slice(&fs.to_ne_bytes());
+            // Harmless here: it only decides where this holder's children would go,
+            // and it has none.
+            let pids = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWPID)
+                .err()
+                .map_or(0, |e| e as i32);
+            report[9..13].copy_from_slice(&pids.to_ne_bytes());
         }
         Err((step, errno)) => {
             report[0] = step;
