@@ -354,3 +354,22 @@ fn read_counter(file: &Path, key: &str) -> u64 {
 pub(crate) fn kill_through(file: &Path) {
     let _ = fs::write(file, "1");
 }
+
+/// In the forked child (async-signal-safe): enter the v1 cgroups of [`Joins`] and reports which it joined
+/// (bit `i`: `tasks[i]`); a cgroup it cannot join is left to the tracer.
+pub(crate) fn join_v1(tasks: &[std::ffi::CString], report: std::os::fd::BorrowedFd<'_>) {
+    let mut joined = 0u64;
+    for (i, file) in tasks.iter().enumerate().take(64) {
+        let fd = nix::fcntl::open(
+            file.as_c_str(),
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        );
+        if let Ok(fd) = fd
+            && nix::unistd::write(&fd, b"0") == Ok(1)
+        {
+            joined |= 1 << i;
+        }
+    }
+    let _ = nix::unistd::write(report, &joined.to_ne_bytes());
+}

@@ -25,14 +25,16 @@
 //! - Containment, each recorded as a [`Layer`](crate::ledger::Layer): cgroups below the
 //!   tracer's own (`cgroup.rs`: pids.max, memory cap, cgroup.kill), the process cap also
 //!   through ptrace, memory by RSS sampling without a memory cgroup (`watchdog.rs`), a
-//!   private network namespace (`netns.rs`), made by the grader or, without
+//!   private network namespace (`netns.rs`) and pid namespace under an init of ours
+//!   (`pidns.rs`, which also translates the program's pids), made by the grader or, without
 //!   CAP_SYS_ADMIN, in a user namespace of the run's own (`userns.rs`; each layer is
 //!   decided from the effective capabilities and probes, `caps.rs`), an unprivileged
 //!   user and private directory,
 //!   or, when the program must stay root, no capabilities (`privileges.rs`, `spawn.rs`),
 //!   a signal fence (`fence.rs`), a read-only file system but for the working directory
-//!   (`fsview.rs`), and teardown by cgroup.kill, SIGKILL per traced task and
-//!   PTRACE_O_EXITKILL (`teardown.rs`).
+//!   (`fsview.rs`), and teardown by cgroup.kill, the pid namespace's init, SIGKILL per
+//!   traced task and PTRACE_O_EXITKILL (`teardown.rs`); a grader's SIGTERM reaches the
+//!   run as a group kill would (`group_signal.rs`).
 //! - The fixed cost of a run is kept off the critical path: the namespace and cgroups are
 //!   made on helper threads (`prepare.rs`), and the child is born in its v2 cgroup with
 //!   clone3 and joins its v1 cgroups itself (`rawsys.rs`, `spawn.rs`): a tracer writing

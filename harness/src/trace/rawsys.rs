@@ -99,3 +99,30 @@ pub(crate) unsafe fn fork_raw() -> Result<Option<Pid>, Errno> {
         pid => Ok(Some(Pid::from_raw(pid as i32))),
     }
 }
+
+/// Empty the bounding set and the ambient set, so that a program that stays uid 0 execs
+/// with no capability (capabilities(7), "Transformation of capabilities during execve").
+/// nix has no wrapper for PR_CAPBSET_DROP. Numbers past the kernel's last capability
+/// fail with EINVAL, which ends the loop.
+pub(crate) fn drop_capabilities() -> Result<(), Errno> {
+    for cap in 0..64 {
+        // SAFETY: prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } < 0 {
+            if Errno::last() == Errno::EINVAL && cap > 0 {
+                break;
+            }
+            return Err(Errno::last());
+        }
+    }
+    // SAFETY: prctl with integer arguments.
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    };
+    Ok(())
+}

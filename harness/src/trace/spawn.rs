@@ -24,7 +24,7 @@ use seccompiler::BpfProgram;
 
 use super::error::TraceError;
 use super::fsview::FsView;
-use super::rawsys::{fork_into, switch_user};
+use super::rawsys::{drop_capabilities, fork_into, switch_user};
 
 /// Steps of the child's setup, reported with errno when one fails.
 const STAGES: &[&str] = &[
@@ -167,7 +167,7 @@ pub(crate) fn fork_child(spec: ChildSpec<'_>) -> Result<Forked, TraceError> {
         }),
         Ok(ForkResult::Child) => {
             let timing_w = timing.as_ref().map(|(_, w)| w.as_fd());
-            join_cgroups(spec.cgroup_tasks, joined_w.as_fd());
+            super::cgroup::join_v1(spec.cgroup_tasks, joined_w.as_fd());
             let (stage, errno) = child_setup(
                 &spec,
                 parent,
@@ -197,25 +197,6 @@ pub(crate) fn fork_child(spec: ChildSpec<'_>) -> Result<Forked, TraceError> {
             })
         }
     }
-}
-
-/// The child enters its v1 cgroups (see `cgroup::Joins`) and reports which it joined
-/// (bit `i`: `tasks[i]`); a cgroup it cannot join is left to the tracer.
-fn join_cgroups(tasks: &[CString], report: BorrowedFd<'_>) {
-    let mut joined = 0u64;
-    for (i, file) in tasks.iter().enumerate().take(64) {
-        let fd = nix::fcntl::open(
-            file.as_c_str(),
-            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        );
-        if let Ok(fd) = fd
-            && nix::unistd::write(&fd, b"0") == Ok(1)
-        {
-            joined |= 1 << i;
-        }
-    }
-    let _ = nix::unistd::write(report, &joined.to_ne_bytes());
 }
 
 /// The child's side. Returns only on failure: (stage, errno).
@@ -326,27 +307,7 @@ fn child_setup(
         step!(5, nix::unistd::chdir(cwd));
     }
     if spec.drop_caps {
-        // nix has no wrapper for PR_CAPBSET_DROP. Numbers past the kernel's last
-        // capability fail with EINVAL, which ends the loop.
-        for cap in 0..64 {
-            // SAFETY: prctl with integer arguments.
-            if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } < 0 {
-                if Errno::last() == Errno::EINVAL && cap > 0 {
-                    break;
-                }
-                return (6, Errno::last());
-            }
-        }
-        // SAFETY: prctl with integer arguments.
-        unsafe {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_CLEAR_ALL,
-                0,
-                0,
-                0,
-            )
-        };
+        step!(6, drop_capabilities());
     }
     // After the uid change: changing credentials clears the parent-death signal
     // (prctl(2), PR_SET_PDEATHSIG). If the tracer died already, stop here.

@@ -110,35 +110,7 @@ impl Tracer {
         }
     }
 
-    /// [`run`](Self::run) on the virtual clock: the wait is interrupted every tick, and
-    /// a tick also runs between stops when stops keep coming.
-    fn run_virtual(&mut self) -> Result<(), TraceError> {
-        loop {
-            let wake = stops::next_or_tick().map_err(|errno| TraceError::Ptrace {
-                what: "waitpid",
-                errno,
-            })?;
-            if !self.stopping && self.shared.stop_requested() {
-                let reason = self.shared.lock().stop.clone();
-                self.begin_teardown(reason);
-            }
-            match wake {
-                stops::Wake::Done => return Ok(()),
-                stops::Wake::Tick => self.on_tick(),
-                stops::Wake::Stop(stop) => {
-                    if let Some(vc) = self.vclock.as_mut() {
-                        vc.dirty = true;
-                    }
-                    self.handle(stop);
-                    if self.vclock.as_ref().is_some_and(|vc| vc.tick_due()) {
-                        self.on_tick();
-                    }
-                }
-            }
-        }
-    }
-
-    fn handle(&mut self, stop: Stop) {
+    pub(crate) fn handle(&mut self, stop: Stop) {
         match stop {
             Stop::Exited(tid, code) => self.task_gone(tid, ExitStatus::Code { code }),
             Stop::Signaled(tid, signal, core) => {

@@ -14,7 +14,9 @@
 use nix::unistd::Pid;
 
 use crate::ledger::LimitKind;
+use crate::trace::error::TraceError;
 use crate::trace::recorder::StopReason;
+use crate::trace::stops;
 use crate::trace::tracer_loop::Tracer;
 
 /// Samples equal to the one before it takes to call the run quiescent: one, so two
@@ -105,6 +107,34 @@ fn debug_why(tid: Pid, state: char) {
 }
 
 impl Tracer {
+    /// [`run`](Self::run) on the virtual clock: the wait is interrupted every tick, and
+    /// a tick also runs between stops when stops keep coming.
+    pub(crate) fn run_virtual(&mut self) -> Result<(), TraceError> {
+        loop {
+            let wake = stops::next_or_tick().map_err(|errno| TraceError::Ptrace {
+                what: "waitpid",
+                errno,
+            })?;
+            if !self.stopping && self.shared.stop_requested() {
+                let reason = self.shared.lock().stop.clone();
+                self.begin_teardown(reason);
+            }
+            match wake {
+                stops::Wake::Done => return Ok(()),
+                stops::Wake::Tick => self.on_tick(),
+                stops::Wake::Stop(stop) => {
+                    if let Some(vc) = self.vclock.as_mut() {
+                        vc.dirty = true;
+                    }
+                    self.handle(stop);
+                    if self.vclock.as_ref().is_some_and(|vc| vc.tick_due()) {
+                        self.on_tick();
+                    }
+                }
+            }
+        }
+    }
+
     /// Sample the free tasks; None if one of them can run (or is at an unhandled stop).
     fn sample(&self) -> Option<Sample> {
         if !self.early.is_empty() {
