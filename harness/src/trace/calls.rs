@@ -44,6 +44,8 @@ pub(crate) enum ExitWait {
     Sigchld(Disposition),
     /// A clock read on the virtual clock: add the offset to its result.
     Clock(super::vclock::ClockFix),
+    /// A kernel wait whose timeout the virtual clock took over (`vclock/timed_waits.rs`).
+    TimedWait,
 }
 
 /// Most iovecs a gathered write is read from (IOV_MAX).
@@ -268,6 +270,7 @@ impl Tracer {
                 }
             }
             Some(ExitWait::Clock(fix)) => self.fix_clock_read(tid, fix, ret),
+            Some(ExitWait::TimedWait) => self.end_timed_wait(tid, ret),
             Some(ExitWait::Sigchld(new)) if ret == 0 => {
                 self.sigchld.set(tgid, new);
                 self.rec.push(EventKind::SigchldDisposition {

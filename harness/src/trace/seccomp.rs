@@ -59,6 +59,54 @@ fn arch() -> Result<TargetArch, seccompiler::BackendError> {
     std::env::consts::ARCH.try_into()
 }
 
+/// The kernel waits with a timeout the virtual clock takes over (`vclock/timed_waits.rs`),
+/// stopped only when they have one: a positive int of ms (poll, epoll_wait, epoll_pwait),
+/// a timeout pointer (ppoll, select, pselect6, epoll_pwait2), or a futex wait with one
+/// (futex is the hottest call of a threaded program: the rest never stop).
+fn timed_wait_rules() -> Result<Vec<(i64, Vec<SeccompRule>)>, seccompiler::BackendError> {
+    let positive_ms = |arg: u8| -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+        Ok(vec![SeccompRule::new(vec![
+            SeccompCondition::new(arg, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, 0)?,
+            SeccompCondition::new(arg, SeccompCmpArgLen::Dword, SeccompCmpOp::Lt, 1 << 31)?,
+        ])?])
+    };
+    let pointer = |arg: u8| -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+        Ok(vec![SeccompRule::new(vec![SeccompCondition::new(
+            arg,
+            SeccompCmpArgLen::Qword,
+            SeccompCmpOp::Ne,
+            0,
+        )?])?])
+    };
+    let futex_wait = |cmd: i32| -> Result<SeccompRule, seccompiler::BackendError> {
+        SeccompRule::new(vec![
+            SeccompCondition::new(
+                1,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::MaskedEq(u64::from(libc::FUTEX_CMD_MASK as u32)),
+                cmd as u64,
+            )?,
+            SeccompCondition::new(3, SeccompCmpArgLen::Qword, SeccompCmpOp::Ne, 0)?,
+        ])
+    };
+    Ok(vec![
+        (libc::SYS_poll, positive_ms(2)?),
+        (libc::SYS_epoll_wait, positive_ms(3)?),
+        (libc::SYS_epoll_pwait, positive_ms(3)?),
+        (libc::SYS_ppoll, pointer(2)?),
+        (libc::SYS_select, pointer(4)?),
+        (libc::SYS_pselect6, pointer(4)?),
+        (libc::SYS_epoll_pwait2, pointer(4)?),
+        (
+            libc::SYS_futex,
+            vec![
+                futex_wait(libc::FUTEX_WAIT)?,
+                futex_wait(libc::FUTEX_WAIT_BITSET)?,
+            ],
+        ),
+    ])
+}
+
 /// The two filters, in the order they are installed.
 /// `virtual_clock`: also stop clock reads and sleeps (`vclock/`).
 pub(crate) fn build(virtual_clock: bool) -> Result<Vec<BpfProgram>, seccompiler::BackendError> {
@@ -84,6 +132,9 @@ pub(crate) fn build(virtual_clock: bool) -> Result<Vec<BpfProgram>, seccompiler:
         SeccompCondition::new(1, SeccompCmpArgLen::Qword, SeccompCmpOp::Ne, 0)?,
     ])?;
     trace_rules.insert(libc::SYS_rt_sigaction, vec![sigchld]);
+    if virtual_clock {
+        trace_rules.extend(timed_wait_rules()?);
+    }
     let trace = SeccompFilter::new(
         trace_rules,
         SeccompAction::Allow,

@@ -284,6 +284,7 @@ impl Tracer {
         self.shared.lock().live.remove(&tid.as_raw());
         if let Some(vc) = self.vclock.as_mut() {
             vc.held.remove(&tid);
+            vc.timed.remove(&tid);
         }
         let Some(task) = self.tasks.remove(&tid) else {
             return;

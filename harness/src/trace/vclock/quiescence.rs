@@ -5,9 +5,10 @@
 //! (`/proc/<tid>/schedstat`) changed. A task that is running, in uninterruptible sleep
 //! (`D`), or at a stop the tracer has not handled yet (`t`) means not now.
 //!
-//! A task asleep in a kernel wait with a timeout (poll, select, epoll_wait, a timed
-//! futex wait: `Event.wait(1)`, `join(timeout=1)`) is on the real clock: its timeout is
-//! a kernel timer the tracer does not own. While one is, the clock does not jump (held
+//! A poll/select/epoll or futex wait whose timeout the tracer took over
+//! (`timed_waits.rs`) waits without one and so counts as asleep. A task asleep in a kernel
+//! wait whose timeout the tracer does not own (rt_sigtimedwait, semtimedop, or one it
+//! could not take over) is on the real clock: while one is, the clock does not jump (held
 //! sleeps are still released when real time reaches them), so such a program runs at
 //! real speed but in the right order.
 
@@ -208,10 +209,13 @@ impl Tracer {
         vc.prev = None;
         // Quiescent: jump to what comes next.
         let limit = vc.linger_end().unwrap_or(vc.time_limit_ns);
-        match vc.earliest() {
-            Some((tid, held)) if held.deadline <= limit => {
-                vc.advance_to(held.deadline);
-                self.release_sleep(tid, false);
+        match vc.next_due() {
+            Some((which, deadline)) if deadline <= limit => {
+                vc.advance_to(deadline);
+                match which {
+                    Ok(tid) => self.release_sleep(tid, false),
+                    Err(tid) => self.expire_timed_wait(tid),
+                }
             }
             _ => {
                 vc.advance_to(limit);

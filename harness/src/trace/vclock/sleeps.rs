@@ -77,15 +77,16 @@ impl Tracer {
         stops::resume(tid, 0);
     }
 
-    /// Release the held sleeps whose deadline has passed (on the clock as it is now),
-    /// earliest first.
+    /// Release the held sleeps and expire the timed waits whose deadline has passed (on
+    /// the clock as it is now), earliest first.
     pub(crate) fn release_due(&mut self) {
         loop {
             let Some(vc) = self.vclock.as_ref() else {
                 return;
             };
-            match vc.earliest() {
-                Some((tid, held)) if held.deadline <= vc.now() => self.release_sleep(tid, false),
+            match vc.next_due() {
+                Some((Ok(tid), deadline)) if deadline <= vc.now() => self.release_sleep(tid, false),
+                Some((Err(tid), deadline)) if deadline <= vc.now() => self.expire_timed_wait(tid),
                 _ => return,
             }
         }
