@@ -22,14 +22,32 @@ pub(crate) fn effective() -> u64 {
     static EFFECTIVE: OnceLock<u64> = OnceLock::new();
     *EFFECTIVE.get_or_init(|| {
         std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("CapEff:"))
-                    .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            })
+            .map(|s| status_mask(&s, "CapEff:"))
             .unwrap_or(0)
     })
+}
+
+/// A hex mask field of a `/proc/PID/status` text (proc(5): `SigBlk:`, `CapEff:` …);
+/// 0 if absent.
+pub(crate) fn status_mask(status: &str, key: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0)
+}
+
+/// Run `probe` once on a throwaway thread (namespace changes stay on it) where the
+/// grader has CAP_SYS_ADMIN; `Err` says why it cannot.
+fn probe_on_thread(probe: fn() -> Result<(), String>) -> Result<(), String> {
+    if let Some(cap) = missing(&[CAP_SYS_ADMIN]) {
+        return Err(format!("no {}", name(cap)));
+    }
+    std::thread::Builder::new()
+        .name("proclab-probe".into())
+        .spawn(probe)
+        .map_err(|e| e.to_string())
+        .and_then(|t| t.join().map_err(|_| "probe panicked".to_string())?)
 }
 
 /// Is `cap` in the effective set?
@@ -64,14 +82,7 @@ pub(crate) fn private_mounts() -> Result<(), String> {
     static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
     PROBE
         .get_or_init(|| {
-            if let Some(cap) = missing(&[CAP_SYS_ADMIN]) {
-                return Err(format!("no {}", name(cap)));
-            }
-            std::thread::Builder::new()
-                .name("proclab-probe".into())
-                .spawn(|| probe_mounts().map_err(|e| format!("mount namespace: {e}")))
-                .map_err(|e| e.to_string())
-                .and_then(|t| t.join().map_err(|_| "probe panicked".to_string())?)
+            probe_on_thread(|| probe_mounts().map_err(|e| format!("mount namespace: {e}")))
         })
         .clone()
 }
@@ -83,17 +94,9 @@ pub(crate) fn private_pids() -> Result<(), String> {
     static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
     PROBE
         .get_or_init(|| {
-            if let Some(cap) = missing(&[CAP_SYS_ADMIN]) {
-                return Err(format!("no {}", name(cap)));
-            }
-            std::thread::Builder::new()
-                .name("proclab-probe".into())
-                .spawn(|| {
-                    unshare(CloneFlags::CLONE_NEWPID)
-                        .map_err(|e| format!("unshare(CLONE_NEWPID): {e}"))
-                })
-                .map_err(|e| e.to_string())
-                .and_then(|t| t.join().map_err(|_| "probe panicked".to_string())?)
+            probe_on_thread(|| {
+                unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("unshare(CLONE_NEWPID): {e}"))
+            })
         })
         .clone()
 }

@@ -50,13 +50,7 @@ fn default_fatal(pid: i32, signal: Signal) -> bool {
         return false;
     };
     let bit = 1u64 << (signal as i32 - 1);
-    let mask = |key: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0)
-    };
+    let mask = |key: &str| super::caps::status_mask(&status, key);
     (mask("SigCgt:") | mask("SigIgn:") | mask("SigBlk:")) & bit == 0
 }
 

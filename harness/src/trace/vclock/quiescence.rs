@@ -42,13 +42,7 @@ pub(crate) fn signal_waiting(tid: Pid) -> bool {
     let Ok(status) = std::fs::read_to_string(format!("/proc/{tid}/status")) else {
         return false;
     };
-    let mask = |key: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0)
-    };
+    let mask = |key: &str| crate::trace::caps::status_mask(&status, key);
     let pending = mask("SigPnd:") | mask("ShdPnd:");
     let caught = mask("SigCgt:");
     // Signals whose default action is to ignore them (signal(7)), unless caught.
