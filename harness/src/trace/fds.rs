@@ -124,11 +124,7 @@ impl Pidfds {
             .or_insert_with(|| {
                 // A thread pidfd sees that thread's descriptor table; a process pidfd
                 // (older kernels) only stands for it when `tid` is the leader.
-                let open = |flags: libc::c_uint| {
-                    // SAFETY: pidfd_open takes integers; the result is owned at once.
-                    let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, tid.as_raw(), flags) };
-                    (rc >= 0).then(|| unsafe { OwnedFd::from_raw_fd(rc as i32) })
-                };
+                let open = |flags| super::rawsys::pidfd_open(tid.as_raw(), flags);
                 // pidfd_open(tid, 0) fails for a thread that is not the leader.
                 open(PIDFD_THREAD).or_else(|| open(0))
             })

@@ -16,14 +16,14 @@
 //! not remounted), so the program's `/proc/self` still resolves.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use super::rawsys::fork_raw;
+use super::rawsys::{fork_raw, pidfd_open};
 
 /// Child stages reported on failure (indexes into `spawn::STAGES`).
 pub(crate) const STAGE_UNSHARE: u8 = 13;
@@ -149,9 +149,7 @@ impl PidNs {
             }
         }
         let (init, root) = (init.unwrap_or(outer), root.unwrap_or(outer));
-        // SAFETY: pidfd_open(2) takes integers; the result is owned at once.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, init.as_raw(), 0) };
-        let init_fd = (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) });
+        let init_fd = pidfd_open(init.as_raw(), 0);
         let mut ns = PidNs {
             outer,
             init,

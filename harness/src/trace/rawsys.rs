@@ -126,3 +126,12 @@ pub(crate) fn drop_capabilities() -> Result<(), Errno> {
     };
     Ok(())
 }
+
+/// pidfd_open(2) (nix has no wrapper): a descriptor that stands for `pid` and cannot
+/// come to mean another process once it ended.
+pub(crate) fn pidfd_open(pid: i32, flags: libc::c_uint) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes integers; the result is owned at once.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, flags) };
+    (rc >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(rc as i32) })
+}

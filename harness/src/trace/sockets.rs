@@ -61,12 +61,8 @@ fn via_pidfd(pid: i32, fd: u64) -> Option<(SocketAddr, Option<SocketAddr>)> {
     use nix::sys::socket::{SockaddrStorage, getpeername, getsockname};
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     let fd = i32::try_from(fd).ok()?;
-    // SAFETY: plain syscalls; each returned descriptor is owned right away.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if pidfd < 0 {
-        return None;
-    }
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    let pidfd = super::rawsys::pidfd_open(pid, 0)?;
+    // SAFETY: a plain syscall; the returned descriptor is owned right away.
     let sock = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
     if sock < 0 {
         return None;

@@ -45,6 +45,23 @@ pub(crate) fn real_ns(clock: i64) -> Option<u64> {
     Some((ts.tv_sec() as u64).saturating_mul(1_000_000_000) + ts.tv_nsec() as u64)
 }
 
+/// A `struct timespec` (`micro`: a `struct timeval`) at `addr` as ns; None if
+/// unreadable or invalid (the kernel then fails the call itself, e.g. EINVAL).
+pub(crate) fn read_time(tid: Pid, addr: u64, micro: bool) -> Option<u64> {
+    const NS: u64 = 1_000_000_000;
+    let sec = memory::read_u64(tid, addr)? as i64;
+    let sub = memory::read_u64(tid, addr + 8)? as i64;
+    let per = if micro { 1_000_000 } else { NS as i64 };
+    if sec < 0 || !(0..per).contains(&sub) {
+        return None;
+    }
+    Some(
+        (sec as u64)
+            .saturating_mul(NS)
+            .saturating_add(sub as u64 * (NS / per as u64)),
+    )
+}
+
 /// Set the return register of a task at a syscall-exit stop, or skip the syscall at a
 /// seccomp stop with this result (seccomp(2): nr -1 skips it, the return register is
 /// what the call returns).

@@ -7,23 +7,12 @@
 
 use nix::unistd::Pid;
 
-use super::clock_calls::{follows_time, real_ns, set_result};
+use super::clock_calls::{follows_time, read_time, real_ns, set_result};
 use crate::trace::memory;
 use crate::trace::stops;
 use crate::trace::tracer_loop::Tracer;
 
 const NS: u64 = 1_000_000_000;
-
-/// A `struct timespec` at `addr` as ns; None if unreadable or invalid (the kernel then
-/// fails the call itself, e.g. EINVAL).
-fn read_timespec(tid: Pid, addr: u64) -> Option<u64> {
-    let sec = memory::read_u64(tid, addr)? as i64;
-    let nsec = memory::read_u64(tid, addr + 8)? as i64;
-    if sec < 0 || !(0..NS as i64).contains(&nsec) {
-        return None;
-    }
-    Some((sec as u64).saturating_mul(NS).saturating_add(nsec as u64))
-}
 
 impl Tracer {
     /// A sleep at its seccomp stop: hold it until its virtual deadline.
@@ -31,7 +20,7 @@ impl Tracer {
         let Some(vc) = self.vclock.as_mut() else {
             return stops::resume(tid, 0);
         };
-        let length = match read_timespec(tid, req) {
+        let length = match read_time(tid, req, false) {
             Some(ns) if follows_time(clock) && !self.stopping => ns,
             _ => return stops::resume(tid, 0),
         };

@@ -16,13 +16,11 @@
 
 use nix::unistd::Pid;
 
-use super::clock_calls::{real_ns, set_result};
+use super::clock_calls::{read_time, real_ns, set_result};
 use crate::trace::calls::ExitWait;
 use crate::trace::memory;
 use crate::trace::stops;
 use crate::trace::tracer_loop::Tracer;
-
-const NS: u64 = 1_000_000_000;
 
 /// What a timed-out call returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,17 +52,6 @@ pub(crate) struct TimedWait {
 /// which the program never sees (errno.h in the kernel: ERESTARTSYS…RESTART_RESTARTBLOCK).
 fn interrupted(ret: i64) -> bool {
     matches!(-ret, 512 | 513 | 514 | 516) || ret == -i64::from(libc::EINTR)
-}
-
-/// Read a timespec (`micro`: a timeval) at `addr` as ns.
-fn read_time(tid: Pid, addr: u64, micro: bool) -> Option<u64> {
-    let sec = memory::read_u64(tid, addr)? as i64;
-    let sub = memory::read_u64(tid, addr + 8)? as i64;
-    let per = if micro { 1_000_000 } else { NS as i64 };
-    if sec < 0 || !(0..per).contains(&sub) {
-        return None;
-    }
-    Some((sec as u64).saturating_mul(NS) + sub as u64 * (NS / per as u64))
 }
 
 /// Set argument `i` of the syscall a stopped task is in (x86_64 registers).
