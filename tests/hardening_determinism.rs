@@ -28,12 +28,12 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
+use proclab_tests::hogs::Hogs;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -202,35 +202,6 @@ fn grade_item(item: &Item) -> (Verdict, String, String) {
         why,
         run.stdout,
     )
-}
-
-/// One busy-looping process per core, killed by pid when dropped.
-struct Hogs(Vec<Child>);
-
-impl Hogs {
-    fn start() -> Hogs {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Hogs(
-            (0..cores)
-                .map(|_| {
-                    Command::new("sh")
-                        .args(["-c", "while :; do :; done"])
-                        .stdin(Stdio::null())
-                        .spawn()
-                        .expect("a CPU hog")
-                })
-                .collect(),
-        )
-    }
-}
-
-impl Drop for Hogs {
-    fn drop(&mut self) {
-        for hog in &mut self.0 {
-            let _ = hog.kill();
-            let _ = hog.wait();
-        }
-    }
 }
 
 fn env_number(name: &str, default: usize) -> usize {

@@ -209,6 +209,8 @@ pub fn layers(report: &serde_json::Value) -> std::collections::BTreeMap<String, 
         .unwrap_or_default()
 }
 
+pub mod hogs;
+
 pub mod bins {
     use std::path::{Path, PathBuf};
     use std::process::Command;

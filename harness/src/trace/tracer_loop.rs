@@ -167,8 +167,11 @@ impl Tracer {
         if self.stopping {
             self.kill_task(child);
         } else if self.early.remove(&child) {
-            stops::resume(child, 0);
+            if !self.gate_new_task(child, via == SpawnVia::Vfork, true) {
+                stops::resume(child, 0);
+            }
         } else {
+            self.gate_new_task(child, via == SpawnVia::Vfork, false);
             self.expected.insert(child);
         }
         stops::resume(parent_tid, 0);
@@ -198,7 +201,10 @@ impl Tracer {
     /// PTRACE_EVENT_STOP: a new child's first stop, or a group-stop.
     fn on_event_stop(&mut self, tid: Pid, sig: i32) {
         if self.expected.remove(&tid) {
-            return stops::resume(tid, 0);
+            if self.stopping || !self.gate_at_first_stop(tid) {
+                stops::resume(tid, 0);
+            }
+            return;
         }
         if !self.tasks.contains_key(&tid) {
             // Before its parent's event: hold it, but count it as live for killing.
@@ -266,6 +272,9 @@ impl Tracer {
         if self.vclock.is_some() {
             super::vclock::hide_vdso(tid);
         }
+        if self.gate_at_exec(tid) && !self.stopping {
+            return; // a vfork child: it starts when the run is idle
+        }
         if tgid == self.root {
             self.root_execd = true;
             if super::timings::enabled() && self.marks.root_exec == 0 {
@@ -285,6 +294,7 @@ impl Tracer {
         if let Some(vc) = self.vclock.as_mut() {
             vc.held.remove(&tid);
             vc.timed.remove(&tid);
+            vc.gate.forget(tid);
         }
         let Some(task) = self.tasks.remove(&tid) else {
             return;

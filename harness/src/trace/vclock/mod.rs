@@ -14,6 +14,8 @@
 //! - `tick.rs`: a per-thread timer interrupts the tracer's waitpid every millisecond, so
 //!   the loop can look for quiescence while every tracee sleeps.
 //!
+//! - `gate.rs`: new tasks and due sleeps start one at a time, when the run is idle, so
+//!   the order of events is the same on every run.
 //! - `timed_waits.rs`: the timeouts of poll/select/epoll waits and timed futex waits are
 //!   taken over the same way (the call waits without one; interrupted at the deadline).
 //!
@@ -23,6 +25,7 @@
 
 mod auxv;
 mod clock_calls;
+mod gate;
 mod quiescence;
 mod sleeps;
 mod tick;
@@ -81,6 +84,8 @@ pub(crate) struct VClock {
     pub held: BTreeMap<Pid, Held>,
     /// Tasks in a kernel wait whose timeout the clock took over (`timed_waits.rs`).
     pub timed: BTreeMap<Pid, TimedWait>,
+    /// New tasks waiting to start, one at a time (`gate.rs`).
+    pub gate: gate::Gate,
     next_seq: u64,
     /// The last quiescent sample, and whether a stop was handled since.
     prev: Option<Sample>,
@@ -107,6 +112,7 @@ impl VClock {
             shared,
             held: BTreeMap::new(),
             timed: BTreeMap::new(),
+            gate: gate::Gate::default(),
             next_seq: 0,
             prev: None,
             steady: 0,

@@ -27,6 +27,17 @@ const STEADY_TICKS: u8 = 1;
 /// Each free (not held) live task and its CPU time, sorted by tid.
 pub(crate) type Sample = Vec<(Pid, u64)>;
 
+/// What the free tasks are doing.
+struct Survey {
+    /// None of them can run (each asleep in the kernel, or gone).
+    idle: bool,
+    /// One of them is in a kernel wait whose timeout runs on the real clock: the clock
+    /// must not jump over it.
+    real_clock_wait: bool,
+    /// The tasks probed and their CPU time (every free task when surveyed in full).
+    cpu: Sample,
+}
+
 /// A task's state letter and CPU time in ns, or None if it is gone.
 fn probe(tid: Pid) -> Option<(char, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{tid}/stat")).ok()?;
@@ -130,35 +141,57 @@ impl Tracer {
         }
     }
 
-    /// Sample the free tasks; None if one of them can run (or is at an unhandled stop).
-    fn sample(&self) -> Option<Sample> {
-        if !self.early.is_empty() {
-            return None;
+    /// Probe the free tasks (neither held nor gated). Unless `full`, stop at the first
+    /// one that can run (only the backstop needs every task's CPU time).
+    fn survey(&self, full: bool) -> Survey {
+        let mut out = Survey {
+            idle: self.early.is_empty(),
+            real_clock_wait: false,
+            cpu: Vec::new(),
+        };
+        let Some(vc) = self.vclock.as_ref() else {
+            out.idle = false;
+            return out;
+        };
+        if !out.idle && !full {
+            return out;
         }
-        let vc = self.vclock.as_ref()?;
-        let mut sample = Vec::new();
         for &tid in self.tasks.keys() {
-            if vc.held.contains_key(&tid) || self.gates.is_held(tid) {
+            if vc.held.contains_key(&tid) || vc.gate.is_gated(tid) || self.gates.is_held(tid) {
                 continue;
             }
             match probe(tid) {
-                Some(('S', _)) if timed_wait(tid) => {
+                Some(('S', ran)) if timed_wait(tid) => {
                     debug_why(tid, 'S');
-                    return None;
+                    out.real_clock_wait = true;
+                    out.cpu.push((tid, ran));
                 }
-                Some(('S' | 'Z' | 'X', ran)) => sample.push((tid, ran)),
-                Some((state, _)) => {
+                Some(('S' | 'Z' | 'X', ran)) => out.cpu.push((tid, ran)),
+                Some((state, ran)) => {
                     debug_why(tid, state);
-                    return None;
+                    out.idle = false;
+                    out.cpu.push((tid, ran));
+                    if !full {
+                        return out;
+                    }
                 }
                 None => {} // gone: its exit is on its way
             }
         }
-        sample.sort_unstable();
-        Some(sample)
+        out.cpu.sort_unstable();
+        out
     }
 
-    /// A tick: release what is due, then jump the clock if the run is quiescent.
+    /// What is ready to start: (a gated task, a sleep or wait whose deadline has come).
+    fn ready(&self) -> (bool, bool) {
+        self.vclock.as_ref().map_or((false, false), |vc| {
+            let due = vc.next_due().is_some_and(|(_, d)| d <= vc.now());
+            (!vc.gate.is_empty(), due)
+        })
+    }
+
+    /// A tick: when the run is idle (steadily), start one thing: a gated task, else the
+    /// first sleep or wait that is due, else jump the clock to the next deadline.
     pub(crate) fn on_tick(&mut self) {
         let dirty = match self.vclock.as_mut() {
             Some(vc) => {
@@ -171,16 +204,17 @@ impl Tracer {
             return;
         }
         self.release_signalled();
-        self.release_due();
         if self.check_virtual_limits() {
             return;
         }
-        let sample = self.sample();
+        let (gated, due) = self.ready();
+        let survey = self.survey(gated || due);
         let Some(vc) = self.vclock.as_mut() else {
             return;
         };
-        // A sleep released above is a change too.
+        // Something released above is a change too.
         let dirty = dirty || std::mem::replace(&mut vc.dirty, false);
+        let sample = survey.idle.then(|| survey.cpu.clone());
         if dirty || sample.is_none() || vc.prev != sample {
             vc.steady = 0;
         } else {
@@ -188,33 +222,53 @@ impl Tracer {
         }
         vc.prev = sample;
         if vc.steady < STEADY_TICKS {
+            // The run computes (or waits on the real clock): what waited too long starts.
+            let (start, release) = vc.gate.backstops(&survey.cpu, due);
+            if start {
+                self.open_gate_all(|_| true);
+            }
+            if release {
+                self.release_due();
+            }
             return;
         }
         vc.steady = 0;
+        vc.prev = None;
+        vc.gate.clear_windows();
+        if self.open_gate_once() {
+            return;
+        }
+        let Some(vc) = self.vclock.as_mut() else {
+            return;
+        };
         if std::env::var_os("PROCLAB_VCLOCK_DEBUG").is_some() {
             eprintln!(
-                "vclock: jump at {} from sample {:?}, held {:?}, tasks {:?}",
+                "vclock: idle at {} ({:?}), held {:?}, tasks {:?}",
                 vc.now(),
-                vc.prev,
+                survey.cpu,
                 vc.held,
                 self.tasks.keys().collect::<Vec<_>>()
             );
         }
-        vc.prev = None;
-        // Quiescent: jump to what comes next.
+        // What comes next; the clock jumps to it only if no task waits on the real clock.
+        let now = vc.now();
         let limit = vc.linger_end().unwrap_or(vc.time_limit_ns);
         match vc.next_due() {
             Some((which, deadline)) if deadline <= limit => {
+                if deadline > now && survey.real_clock_wait {
+                    return;
+                }
                 vc.advance_to(deadline);
                 match which {
                     Ok(tid) => self.release_sleep(tid, false),
                     Err(tid) => self.expire_timed_wait(tid),
                 }
             }
-            _ => {
+            _ if !survey.real_clock_wait => {
                 vc.advance_to(limit);
                 self.check_virtual_limits();
             }
+            _ => {}
         }
     }
 

@@ -82,8 +82,10 @@ impl Tracer {
     }
 
     /// Release with EINTR the held sleeps of tasks that have a signal waiting that they
-    /// would act on (a handler, or a default action that is not to ignore).
+    /// would act on (a handler, or a default action that is not to ignore), and start
+    /// such tasks if they are gated.
     pub(crate) fn release_signalled(&mut self) {
+        self.open_gate_all(super::quiescence::signal_waiting);
         let Some(vc) = self.vclock.as_ref() else {
             return;
         };

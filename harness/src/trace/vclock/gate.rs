@@ -1,0 +1,214 @@
+//! The start gate: on the virtual clock, new tasks and due sleeps start one at a time.
+//!
+//! Without it, four children started at once race for the CPU before their first sleep
+//! (whose `piaoing` comes first is the scheduler's choice), and two sleeps that come due
+//! while a process still runs wake together. With it, a new task waits at its first
+//! ptrace stop (a vfork child: at its exec, when its parent runs again), in a FIFO, and
+//! the tick releases one gated task, else one due sleep or timed wait, only when no task
+//! of the run can run (`quiescence.rs`). So what runs next is decided by the order the
+//! program made its tasks and by the deadlines, never by the load: the run is one
+//! interleaving the real program can produce (the parent runs on after `start()` until
+//! it blocks, as it usually does), the same on every run.
+//!
+//! Backstops keep a program that computes (or spins, waiting for a child it made) from
+//! holding the gate shut: once the run has spent `CPU_BACKSTOP` of CPU time since a task
+//! was gated or a sleep came due, or real time passed `START_BACKSTOP` (gated tasks) or
+//! `DUE_BACKSTOP` (due sleeps and waits), everything of that kind starts at once, as it
+//! would on the real clock.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use nix::unistd::Pid;
+
+use crate::trace::stops;
+use crate::trace::tracer_loop::Tracer;
+
+/// CPU time the run may spend while something waits to start: well above what the
+/// lesson's programs compute between two blocking calls (a spawned Python child's
+/// start-up is ~40 ms of CPU), so the backstop fires only for real computing; and CPU
+/// time, unlike real time, does not stretch with the machine's load.
+pub(crate) const CPU_BACKSTOP: Duration = Duration::from_millis(150);
+
+/// Real time after which a gated task starts anyway (tasks in uninterruptible sleep, or
+/// in a kernel wait on the real clock, neither run nor let the run be called idle).
+pub(crate) const START_BACKSTOP: Duration = Duration::from_secs(1);
+
+/// Real time a sleep may be overdue while the run computes: a sleeper whose deadline
+/// passes while another process computes wakes at most this late (on the real clock it
+/// would wake on time, and the order it then makes with the computing process is the
+/// real clock's). Far above the few milliseconds a released child needs to print and
+/// exit, even on a loaded machine, so a tie of deadlines still starts one at a time.
+pub(crate) const DUE_BACKSTOP: Duration = Duration::from_millis(100);
+
+/// Since when something waits to start: the real time, and each free task's CPU time.
+#[derive(Debug)]
+struct Window {
+    since: Instant,
+    base: HashMap<Pid, u64>,
+}
+
+impl Window {
+    fn open(cpu: &[(Pid, u64)]) -> Window {
+        Window {
+            since: Instant::now(),
+            base: cpu.iter().copied().collect(),
+        }
+    }
+
+    /// Has the run spent `CPU_BACKSTOP` of CPU, or `real` of real time, since it opened?
+    fn over(&self, cpu: &[(Pid, u64)], real: Duration) -> bool {
+        let spent: u64 = cpu
+            .iter()
+            .map(|(tid, ran)| ran.saturating_sub(self.base.get(tid).copied().unwrap_or(0)))
+            .sum();
+        spent >= CPU_BACKSTOP.as_nanos() as u64 || self.since.elapsed() >= real
+    }
+}
+
+/// New tasks waiting to start, and the backstops' windows.
+#[derive(Debug, Default)]
+pub(crate) struct Gate {
+    queue: VecDeque<Pid>,
+    /// Announced children to gate at their first stop.
+    at_first_stop: HashSet<Pid>,
+    /// vfork children to gate at their exec.
+    at_exec: HashSet<Pid>,
+    /// Since when a task waits at the gate, and since when a sleep or wait is due.
+    start_window: Option<Window>,
+    due_window: Option<Window>,
+}
+
+impl Gate {
+    pub(crate) fn is_gated(&self, tid: Pid) -> bool {
+        self.queue.contains(&tid)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// A task is gone: forget it.
+    pub(crate) fn forget(&mut self, tid: Pid) {
+        self.queue.retain(|t| *t != tid);
+        self.at_first_stop.remove(&tid);
+        self.at_exec.remove(&tid);
+    }
+
+    /// The run was idle (and one thing started): what waits next gets backstop windows
+    /// of its own.
+    pub(crate) fn clear_windows(&mut self) {
+        self.start_window = None;
+        self.due_window = None;
+    }
+
+    /// Which backstops fired: (start the gated tasks, release the due sleeps). `cpu` is
+    /// each free task's CPU time now (ns); `due`: a sleep or wait is due. A window opens
+    /// at the first call that finds something waiting, and closes when nothing does.
+    pub(crate) fn backstops(&mut self, cpu: &[(Pid, u64)], due: bool) -> (bool, bool) {
+        fn check(
+            window: &mut Option<Window>,
+            waiting: bool,
+            cpu: &[(Pid, u64)],
+            real: Duration,
+        ) -> bool {
+            match window {
+                _ if !waiting => {
+                    *window = None;
+                    false
+                }
+                None => {
+                    *window = Some(Window::open(cpu));
+                    false
+                }
+                Some(w) => w.over(cpu, real),
+            }
+        }
+        let start = check(
+            &mut self.start_window,
+            !self.queue.is_empty(),
+            cpu,
+            START_BACKSTOP,
+        );
+        let due = check(&mut self.due_window, due, cpu, DUE_BACKSTOP);
+        (start, due)
+    }
+}
+
+impl Tracer {
+    /// `child` was just announced by its parent's event (`via`: how it was made).
+    /// Returns true if the gate takes it: the caller must then not resume it.
+    /// `first_stop_seen`: its first stop came already (it is held there).
+    pub(crate) fn gate_new_task(&mut self, child: Pid, vfork: bool, first_stop_seen: bool) -> bool {
+        let Some(vc) = self.vclock.as_mut() else {
+            return false;
+        };
+        if vfork {
+            // Its parent sleeps (uninterruptibly) until it execs or exits: let it run to
+            // its exec, and gate it there.
+            vc.gate.at_exec.insert(child);
+            return false;
+        }
+        if first_stop_seen {
+            vc.gate.queue.push_back(child);
+        } else {
+            vc.gate.at_first_stop.insert(child);
+        }
+        true
+    }
+
+    /// A new task's first stop, after its parent's event: true if it is gated now.
+    pub(crate) fn gate_at_first_stop(&mut self, tid: Pid) -> bool {
+        let Some(vc) = self.vclock.as_mut() else {
+            return false;
+        };
+        let gated = vc.gate.at_first_stop.remove(&tid);
+        if gated {
+            vc.gate.queue.push_back(tid);
+        }
+        gated
+    }
+
+    /// A vfork child's exec stop: true if it is gated now.
+    pub(crate) fn gate_at_exec(&mut self, tid: Pid) -> bool {
+        let Some(vc) = self.vclock.as_mut() else {
+            return false;
+        };
+        let gated = vc.gate.at_exec.remove(&tid);
+        if gated {
+            vc.gate.queue.push_back(tid);
+        }
+        gated
+    }
+
+    /// Start the first gated task. False if none waits.
+    pub(crate) fn open_gate_once(&mut self) -> bool {
+        let Some(vc) = self.vclock.as_mut() else {
+            return false;
+        };
+        let Some(tid) = vc.gate.queue.pop_front() else {
+            return false;
+        };
+        vc.gate.start_window = None;
+        vc.dirty = true;
+        stops::resume(tid, 0);
+        true
+    }
+
+    /// Start every gated task (the backstop, or tasks a signal waits for).
+    pub(crate) fn open_gate_all(&mut self, only: impl Fn(Pid) -> bool) {
+        let Some(vc) = self.vclock.as_mut() else {
+            return;
+        };
+        let (go, stay): (VecDeque<Pid>, VecDeque<Pid>) =
+            vc.gate.queue.drain(..).partition(|&t| only(t));
+        vc.gate.queue = stay;
+        if !go.is_empty() {
+            vc.gate.start_window = None;
+            vc.dirty = true;
+        }
+        for tid in go {
+            stops::resume(tid, 0);
+        }
+    }
+}
