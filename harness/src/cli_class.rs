@@ -53,6 +53,10 @@ pub struct GradeClassArgs {
     /// nothing of the run can run; servers always run on the real clock).
     #[arg(long, value_enum, default_value_t)]
     pub clock: crate::trace::ClockMode,
+    /// Run `python3` as PATH gives it, even when it is a version manager's shim (by
+    /// default the shim is asked once which interpreter it runs, and that one runs).
+    #[arg(long)]
+    pub keep_shims: bool,
     /// Internal: grade one submission described by a job file.
     #[arg(long, hide = true, value_name = "JOB")]
     pub worker: Option<PathBuf>,
@@ -88,10 +92,23 @@ fn grade_class(args: &GradeClassArgs) -> Result<ExitCode, String> {
     if !dir.is_dir() {
         return Err(format!("{} is not a folder", dir.display()));
     }
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => ClassConfig::load(path).map_err(|e| e.to_string())?,
         None => ClassConfig::default(),
     };
+    if !args.keep_shims {
+        for r in crate::class::shims::resolve(&mut config.run, &dir) {
+            if !args.quiet {
+                eprintln!(
+                    "proclab grade-class: {} is a script ({}, a version manager's shim): \
+                     running {} directly (--keep-shims to run the shim)",
+                    r.name,
+                    r.shim.display(),
+                    r.interpreter.display()
+                );
+            }
+        }
+    }
     let mut exercises: Vec<String> = Vec::new();
     let wanted = if args.exercises.is_empty() {
         spec::all_ids()

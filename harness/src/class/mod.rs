@@ -18,6 +18,7 @@ pub mod outcome;
 pub mod pool;
 pub mod progress;
 pub mod shard;
+pub mod shims;
 pub mod spec;
 pub mod store;
 pub mod worker;
