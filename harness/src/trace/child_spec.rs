@@ -46,6 +46,7 @@ pub(crate) fn build<'a>(
         cgroup_tasks: &joins.tasks,
         into_cgroup: joins.v2.as_ref().map(|fd| fd.as_fd()),
         pidns: p.pidns,
+        fixed_addresses: p.opts.clock == super::vclock::ClockMode::Virtual,
         filters,
         stdin,
         stdout,
