@@ -1,5 +1,5 @@
 //! Running one helper process (a build, a grading worker) under supervision: its own
-//! process group, a deadline, and the batch's stop flag. Output is captured with a cap.
+//! session and process group, a deadline, and the batch's stop flag. Output is captured with a cap.
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -54,8 +54,15 @@ pub fn supervise(
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+        .stderr(Stdio::piped());
+    // A session of its own (so a process group of its own, out of the terminal's reach):
+    // with the kernel's autogroups, a session is also a scheduling group, and a build
+    // hogging the CPU in the grader's group starved virtual-clock runs for seconds
+    // (docs/virtual-clock.md, "A kernel caveat").
+    // SAFETY: setsid(2) is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| nix::unistd::setsid().map(drop).map_err(Into::into));
+    }
     let mut child = command.spawn()?;
     let pid = Pid::from_raw(child.id() as i32);
     let stdout = child.stdout.take().map(reader);
