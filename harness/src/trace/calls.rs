@@ -46,6 +46,9 @@ pub(crate) enum ExitWait {
     Clock(super::vclock::ClockFix),
     /// A kernel wait whose timeout the virtual clock took over (`vclock/timed_waits.rs`).
     TimedWait,
+    /// A signal sent on the virtual clock: its target acts on it before the sender goes
+    /// on (`vclock/gate.rs`).
+    SignalSent,
 }
 
 /// Most iovecs a gathered write is read from (IOV_MAX).
@@ -111,8 +114,12 @@ impl Tracer {
                 }
                 if !fence::allowed(target, resolved, &self.seen) {
                     fence::deny(tid, libc::EPERM);
+                    stops::resume(tid, 0);
+                } else if self.vclock.is_some() && signal != 0 {
+                    self.wait_exit(tid, ExitWait::SignalSent);
+                } else {
+                    stops::resume(tid, 0);
                 }
-                stops::resume(tid, 0);
             }
             Call::Wait { waitid_info } => self.wait_exit(tid, ExitWait::Reap { waitid_info }),
             Call::Bind { addr, len } => {
@@ -200,6 +207,7 @@ impl Tracer {
             _ => -1,
         };
         match wait {
+            Some(ExitWait::SignalSent) => return self.after_signal_sent(tid),
             Some(ExitWait::Write { stream, bytes }) => {
                 if ret > 0 && !self.stopping {
                     self.commit_write(tid, tgid, stream, bytes, ret as usize);

@@ -292,6 +292,9 @@ fn trace(
             super::vclock::VClock::new(start, Arc::clone(&shared), opts.linger, opts.limits.time_ms)
         }),
     };
+    if let Some(vc) = tracer.vclock.as_mut() {
+        vc.dice.born(tracer.root);
+    }
     if let Some(vc) = &tracer.vclock {
         p.layers.push(layer(
             "virtual-clock",

@@ -72,6 +72,20 @@ pub(crate) fn next_or_tick() -> Result<Wake, Errno> {
     Ok(decode(Pid::from_raw(pid), status).map_or(Wake::Tick, Wake::Stop))
 }
 
+/// Is a stop or an exit of a tracee waiting for this thread to collect it? (waitid(2)
+/// with WNOWAIT leaves it in place.) A task whose exit is not collected yet still shows
+/// as asleep or a zombie, and its parent sleeps in `wait` until the tracer collects it.
+pub(crate) fn pending() -> bool {
+    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+    let flags = WaitPidFlag::WEXITED
+        | WaitPidFlag::WSTOPPED
+        | WaitPidFlag::WNOHANG
+        | WaitPidFlag::WNOWAIT
+        | WaitPidFlag::__WALL
+        | WaitPidFlag::__WNOTHREAD;
+    !matches!(waitid(Id::All, flags), Ok(WaitStatus::StillAlive) | Err(_))
+}
+
 fn decode(pid: Pid, status: i32) -> Option<Stop> {
     if libc::WIFEXITED(status) {
         return Some(Stop::Exited(pid, libc::WEXITSTATUS(status)));

@@ -163,6 +163,9 @@ impl Tracer {
         if !thread {
             self.live_procs += 1;
             self.sigchld.fork(parent, child);
+            if let Some(vc) = self.vclock.as_mut() {
+                vc.dice.born(child);
+            }
         }
         if self.stopping {
             self.kill_task(child);
@@ -295,6 +298,7 @@ impl Tracer {
             vc.held.remove(&tid);
             vc.timed.remove(&tid);
             vc.gate.forget(tid);
+            vc.dice.gone(tid);
         }
         let Some(task) = self.tasks.remove(&tid) else {
             return;

@@ -122,6 +122,10 @@ impl Tracer {
                 self.on_sleep(tid, args[0] as i64, abs, args[2], args[3]);
                 return true;
             }
+            libc::SYS_getrandom => {
+                self.on_getrandom(tid, args[0], args[1]);
+                return true;
+            }
             nr if super::is_timed_wait(nr) => {
                 self.on_timed_wait(tid, nr, args);
                 return true;

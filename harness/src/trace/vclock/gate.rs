@@ -151,6 +151,7 @@ impl Tracer {
         }
         if first_stop_seen {
             vc.gate.queue.push_back(child);
+            vc.pace(true);
         } else {
             vc.gate.at_first_stop.insert(child);
         }
@@ -165,6 +166,7 @@ impl Tracer {
         let gated = vc.gate.at_first_stop.remove(&tid);
         if gated {
             vc.gate.queue.push_back(tid);
+            vc.pace(true);
         }
         gated
     }
@@ -177,8 +179,30 @@ impl Tracer {
         let gated = vc.gate.at_exec.remove(&tid);
         if gated {
             vc.gate.queue.push_back(tid);
+            vc.pace(true);
         }
         gated
+    }
+
+    /// The exit of a kill/tkill/tgkill/pidfd_send_signal on the virtual clock. On a real
+    /// kernel the signal wakes a sleeping target at once; here the target is held by the
+    /// tracer, so it is released now (EINTR), and the sender waits at the front of the
+    /// gate until the run is idle again: the target has acted on the signal (died, or run
+    /// its handler) before the sender goes on, on every run. (Without this, whether a
+    /// terminated daemon was dead by the time `multiprocessing` looked again at exit was
+    /// the scheduler's choice.)
+    pub(crate) fn after_signal_sent(&mut self, sender: Pid) {
+        let waiting = |vc: &super::VClock| vc.held.len() + vc.gate.queue.len();
+        let before = self.vclock.as_ref().map_or(0, waiting);
+        self.release_signalled();
+        let Some(vc) = self.vclock.as_mut() else {
+            return stops::resume(sender, 0);
+        };
+        if self.stopping || waiting(vc) == before {
+            return stops::resume(sender, 0);
+        }
+        vc.gate.queue.push_front(sender);
+        vc.pace(true);
     }
 
     /// Start the first gated task. False if none waits.
@@ -190,7 +214,6 @@ impl Tracer {
             return false;
         };
         vc.gate.start_window = None;
-        vc.dirty = true;
         stops::resume(tid, 0);
         true
     }
@@ -205,7 +228,6 @@ impl Tracer {
         vc.gate.queue = stay;
         if !go.is_empty() {
             vc.gate.start_window = None;
-            vc.dirty = true;
         }
         for tid in go {
             stops::resume(tid, 0);

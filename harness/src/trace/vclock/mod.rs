@@ -14,6 +14,7 @@
 //! - `tick.rs`: a per-thread timer interrupts the tracer's waitpid every millisecond, so
 //!   the loop can look for quiescence while every tracee sleeps.
 //!
+//! - `dice.rs`: getrandom is answered from a fixed stream per process.
 //! - `gate.rs`: new tasks and due sleeps start one at a time, when the run is idle, so
 //!   the order of events is the same on every run.
 //! - `timed_waits.rs`: the timeouts of poll/select/epoll waits and timed futex waits are
@@ -25,6 +26,7 @@
 
 mod auxv;
 mod clock_calls;
+mod dice;
 mod gate;
 mod quiescence;
 mod sleeps;
@@ -40,7 +42,6 @@ use nix::unistd::Pid;
 
 pub(crate) use auxv::hide_vdso;
 pub(crate) use clock_calls::ClockFix;
-use quiescence::Sample;
 use timed_waits::TimedWait;
 pub(crate) use timed_waits::is_timed_wait;
 
@@ -63,6 +64,7 @@ pub(crate) const TRACED: &[libc::c_long] = &[
     libc::SYS_time,
     libc::SYS_nanosleep,
     libc::SYS_clock_nanosleep,
+    libc::SYS_getrandom,
 ];
 
 /// A task held in a timed sleep.
@@ -84,15 +86,14 @@ pub(crate) struct VClock {
     pub held: BTreeMap<Pid, Held>,
     /// Tasks in a kernel wait whose timeout the clock took over (`timed_waits.rs`).
     pub timed: BTreeMap<Pid, TimedWait>,
+    /// The run's randomness (`dice.rs`).
+    pub dice: dice::Dice,
     /// New tasks waiting to start, one at a time (`gate.rs`).
     pub gate: gate::Gate,
     next_seq: u64,
-    /// The last quiescent sample, and whether a stop was handled since.
-    prev: Option<Sample>,
-    /// How many samples in a row equalled `prev`.
-    steady: u8,
-    pub dirty: bool,
     last_tick: Instant,
+    /// The ticker runs at `FAST_TICK`.
+    fast: bool,
     /// Virtual time the root exited at.
     pub root_exit: Option<u64>,
     linger_ns: u64,
@@ -102,6 +103,9 @@ pub(crate) struct VClock {
 
 /// How often the loop looks for quiescence and due sleeps.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
+/// How often while something waits to start (`gate.rs`): that wait is the run's latency
+/// (a tree that forks without sleeping waited ~1.5 ms per new process at `TICK`).
+pub(crate) const FAST_TICK: Duration = Duration::from_micros(200);
 
 impl VClock {
     /// The clock of a run started at `start`; arms this thread's ticker.
@@ -113,11 +117,10 @@ impl VClock {
             held: BTreeMap::new(),
             timed: BTreeMap::new(),
             gate: gate::Gate::default(),
+            dice: dice::Dice::default(),
             next_seq: 0,
-            prev: None,
-            steady: 0,
-            dirty: true,
             last_tick: Instant::now(),
+            fast: false,
             root_exit: None,
             linger_ns: u64::try_from(linger.as_nanos()).unwrap_or(u64::MAX),
             time_limit_ns: time_ms.saturating_mul(1_000_000),
@@ -193,6 +196,16 @@ impl VClock {
 
     /// Is a tick due (the loop also runs one between stops while stops keep coming)?
     pub(crate) fn tick_due(&self) -> bool {
-        self.last_tick.elapsed() >= TICK
+        self.last_tick.elapsed() >= if self.fast { FAST_TICK } else { TICK }
+    }
+
+    /// Tick at `FAST_TICK` while something waits to start, at `TICK` otherwise.
+    pub(crate) fn pace(&mut self, fast: bool) {
+        if self.fast != fast
+            && let Some(ticker) = self._tick.as_mut()
+            && ticker.every(if fast { FAST_TICK } else { TICK })
+        {
+            self.fast = fast;
+        }
     }
 }

@@ -20,9 +20,8 @@ use crate::trace::recorder::StopReason;
 use crate::trace::stops;
 use crate::trace::tracer_loop::Tracer;
 
-/// Samples equal to the one before it takes to call the run quiescent: one, so two
-/// samples a tick apart.
-const STEADY_TICKS: u8 = 1;
+/// How far apart the two samples that call the run idle are.
+const CONFIRM: std::time::Duration = std::time::Duration::from_micros(100);
 
 /// Each free (not held) live task and its CPU time, sorted by tid.
 pub(crate) type Sample = Vec<(Pid, u64)>;
@@ -129,9 +128,6 @@ impl Tracer {
                 stops::Wake::Done => return Ok(()),
                 stops::Wake::Tick => self.on_tick(),
                 stops::Wake::Stop(stop) => {
-                    if let Some(vc) = self.vclock.as_mut() {
-                        vc.dirty = true;
-                    }
                     self.handle(stop);
                     if self.vclock.as_ref().is_some_and(|vc| vc.tick_due()) {
                         self.on_tick();
@@ -190,16 +186,13 @@ impl Tracer {
         })
     }
 
-    /// A tick: when the run is idle (steadily), start one thing: a gated task, else the
-    /// first sleep or wait that is due, else jump the clock to the next deadline.
+    /// A tick: when the run is idle, start one thing: a gated task, else the first sleep
+    /// or wait that is due, else jump the clock to the next deadline.
     pub(crate) fn on_tick(&mut self) {
-        let dirty = match self.vclock.as_mut() {
-            Some(vc) => {
-                vc.last_tick = std::time::Instant::now();
-                std::mem::replace(&mut vc.dirty, false)
-            }
+        match self.vclock.as_mut() {
+            Some(vc) => vc.last_tick = std::time::Instant::now(),
             None => return,
-        };
+        }
         if self.stopping {
             return;
         }
@@ -208,20 +201,23 @@ impl Tracer {
             return;
         }
         let (gated, due) = self.ready();
+        if let Some(vc) = self.vclock.as_mut() {
+            vc.pace(gated || due);
+        }
         let survey = self.survey(gated || due);
+        // Idle twice, `CONFIRM` apart, with the same CPU times: a task that ran in
+        // between (woken from outside the run, or at a stop not yet handled, `t`) shows.
+        // No stop or exit waiting to be collected either (a task whose exit is not
+        // collected looks asleep, and so does the parent waiting for it).
+        let idle = survey.idle && !stops::pending() && {
+            std::thread::sleep(CONFIRM);
+            let again = self.survey(gated || due);
+            again.idle && again.cpu == survey.cpu && !stops::pending()
+        };
         let Some(vc) = self.vclock.as_mut() else {
             return;
         };
-        // Something released above is a change too.
-        let dirty = dirty || std::mem::replace(&mut vc.dirty, false);
-        let sample = survey.idle.then(|| survey.cpu.clone());
-        if dirty || sample.is_none() || vc.prev != sample {
-            vc.steady = 0;
-        } else {
-            vc.steady += 1;
-        }
-        vc.prev = sample;
-        if vc.steady < STEADY_TICKS {
+        if !idle {
             // The run computes (or waits on the real clock): what waited too long starts.
             let (start, release) = vc.gate.backstops(&survey.cpu, due);
             if start {
@@ -232,8 +228,6 @@ impl Tracer {
             }
             return;
         }
-        vc.steady = 0;
-        vc.prev = None;
         vc.gate.clear_windows();
         if self.open_gate_once() {
             return;
@@ -242,6 +236,13 @@ impl Tracer {
             return;
         };
         if std::env::var_os("PROCLAB_VCLOCK_DEBUG").is_some() {
+            for (tid, _) in &survey.cpu {
+                let wchan =
+                    std::fs::read_to_string(format!("/proc/{tid}/wchan")).unwrap_or_default();
+                let call =
+                    std::fs::read_to_string(format!("/proc/{tid}/syscall")).unwrap_or_default();
+                eprintln!("vclock: idle task {tid} in {wchan}: {}", call.trim());
+            }
             eprintln!(
                 "vclock: idle at {} ({:?}), held {:?}, tasks {:?}",
                 vc.now(),

@@ -50,7 +50,6 @@ impl Tracer {
         let Some(held) = vc.held.remove(&tid) else {
             return;
         };
-        vc.dirty = true;
         if interrupted {
             if held.rem != 0 {
                 let left = held.deadline.saturating_sub(vc.now());

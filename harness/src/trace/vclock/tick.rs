@@ -49,13 +49,18 @@ impl Ticker {
             thread_id: nix::unistd::gettid().as_raw(),
             si_value: 0,
         });
-        let mut timer = Timer::new(ClockId::CLOCK_MONOTONIC, event).ok()?;
-        timer
+        let timer = Timer::new(ClockId::CLOCK_MONOTONIC, event).ok()?;
+        let mut ticker = Ticker(timer);
+        ticker.every(every).then_some(ticker)
+    }
+
+    /// Tick every `every` from now on (timer_settime(2)). False if that failed.
+    pub(crate) fn every(&mut self, every: Duration) -> bool {
+        self.0
             .set(
                 Expiration::Interval(TimeSpec::from_duration(every)),
                 TimerSetTimeFlags::empty(),
             )
-            .ok()?;
-        Some(Ticker(timer))
+            .is_ok()
     }
 }

@@ -219,7 +219,6 @@ impl Tracer {
             && !wait.expired
         {
             wait.expired = true;
-            vc.dirty = true;
             let _ = nix::sys::ptrace::interrupt(tid);
         }
     }
