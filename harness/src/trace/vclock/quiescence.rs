@@ -21,7 +21,7 @@ use crate::trace::stops;
 use crate::trace::tracer_loop::Tracer;
 
 /// How far apart the two samples that call the run idle are.
-const CONFIRM: std::time::Duration = std::time::Duration::from_micros(100);
+const CONFIRM: std::time::Duration = std::time::Duration::from_micros(30);
 
 /// Each free (not held) live task and its CPU time, sorted by tid.
 pub(crate) type Sample = Vec<(Pid, u64)>;
@@ -130,6 +130,12 @@ impl Tracer {
                 stops::Wake::Stop(stop) => {
                     self.handle(stop);
                     if self.vclock.as_ref().is_some_and(|vc| vc.tick_due()) {
+                        self.on_tick();
+                    } else if self.gate_waits() && !stops::pending() {
+                        // A task waits to start and no stop is queued: let the task just
+                        // resumed run on (it usually blocks at once: the parent's wait),
+                        // then look for idleness now rather than at the next tick.
+                        let _ = nix::sched::sched_yield();
                         self.on_tick();
                     }
                 }
