@@ -9,6 +9,28 @@ use nix::unistd::Pid;
 
 use crate::error::{Context, Result};
 
+/// The number of threads of the calling process if it has more than one, else `None`.
+///
+/// One `unshare(CLONE_THREAD)`: it unshares nothing, and the kernel refuses it (`EINVAL`)
+/// exactly when the thread group holds other threads. No path to copy or walk, so it
+/// costs about a `getpid` (0.11 µs here, against 0.77 µs for the `stat` of
+/// `/proc/self/task` below). The count itself (for the error) and any other refusal (a
+/// seccomp filter returning `EPERM`, say) go to [`thread_count`].
+pub(crate) fn other_threads() -> Result<Option<usize>> {
+    match nix::sched::unshare(nix::sched::CloneFlags::CLONE_THREAD) {
+        Ok(()) => Ok(None),
+        Err(_) => counted_threads(),
+    }
+}
+
+/// `other_threads` by counting (cold: only when `unshare` refused).
+#[inline(never)]
+#[cold]
+fn counted_threads() -> Result<Option<usize>> {
+    let count = thread_count()?;
+    Ok((count > 1).then_some(count))
+}
+
 /// Number of threads of the calling process. One `stat` of `/proc/self/task`: procfs
 /// reports its link count as 2 + the number of threads. Falls back to `/proc/self/stat`
 /// when that does not look right.
@@ -291,6 +313,7 @@ mod tests {
         // when nothing else changes in between (retried: the test harness's threads come
         // and go).
         assert!(super::thread_count().unwrap() >= 2);
+        assert!(matches!(super::other_threads(), Ok(Some(n)) if n >= 2));
         let agree =
             (0..50).any(|_| super::thread_count().ok() == super::thread_count_from_stat().ok());
         assert!(
