@@ -86,10 +86,17 @@ fn num_threads(text: &[u8]) -> Option<usize> {
     std::str::from_utf8(value).ok()?.parse().ok()
 }
 
+/// Stdout's handle, got once (the parent flushes before every fork, so a fork child finds
+/// it there): a child's flush then runs only `<&Stdout as Write>::flush`, not also
+/// `std::io::stdout()`, which may lie in another 64 KiB stretch of std's code — one more
+/// page fault in every fork child, since a fork does not copy the page tables of code.
+static STDOUT: std::sync::OnceLock<std::io::Stdout> = std::sync::OnceLock::new();
+
 /// Flushes Rust's stdout so no buffered line is printed twice (by parent and child).
 /// (Rust's stderr is unbuffered: nothing to flush.)
 pub(crate) fn flush_stdio() {
-    let _ = std::io::stdout().flush();
+    let mut stdout: &std::io::Stdout = STDOUT.get_or_init(std::io::stdout);
+    let _ = stdout.flush();
 }
 
 /// Writes a frame (`header` then `data`) with one vectored write, so a small frame is one
