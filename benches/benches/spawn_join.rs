@@ -43,6 +43,10 @@ fn whole() -> anyhow::Result<()> {
     let w = proclab_benches::whole::run(pick(61, 5), pick(21, 3), n_fork, &[1, 30])?;
     for (a, b) in [
         (format!("mp_fork_{n_fork}"), format!("raw_fork_{n_fork}")),
+        (
+            format!("mp_fork_{n_fork}_pinned"),
+            format!("raw_fork_{n_fork}_pinned"),
+        ),
         ("py_forkserver_1".into(), "mp_forkserver_1".into()),
         ("py_forkserver_30".into(), "mp_forkserver_30".into()),
     ] {

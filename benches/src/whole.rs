@@ -16,6 +16,7 @@ use crate::stats::median;
 use anyhow::{Context, Result, bail};
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
@@ -33,11 +34,14 @@ struct Program {
     env: Vec<CString>,
     actions: PosixSpawnFileActions,
     attr: PosixSpawnAttr,
+    /// Run on this CPU alone (the launcher moves itself there for the run; the program
+    /// inherits its affinity), or wherever the scheduler puts it.
+    cpu: Option<usize>,
 }
 
 impl Program {
     /// `argv` with stdin and stdout on /dev/null (stderr inherited) and our environment.
-    fn new(argv: &[String]) -> Result<Program> {
+    fn new(argv: &[String], cpu: Option<usize>) -> Result<Program> {
         let argv: Vec<CString> = argv
             .iter()
             .map(|a| CString::new(a.as_bytes()))
@@ -66,6 +70,7 @@ impl Program {
             env,
             actions,
             attr,
+            cpu,
         })
     }
 
@@ -73,6 +78,21 @@ impl Program {
     /// with nothing else timed (no thread started, no argument built meanwhile). Fails
     /// if it does not exit 0 within `timeout` (it is killed then).
     fn time(&self, timeout: Duration) -> Result<Duration> {
+        let Some(cpu) = self.cpu else {
+            return self.time_here(timeout);
+        };
+        let me = Pid::from_raw(0);
+        let before = sched_getaffinity(me).context("sched_getaffinity")?;
+        let mut one = CpuSet::new();
+        one.set(cpu).context("CpuSet::set")?;
+        sched_setaffinity(me, &one).context("sched_setaffinity")?;
+        let took = self.time_here(timeout);
+        sched_setaffinity(me, &before).context("sched_setaffinity")?;
+        took
+    }
+
+    /// `time` with the launcher's affinity as it is.
+    fn time_here(&self, timeout: Duration) -> Result<Duration> {
         let t0 = Instant::now();
         let pid = posix_spawn(
             self.path.as_c_str(),
@@ -178,14 +198,32 @@ pub fn run(
     let s = |p: &std::path::Path| p.display().to_string();
     let rust_way = |name: &str, way: &str, n: u64| {
         let argv = vec![s(&rust), way.to_string(), n.to_string()];
-        (format!("{name}_{n}"), n, argv)
+        (format!("{name}_{n}"), n, argv, None)
     };
-    // Pairs: (a, b, rounds); the ratio targets divide one by the other.
-    let mut pairs = vec![(
-        rust_way("raw_fork", "raw", n_fork),
-        rust_way("mp_fork", "fork", n_fork),
-        fork_rounds,
-    )];
+    // The last CPU we may use, for the pinned pair.
+    let cpu = {
+        let set = sched_getaffinity(Pid::from_raw(0)).context("sched_getaffinity")?;
+        (0..CpuSet::count())
+            .rev()
+            .find(|&c| set.is_set(c).unwrap_or(false))
+    };
+    let pinned = |(name, n, argv, _): (String, u64, Vec<String>, Option<usize>)| {
+        (format!("{name}_pinned"), n, argv, cpu)
+    };
+    // Pairs: (a, b, rounds); the ratio targets divide one by the other. The fork pair
+    // also runs pinned, both programs on the same single CPU (see BENCHMARKS.md).
+    let mut pairs = vec![
+        (
+            rust_way("raw_fork", "raw", n_fork),
+            rust_way("mp_fork", "fork", n_fork),
+            fork_rounds,
+        ),
+        (
+            pinned(rust_way("raw_fork", "raw", n_fork)),
+            pinned(rust_way("mp_fork", "fork", n_fork)),
+            fork_rounds,
+        ),
+    ];
     for &n in n_forkserver {
         let py_argv = vec![
             s(&py),
@@ -196,7 +234,7 @@ pub fn run(
         ];
         pairs.push((
             rust_way("mp_forkserver", "forkserver", n),
-            (format!("py_forkserver_{n}"), n, py_argv),
+            (format!("py_forkserver_{n}"), n, py_argv, None),
             forkserver_rounds,
         ));
     }
@@ -209,14 +247,14 @@ pub fn run(
     let mut out = Whole::default();
     let mut programs = Vec::new();
     for (a, b, _) in &pairs {
-        for (name, n, argv) in [a, b] {
+        for (name, n, argv, cpu) in [a, b] {
             out.ways.push(WholeWay {
                 name: name.clone(),
                 n: *n,
                 command: short(argv),
                 secs: Vec::new(),
             });
-            programs.push(Program::new(argv)?);
+            programs.push(Program::new(argv, *cpu)?);
         }
     }
     // Leftovers of a program (orphans) become our children, to be reaped by `settle`.
