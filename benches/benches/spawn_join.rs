@@ -39,15 +39,24 @@ fn main() {
 /// `proclab_benches::whole`.
 fn whole() -> anyhow::Result<()> {
     let n_fork = pick(200, 50);
-    let w = proclab_benches::whole::run(pick(21, 3), n_fork, &[1, 30])?;
+    // The fork pair is cheap (two runs of ~20 ms a round): more rounds for its median.
+    let w = proclab_benches::whole::run(pick(61, 5), pick(21, 3), n_fork, &[1, 30])?;
     for (a, b) in [
         (format!("mp_fork_{n_fork}"), format!("raw_fork_{n_fork}")),
+        (
+            format!("mp_fork_{n_fork}_pinned"),
+            format!("raw_fork_{n_fork}_pinned"),
+        ),
         ("py_forkserver_1".into(), "mp_forkserver_1".into()),
         ("py_forkserver_30".into(), "mp_forkserver_30".into()),
     ] {
         let r = w.ratio(&a, &b).unwrap_or(f64::NAN);
         println!("spawn_join/whole {a} / {b}: {r:.2}x (median of per-round ratios)");
     }
+    println!(
+        "spawn_join/whole load average before, after: {:?}",
+        w.loadavg
+    );
     let path = proclab_benches::results::write("whole_spawn_join", &w)?;
     println!("spawn_join: whole-program figures in {}", path.display());
     Ok(())

@@ -118,3 +118,11 @@ pub fn filter_allows(name: &str) -> bool {
         .collect();
     filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
 }
+
+/// `/proc/loadavg` as read now (empty if unreadable): recorded with measurements taken on
+/// a shared machine.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}

@@ -54,15 +54,16 @@ pub fn markdown(m: &Measured) -> String {
     }
     let _ = writeln!(
         s,
-        "\n### Start + join, whole programs (launch to exit; paired runs, median wall time)\n\n| program | command | start+joins | ms | per start+join, µs (all included) |\n|---|---|---|---|---|"
+        "\n### Start + join, whole programs (launch to exit; paired runs, median wall time)\n\n| program | command | runs | start+joins | ms | per start+join, µs (all included) |\n|---|---|---|---|---|---|"
     );
     for w in &m.whole.ways {
         let ms = m.whole.median_s(&w.name).unwrap_or(f64::NAN) * 1e3;
         let _ = writeln!(
             s,
-            "| {} | `{}` | {} | {ms:.1} | {:.0} |",
+            "| {} | `{}` | {} | {} | {ms:.1} | {:.0} |",
             w.name,
             w.command,
+            w.secs.len(),
             w.n,
             ms * 1e3 / w.n as f64
         );

@@ -1,19 +1,27 @@
 //! Whole-program measurement of start+join: each side is a program run from launch to
 //! exit — `mp-start-join METHOD N` (the Rust peer) against `python3 mp_start_join.py
-//! METHOD N 0` — so start-up, the forkserver's launch and shutdown, and every one of the
-//! N start+joins (tails included) count, on both sides alike. Runs interleave round by
-//! round; each ratio is the median over rounds of that round's ratio, as in `paired`.
-//! A program's time runs from its `posix_spawn` to `waitpid`'s return, nothing else in
-//! between (the deadline is a poll on a pidfd, not a watchdog thread started per run).
+//! METHOD N 0`, or `mp-start-join raw N` — so start-up, the forkserver's launch and
+//! shutdown, and every one of the N start+joins (tails included) count, on both sides
+//! alike. Each ratio compares two programs run in the same round, and the order of the
+//! two alternates from one round to the next (so neither side always runs right after
+//! the other); each ratio is the median over rounds of that round's ratio, as in
+//! `paired`. A program's time runs from its `posix_spawn` to `waitpid`'s return, nothing
+//! else in between (the deadline is a poll on a pidfd, not a watchdog thread started per
+//! run). Each program runs in a process group of its own, and whatever it leaves running
+//! after its exit (Python's forkserver outlives its program) is waited for, untimed,
+//! before the next program starts: no run shares the machine with the previous one's
+//! leftovers.
 
 use crate::stats::median;
 use anyhow::{Context, Result, bail};
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, posix_spawn};
+use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
-use nix::sys::wait::{WaitStatus, waitpid};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use std::ffi::CString;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
@@ -26,11 +34,14 @@ struct Program {
     env: Vec<CString>,
     actions: PosixSpawnFileActions,
     attr: PosixSpawnAttr,
+    /// Run on this CPU alone (the launcher moves itself there for the run; the program
+    /// inherits its affinity), or wherever the scheduler puts it.
+    cpu: Option<usize>,
 }
 
 impl Program {
     /// `argv` with stdin and stdout on /dev/null (stderr inherited) and our environment.
-    fn new(argv: &[String]) -> Result<Program> {
+    fn new(argv: &[String], cpu: Option<usize>) -> Result<Program> {
         let argv: Vec<CString> = argv
             .iter()
             .map(|a| CString::new(a.as_bytes()))
@@ -47,12 +58,19 @@ impl Program {
                 .add_open(fd, c"/dev/null", flags, Mode::empty())
                 .context("posix_spawn_file_actions_addopen")?;
         }
+        // A process group of its own (pgid = its pid), so its leftovers can be found.
+        let mut attr = PosixSpawnAttr::init().context("posix_spawnattr_init")?;
+        attr.set_pgroup(Pid::from_raw(0))
+            .context("posix_spawnattr_setpgroup")?;
+        attr.set_flags(PosixSpawnFlags::POSIX_SPAWN_SETPGROUP)
+            .context("posix_spawnattr_setflags")?;
         Ok(Program {
             path: argv.first().context("empty command")?.clone(),
             argv,
             env,
             actions,
-            attr: PosixSpawnAttr::init().context("posix_spawnattr_init")?,
+            attr,
+            cpu,
         })
     }
 
@@ -60,6 +78,21 @@ impl Program {
     /// with nothing else timed (no thread started, no argument built meanwhile). Fails
     /// if it does not exit 0 within `timeout` (it is killed then).
     fn time(&self, timeout: Duration) -> Result<Duration> {
+        let Some(cpu) = self.cpu else {
+            return self.time_here(timeout);
+        };
+        let me = Pid::from_raw(0);
+        let before = sched_getaffinity(me).context("sched_getaffinity")?;
+        let mut one = CpuSet::new();
+        one.set(cpu).context("CpuSet::set")?;
+        sched_setaffinity(me, &one).context("sched_setaffinity")?;
+        let took = self.time_here(timeout);
+        sched_setaffinity(me, &before).context("sched_setaffinity")?;
+        took
+    }
+
+    /// `time` with the launcher's affinity as it is.
+    fn time_here(&self, timeout: Duration) -> Result<Duration> {
         let t0 = Instant::now();
         let pid = posix_spawn(
             self.path.as_c_str(),
@@ -85,10 +118,31 @@ impl Program {
         }
         let status = waitpid(pid, None).context("waitpid")?;
         let took = t0.elapsed();
+        settle(pid);
         if status != WaitStatus::Exited(pid, 0) {
             bail!("{:?} failed: {status:?}", self.argv);
         }
         Ok(took)
+    }
+}
+
+/// Untimed, after a program's exit: waits until the processes it left in its group
+/// (`pgid`) have exited too, reaping them (they are ours: `run` makes this process a
+/// child subreaper). After 10 s the group is killed.
+fn settle(pgid: Pid) {
+    let group = Pid::from_raw(-pgid.as_raw());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match waitpid(group, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {
+                if Instant::now() > deadline {
+                    let _ = kill(group, Signal::SIGKILL);
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return, // ECHILD: none left
+        }
     }
 }
 
@@ -108,8 +162,11 @@ pub struct WholeWay {
 /// All programs over all rounds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Whole {
-    /// The programs, in run order within a round.
+    /// The programs, pair by pair (each pair runs its rounds; the two alternate order).
     pub ways: Vec<WholeWay>,
+    /// `/proc/loadavg` before and after the measurement.
+    #[serde(default)]
+    pub loadavg: Vec<String>,
 }
 
 impl Whole {
@@ -127,41 +184,58 @@ impl Whole {
     }
 }
 
-/// Runs `rounds` rounds: fork against raw fork (`n_fork` start+joins a run) and the
-/// forkserver against Python's for each of `n_forkserver`.
-pub fn run(rounds: usize, n_fork: u64, n_forkserver: &[u64]) -> Result<Whole> {
+/// Runs `fork_rounds` rounds of fork against raw fork (`n_fork` start+joins a run) and
+/// `forkserver_rounds` of the forkserver against Python's, for each of `n_forkserver`.
+pub fn run(
+    fork_rounds: usize,
+    forkserver_rounds: usize,
+    n_fork: u64,
+    n_forkserver: &[u64],
+) -> Result<Whole> {
     let rust = crate::env::workspace_bin("mp-start-join")?;
     let py = crate::env::python()?;
     let script = crate::env::peers_dir().join("mp_start_join.py");
     let s = |p: &std::path::Path| p.display().to_string();
-    let mut plan: Vec<(String, u64, Vec<String>)> = vec![
+    let rust_way = |name: &str, way: &str, n: u64| {
+        let argv = vec![s(&rust), way.to_string(), n.to_string()];
+        (format!("{name}_{n}"), n, argv, None)
+    };
+    // The last CPU we may use, for the pinned pair.
+    let cpu = {
+        let set = sched_getaffinity(Pid::from_raw(0)).context("sched_getaffinity")?;
+        (0..CpuSet::count())
+            .rev()
+            .find(|&c| set.is_set(c).unwrap_or(false))
+    };
+    let pinned = |(name, n, argv, _): (String, u64, Vec<String>, Option<usize>)| {
+        (format!("{name}_pinned"), n, argv, cpu)
+    };
+    // Pairs: (a, b, rounds); the ratio targets divide one by the other. The fork pair
+    // also runs pinned, both programs on the same single CPU (see BENCHMARKS.md).
+    let mut pairs = vec![
         (
-            format!("raw_fork_{n_fork}"),
-            n_fork,
-            vec![s(&rust), "raw".into(), n_fork.to_string()],
+            rust_way("raw_fork", "raw", n_fork),
+            rust_way("mp_fork", "fork", n_fork),
+            fork_rounds,
         ),
         (
-            format!("mp_fork_{n_fork}"),
-            n_fork,
-            vec![s(&rust), "fork".into(), n_fork.to_string()],
+            pinned(rust_way("raw_fork", "raw", n_fork)),
+            pinned(rust_way("mp_fork", "fork", n_fork)),
+            fork_rounds,
         ),
     ];
     for &n in n_forkserver {
-        plan.push((
-            format!("mp_forkserver_{n}"),
-            n,
-            vec![s(&rust), "forkserver".into(), n.to_string()],
-        ));
-        plan.push((
-            format!("py_forkserver_{n}"),
-            n,
-            vec![
-                s(&py),
-                s(&script),
-                "forkserver".into(),
-                n.to_string(),
-                "0".into(),
-            ],
+        let py_argv = vec![
+            s(&py),
+            s(&script),
+            "forkserver".into(),
+            n.to_string(),
+            "0".into(),
+        ];
+        pairs.push((
+            rust_way("mp_forkserver", "forkserver", n),
+            (format!("py_forkserver_{n}"), n, py_argv, None),
+            forkserver_rounds,
         ));
     }
     let short = |argv: &[String]| {
@@ -170,29 +244,41 @@ pub fn run(rounds: usize, n_fork: u64, n_forkserver: &[u64]) -> Result<Whole> {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let mut out = Whole {
-        ways: plan
-            .iter()
-            .map(|(name, n, argv)| WholeWay {
+    let mut out = Whole::default();
+    let mut programs = Vec::new();
+    for (a, b, _) in &pairs {
+        for (name, n, argv, cpu) in [a, b] {
+            out.ways.push(WholeWay {
                 name: name.clone(),
                 n: *n,
                 command: short(argv),
                 secs: Vec::new(),
-            })
-            .collect(),
-    };
+            });
+            programs.push(Program::new(argv, *cpu)?);
+        }
+    }
+    // Leftovers of a program (orphans) become our children, to be reaped by `settle`.
+    nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
+    out.loadavg.push(crate::env::loadavg());
     let timeout = Duration::from_secs(60);
-    let programs: Vec<Program> = plan
-        .iter()
-        .map(|(_, _, argv)| Program::new(argv))
-        .collect::<Result<_>>()?;
     for p in &programs {
         p.time(timeout)?; // warm-up: page cache, the interpreter's .pyc files
     }
-    for _ in 0..rounds {
-        for (i, p) in programs.iter().enumerate() {
-            out.ways[i].secs.push(p.time(timeout)?.as_secs_f64());
+    let most = pairs.iter().map(|(_, _, r)| *r).max().unwrap_or(0);
+    for round in 0..most {
+        for (i, (_, _, rounds)) in pairs.iter().enumerate() {
+            if round >= *rounds {
+                continue;
+            }
+            // a then b in even rounds, b then a in odd ones.
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for k in order {
+                let w = 2 * i + k;
+                let took = programs[w].time(timeout)?;
+                out.ways[w].secs.push(took.as_secs_f64());
+            }
         }
     }
+    out.loadavg.push(crate::env::loadavg());
     Ok(out)
 }

@@ -16,11 +16,10 @@ use crate::{slots, sys};
 /// Refused in a multi-threaded process unless allowed: the child would hold copies of locks
 /// (the allocator's, stdout's) that other threads may have held at the fork.
 pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started> {
-    if !spec.allow_threads {
-        let count = sys::thread_count()?;
-        if count > 1 {
-            return Err(Error::Threads { count });
-        }
+    if !spec.allow_threads
+        && let Some(count) = sys::other_threads()?
+    {
+        return Err(Error::Threads { count });
     }
     // Before the fork, so the child does not swap hooks before its target runs.
     child::ensure_panic_hook();
