@@ -236,6 +236,36 @@ fn a_signal_ends_a_held_sleep_as_it_would_a_real_one() {
 }
 
 #[test]
+fn the_programs_randomness_is_the_same_on_every_run() {
+    // getrandom is answered from a fixed stream per process (`vclock/dice.rs`): CPython's
+    // string-hash seed, `random` (seeded from getrandom, reseeded in a forked child) and
+    // os.urandom repeat, per process; two processes draw different bytes.
+    let py = python();
+    let code = "import os, random\nfrom multiprocessing import Process\n\
+                def show(who): print(who, random.randint(1, 10**9), os.urandom(4).hex(), hash('abc'))\n\
+                if __name__ == '__main__':\n    show('parent')\n    \
+                p = Process(target=show, args=('child',)); p.start(); p.join()";
+    let runs: Vec<Vec<String>> = (0..2)
+        .map(|_| lines(&trace("virtual", &[], &[&py, "-c", code]).0))
+        .collect();
+    assert_eq!(runs[0].len(), 2, "{runs:?}");
+    assert_eq!(runs[0], runs[1], "the same on both runs");
+    let draws = |l: &str| l.split_once(' ').map(|(_, rest)| rest.to_string());
+    assert_ne!(
+        draws(&runs[0][0]),
+        draws(&runs[0][1]),
+        "parent and child differ"
+    );
+    let real: Vec<Vec<String>> = (0..2)
+        .map(|_| lines(&trace("real", &[], &[&py, "-c", code]).0))
+        .collect();
+    assert_ne!(
+        real[0], real[1],
+        "on the real clock the program's randomness is its own"
+    );
+}
+
+#[test]
 fn rust_sleeps_and_instants_are_virtual() {
     let bin = fixture_bin("fx-start-target-good");
     let (real, _) = trace("real", &[], &[&bin]);
