@@ -10,15 +10,6 @@ use std::process::Command;
 
 use common::*;
 
-/// The interpreter itself, as the machine's `python3` reports it.
-fn interpreter() -> String {
-    let out = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3 runs");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// A folder with a `python3` shim (a shell script that execs the interpreter).
 fn shim_dir(root: &Path, python: &str) -> std::path::PathBuf {
     let bin = root.join("shims");
@@ -60,7 +51,7 @@ fn grade(root: &Path, bin: &Path, out: &str, extra: &[&str]) -> (String, String)
 fn a_shim_on_path_is_resolved_once_unless_kept() {
     let class = fixture_class();
     let root = class.path();
-    let python = interpreter();
+    let python = proclab_tests::python_executable();
     let bin = shim_dir(root, &python);
     let shim = bin.join("python3").display().to_string();
 

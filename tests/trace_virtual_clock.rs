@@ -6,21 +6,14 @@
 mod trace_common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use proclab::ledger::{EventKind, Ledger, LimitKind, Pid};
 use proclab_tests::hogs::Hogs;
 use trace_common::*;
 
-/// The interpreter itself, not a version manager's shim (whose shell processes would
-/// add events of their own).
 fn python() -> String {
-    let out = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3 runs");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    proclab_tests::python_executable()
 }
 
 fn trace(clock: &str, extra: &[&str], command: &[&str]) -> (Ledger, Duration) {

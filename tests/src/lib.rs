@@ -211,6 +211,16 @@ pub fn layers(report: &serde_json::Value) -> std::collections::BTreeMap<String, 
 
 pub mod hogs;
 
+/// The Python interpreter itself, as `python3` on PATH reports it (`sys.executable`),
+/// not a version manager's shim (whose shell processes would add events of their own).
+pub fn python_executable() -> String {
+    let out = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 pub mod bins {
     use std::path::{Path, PathBuf};
     use std::process::Command;

@@ -160,23 +160,20 @@ impl Tracer {
 
     /// A new task's first stop, after its parent's event: true if it is gated now.
     pub(crate) fn gate_at_first_stop(&mut self, tid: Pid) -> bool {
-        let Some(vc) = self.vclock.as_mut() else {
-            return false;
-        };
-        let gated = vc.gate.at_first_stop.remove(&tid);
-        if gated {
-            vc.gate.queue.push_back(tid);
-            vc.pace(true);
-        }
-        gated
+        self.gate_if(tid, |gate| &mut gate.at_first_stop)
     }
 
     /// A vfork child's exec stop: true if it is gated now.
     pub(crate) fn gate_at_exec(&mut self, tid: Pid) -> bool {
+        self.gate_if(tid, |gate| &mut gate.at_exec)
+    }
+
+    /// Gate `tid` now if it is in the set `which` picks (and take it out of it).
+    fn gate_if(&mut self, tid: Pid, which: fn(&mut Gate) -> &mut HashSet<Pid>) -> bool {
         let Some(vc) = self.vclock.as_mut() else {
             return false;
         };
-        let gated = vc.gate.at_exec.remove(&tid);
+        let gated = which(&mut vc.gate).remove(&tid);
         if gated {
             vc.gate.queue.push_back(tid);
             vc.pace(true);
