@@ -71,10 +71,8 @@ pub(crate) struct ChildSpec<'a> {
     /// Run the program in a pid namespace of its own, under an init of ours
     /// (`pidns.rs`): the forked child then becomes that namespace's outer helper.
     pub pidns: bool,
-    /// No address-space randomisation (personality(2), ADDR_NO_RANDOMIZE): on the
-    /// virtual clock a run is to be the same on every run, and a program's own order
-    /// can hang on its addresses (CPython iterates its set of children by their ids, so
-    /// the order it reaps them in changed from run to run).
+    /// No address randomisation (personality(2)): the virtual clock's runs repeat, and
+    /// CPython reaps its children in the order of their addresses.
     pub fixed_addresses: bool,
     pub filters: Vec<BpfProgram>,
     pub stdin: OwnedFd,
@@ -315,12 +313,9 @@ fn child_setup(
         step!(6, drop_capabilities());
     }
     if spec.fixed_addresses {
-        use nix::sys::personality::{self, Persona};
-        let persona = personality::get().unwrap_or(Persona::empty());
-        step!(
-            5,
-            personality::set(persona | Persona::ADDR_NO_RANDOMIZE).map(drop)
-        );
+        use nix::sys::personality::{Persona, get, set};
+        let persona = get().unwrap_or(Persona::empty()) | Persona::ADDR_NO_RANDOMIZE;
+        step!(5, set(persona).map(drop));
     }
     // After the uid change: changing credentials clears the parent-death signal
     // (prctl(2), PR_SET_PDEATHSIG). If the tracer died already, stop here.
