@@ -275,7 +275,7 @@ impl Tracer {
         if self.vclock.is_some() {
             super::vclock::hide_vdso(tid);
         }
-        if self.gate_at_exec(tid) && !self.stopping {
+        if !self.stopping && self.gate_at_exec(tid) {
             return; // a vfork child: it starts when the run is idle
         }
         if tgid == self.root {

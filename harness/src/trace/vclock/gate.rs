@@ -202,11 +202,6 @@ impl Tracer {
         vc.pace(true);
     }
 
-    /// Does a task wait at the gate?
-    pub(crate) fn gate_waits(&self) -> bool {
-        self.vclock.as_ref().is_some_and(|vc| !vc.gate.is_empty())
-    }
-
     /// Start the first gated task. False if none waits.
     pub(crate) fn open_gate_once(&mut self) -> bool {
         let Some(vc) = self.vclock.as_mut() else {

@@ -124,12 +124,7 @@ impl VClock {
             root_exit: None,
             linger_ns: u64::try_from(linger.as_nanos()).unwrap_or(u64::MAX),
             time_limit_ns: time_ms.saturating_mul(1_000_000),
-            _tick: {
-                // The idle check's short sleep (`quiescence.rs`, CONFIRM) and the fast
-                // tick would otherwise be stretched by the default 50 us timer slack.
-                let _ = nix::sys::prctl::set_timerslack(1_000);
-                tick::Ticker::arm(TICK)
-            },
+            _tick: tick::Ticker::arm(TICK),
         }
     }
 

@@ -1,15 +1,16 @@
-//! When may the clock jump? Only when no task of the run can run: each live task is held
-//! by the tracer (a sleep, a writer waiting for its turn) or asleep in the kernel
-//! (`/proc/<tid>/stat` state `S`: waiting for a child, a pipe, a connection), and stays
-//! so: two samples a tick apart, no ptrace stop in between, and no task's CPU time
-//! (`/proc/<tid>/schedstat`) changed. A task that is running, in uninterruptible sleep
-//! (`D`), or at a stop the tracer has not handled yet (`t`) means not now.
+//! When is the run idle? Only when no task of the run can run: each live task is held
+//! by the tracer (a sleep, a writer waiting for its turn, a task at the start gate) or
+//! asleep in the kernel (`/proc/<tid>/stat` state `S`: waiting for a child, a pipe, a
+//! connection), and stays so: two samples `CONFIRM` apart with the same CPU times
+//! (`/proc/<tid>/schedstat`), and no stop or exit waiting to be collected. A task that is
+//! running, in uninterruptible sleep (`D`), or at a stop the tracer has not handled yet
+//! (`t`) means not now. Then one thing starts (`gate.rs`), or the clock jumps.
 //!
 //! A poll/select/epoll or futex wait whose timeout the tracer took over
 //! (`timed_waits.rs`) waits without one and so counts as asleep. A task asleep in a kernel
 //! wait whose timeout the tracer does not own (rt_sigtimedwait, semtimedop, or one it
-//! could not take over) is on the real clock: while one is, the clock does not jump (held
-//! sleeps are still released when real time reaches them), so such a program runs at
+//! could not take over) is on the real clock: while one is, the clock does not jump (gated
+//! tasks and due sleeps still start when the run is idle), so such a program runs at
 //! real speed but in the right order.
 
 use nix::unistd::Pid;
@@ -130,12 +131,6 @@ impl Tracer {
                 stops::Wake::Stop(stop) => {
                     self.handle(stop);
                     if self.vclock.as_ref().is_some_and(|vc| vc.tick_due()) {
-                        self.on_tick();
-                    } else if self.gate_waits() && !stops::pending() {
-                        // A task waits to start and no stop is queued: let the task just
-                        // resumed run on (it usually blocks at once: the parent's wait),
-                        // then look for idleness now rather than at the next tick.
-                        let _ = nix::sched::sched_yield();
                         self.on_tick();
                     }
                 }

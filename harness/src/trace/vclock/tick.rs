@@ -44,6 +44,9 @@ impl Ticker {
         let mut unblock = SigSet::empty();
         unblock.add(Signal::SIGALRM);
         pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&unblock), None).ok()?;
+        // The fast tick and the idle check's short sleep (`quiescence.rs`, CONFIRM) would
+        // otherwise be stretched by the default 50 µs timer slack (prctl(2)).
+        let _ = nix::sys::prctl::set_timerslack(1_000);
         let event = SigEvent::new(SigevNotify::SigevThreadId {
             signal: Signal::SIGALRM,
             thread_id: nix::unistd::gettid().as_raw(),
