@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 #[allow(unused_imports)] // each test file uses its own subset
-pub use proclab_tests::bins::proclab;
+pub use proclab_tests::{bins::proclab, processes_mentioning};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -112,21 +112,4 @@ pub fn verdicts(out: &Path) -> BTreeMap<(String, String), (String, Vec<String>)>
         }
     }
     all
-}
-
-/// Pids of live processes whose command line mentions `needle` (a test's temp dir).
-pub fn processes_mentioning(needle: &str) -> Vec<i32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        if String::from_utf8_lossy(&cmdline).contains(needle) {
-            found.push(pid);
-        }
-    }
-    found
 }

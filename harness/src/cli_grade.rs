@@ -11,8 +11,6 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
@@ -20,7 +18,7 @@ use clap::Args;
 use crate::cli_trace::parse_duration;
 use crate::exercise::spec::{self, Spec};
 use crate::report::{self, Format, GradeReport};
-use crate::trace::{CgroupMode, NetnsMode, RunAs, StopHandle};
+use crate::trace::{CgroupMode, NetnsMode, RunAs};
 
 /// Arguments of `proclab grade`.
 #[derive(Debug, Clone, Args)]
@@ -172,24 +170,10 @@ pub fn run_grade(args: GradeArgs) -> ExitCode {
     opts.pidns = !args.no_pidns;
     // Ctrl-C / SIGTERM to proclab: end the run cleanly (everything killed and reaped),
     // then exit 130 without a verdict.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let on_start = |stopper: StopHandle| {
-        let flag = Arc::clone(&interrupted);
-        if let Ok(mut signals) = signal_hook::iterator::Signals::new([
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-        ]) {
-            std::thread::spawn(move || {
-                if signals.forever().next().is_some() {
-                    flag.store(true, Ordering::SeqCst);
-                    stopper.interrupt();
-                }
-            });
-        }
-    };
+    let interrupts = crate::interrupts::Interrupts::install();
     let started = std::time::Instant::now();
-    let graded = crate::grade::grade_with_stop(&spec, opts, on_start);
-    if interrupted.load(Ordering::SeqCst) {
+    let graded = crate::grade::grade_with_stop(&spec, opts, |run| interrupts.connect(run));
+    if interrupts.raised() {
         eprintln!("proclab grade: interrupted; the run was stopped and cleaned up, no verdict");
         return ExitCode::from(130);
     }

@@ -177,6 +177,8 @@ pub fn run(args: TraceArgs) -> ExitCode {
     // With PROCLAB_TRACE_TIMINGS=1: absolute CLOCK_MONOTONIC µs at entry and exit, so a
     // benchmark that notes when it spawned proclab can tell the process start-up cost.
     trace::print_timing("cli:entry-at", trace::now_ns() / 1000);
+    // Ctrl-C / SIGTERM to proclab: end the run cleanly (kill, reap, print the ledger).
+    let interrupts = crate::interrupts::Interrupts::install();
     let running = match trace::start(args.options()) {
         Ok(running) => running,
         Err(e) => {
@@ -184,21 +186,7 @@ pub fn run(args: TraceArgs) -> ExitCode {
             return ExitCode::from(if e.is_bad_input() { 2 } else { 1 });
         }
     };
-    // Ctrl-C / SIGTERM to proclab: end the run cleanly (kill, reap, print the ledger).
-    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let stopper = running.stop_handle();
-    let flag = std::sync::Arc::clone(&interrupted);
-    if let Ok(mut signals) = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ]) {
-        std::thread::spawn(move || {
-            if signals.forever().next().is_some() {
-                flag.store(true, std::sync::atomic::Ordering::SeqCst);
-                stopper.interrupt();
-            }
-        });
-    }
+    interrupts.connect(running.stop_handle());
     let ledger = match running.wait() {
         Ok(ledger) => ledger,
         Err(e) => {
@@ -224,7 +212,7 @@ pub fn run(args: TraceArgs) -> ExitCode {
         trace::print_timing("cli:report", now.saturating_sub(report_start) / 1000);
         trace::print_timing("cli:exit-at", now / 1000);
     }
-    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+    if interrupts.raised() {
         ExitCode::from(130)
     } else {
         ExitCode::SUCCESS

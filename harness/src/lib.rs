@@ -11,6 +11,7 @@ pub mod cli_platform;
 pub mod cli_trace;
 pub mod exercise;
 pub mod grade;
+pub mod interrupts;
 pub mod ledger;
 pub mod platform;
 pub mod report;

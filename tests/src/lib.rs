@@ -162,6 +162,35 @@ pub fn still_running(pids: &[i32]) -> Vec<i32> {
         .collect()
 }
 
+/// Live processes whose command line mentions `needle` (a test's temp dir), each as
+/// "pid (state, parent ppid): command line", so a failure says what was left behind.
+pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(needle) {
+            let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // The fields after the parenthesised command name: state, ppid, ...
+            let rest: Vec<&str> = stat
+                .rsplit_once(')')
+                .map_or(vec![], |(_, r)| r.split_whitespace().collect());
+            let state = rest.first().copied().unwrap_or("?");
+            let ppid = rest.get(1).copied().unwrap_or("?");
+            found.push(format!(
+                "{pid} ({state}, parent {ppid}): {}",
+                cmdline.trim_end()
+            ));
+        }
+    }
+    found
+}
+
 /// The path of a file under tests/fixtures/.
 pub fn fixture(path: &str) -> String {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -2,19 +2,14 @@
 //! ordinary grader and writes its record and HTML report.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
 
 use super::job::WorkerJob;
 use super::outcome::{CheckOutcome, Outcome, RECORD_VERSION, Status};
 use super::store::write_atomic;
 use crate::exercise::spec;
+use crate::interrupts::Interrupts;
 use crate::ledger::Ledger;
 use crate::report::html;
-use crate::trace::StopHandle;
 
 /// A graded run, as the worker needs it.
 #[derive(Debug, Clone)]
@@ -132,20 +127,9 @@ fn grade(job: &WorkerJob) -> Result<Option<Graded>, String> {
     }
     // The batch stops a worker with SIGTERM: end the run cleanly (every process of the
     // submission killed and reaped, its cgroups removed) rather than die mid-trace.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let on_start = |stopper: StopHandle| {
-        let flag = Arc::clone(&interrupted);
-        if let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) {
-            std::thread::spawn(move || {
-                if signals.forever().next().is_some() {
-                    flag.store(true, Ordering::SeqCst);
-                    stopper.interrupt();
-                }
-            });
-        }
-    };
-    let graded = crate::grade::grade_with_stop(&spec, opts, on_start);
-    if interrupted.load(Ordering::SeqCst) {
+    let interrupts = Interrupts::install();
+    let graded = crate::grade::grade_with_stop(&spec, opts, |run| interrupts.connect(run));
+    if interrupts.raised() {
         return Ok(None);
     }
     // Could not grade (the grader's environment, not the submission): an error record.

@@ -169,6 +169,9 @@ pub(crate) fn fork_child(spec: ChildSpec<'_>) -> Result<Forked, TraceError> {
             source: e.into(),
         }),
         Ok(ForkResult::Child) => {
+            // The grader's ends of the pipes: with the sync pipe's write end open here,
+            // the child would wait for the release forever if the grader died first.
+            drop((sync_w, err_r, joined_r));
             let timing_w = timing.as_ref().map(|(_, w)| w.as_fd());
             super::cgroup::join_v1(spec.cgroup_tasks, joined_w.as_fd());
             let (stage, errno) = child_setup(
@@ -296,6 +299,13 @@ fn child_setup(
     // (the grader's own, as root). From here on this is the namespace's pid 2.
     let mut parent = parent;
     if let Some(report) = pids {
+        // This process stays outside as the namespace's helper C, and the init and the
+        // root end with it: it must end with the grader, or a grader killed before it
+        // released the root (a worker's SIGTERM, a Ctrl-C) leaves all three behind.
+        step!(7, nix::sys::prctl::set_pdeathsig(Signal::SIGKILL));
+        if nix::unistd::getppid() != parent {
+            return (7, Errno::ESRCH);
+        }
         if let Err((stage, e)) = super::pidns::enter(report) {
             return (stage, e);
         }
