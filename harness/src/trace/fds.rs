@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
 use nix::errno::Errno;
 
@@ -60,6 +60,13 @@ impl OurPipes {
             stderr: stderr.metadata()?.ino(),
             writers,
         })
+    }
+
+    /// Is `fd` of `tid` one of the run's stdout and stderr pipes (by inode, through
+    /// /proc: for the occasional idle check, not for every write)?
+    pub(crate) fn is_ours(&self, tid: Pid, fd: u64) -> bool {
+        std::fs::metadata(format!("/proc/{tid}/fd/{fd}"))
+            .is_ok_and(|m| m.file_type().is_fifo() && [self.stdout, self.stderr].contains(&m.ino()))
     }
 
     /// Is `fd` of `tid` the very description the root got as stdout or stderr?

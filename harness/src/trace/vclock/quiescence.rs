@@ -17,6 +17,7 @@ use nix::unistd::Pid;
 
 use crate::ledger::LimitKind;
 use crate::trace::error::TraceError;
+use crate::trace::fds::OurPipes;
 use crate::trace::recorder::StopReason;
 use crate::trace::stops;
 use crate::trace::tracer_loop::Tracer;
@@ -64,15 +65,29 @@ pub(crate) fn signal_waiting(tid: Pid) -> bool {
     acted != 0
 }
 
-/// Is `tid` asleep in a system call that ends by itself after a timeout
-/// (`/proc/<tid>/syscall`: the number and the six arguments of the call it blocks in)?
-fn timed_wait(tid: Pid) -> bool {
+/// What a task asleep in the kernel waits for, from `/proc/<tid>/syscall` (the number
+/// and the six arguments of the call it blocks in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Something only the run can end (a child, a pipe between its processes, a
+    /// connection), or nothing at all.
+    OnTheRun,
+    /// A call that ends by itself after a timeout the tracer does not own: the real clock.
+    RealClock,
+    /// A write to the run's stdout or stderr, which the grader's drain empties: the task
+    /// runs again as soon as the drain reads, so it is not idle. (Counted as idle, an
+    /// endless writer under load made the clock jump to the time limit instead of the
+    /// output cap.)
+    OnTheGrader,
+}
+
+fn kernel_wait(tid: Pid, pipes: &OurPipes) -> Wait {
     let Ok(text) = std::fs::read_to_string(format!("/proc/{tid}/syscall")) else {
-        return false;
+        return Wait::OnTheRun;
     };
     let mut fields = text.split_whitespace();
     let Some(Ok(nr)) = fields.next().map(str::parse::<libc::c_long>) else {
-        return false;
+        return Wait::OnTheRun;
     };
     let args: Vec<u64> = fields
         .take(6)
@@ -81,7 +96,18 @@ fn timed_wait(tid: Pid) -> bool {
     let arg = |i: usize| args.get(i).copied().unwrap_or(0);
     // An int timeout in ms: negative waits forever.
     let ms = |i: usize| (arg(i) as i32) >= 0;
-    match nr {
+    let timed = match nr {
+        libc::SYS_write
+        | libc::SYS_writev
+        | libc::SYS_pwrite64
+        | libc::SYS_pwritev
+        | libc::SYS_pwritev2 => {
+            return if pipes.is_ours(tid, arg(0)) {
+                Wait::OnTheGrader
+            } else {
+                Wait::OnTheRun
+            };
+        }
         libc::SYS_poll => ms(2),
         libc::SYS_epoll_wait | libc::SYS_epoll_pwait => ms(3),
         libc::SYS_ppoll | libc::SYS_rt_sigtimedwait => arg(2) != 0,
@@ -101,6 +127,11 @@ fn timed_wait(tid: Pid) -> bool {
         // A sleep the tracer does not hold (a CPU-time clock).
         libc::SYS_nanosleep | libc::SYS_clock_nanosleep => true,
         _ => false,
+    };
+    if timed {
+        Wait::RealClock
+    } else {
+        Wait::OnTheRun
     }
 }
 
@@ -157,14 +188,18 @@ impl Tracer {
             if vc.held.contains_key(&tid) || vc.gate.is_gated(tid) || self.gates.is_held(tid) {
                 continue;
             }
-            match probe(tid) {
-                Some(('S', ran)) if timed_wait(tid) => {
-                    debug_why(tid, 'S');
+            let probed = probe(tid).map(|(state, ran)| match state {
+                'S' => (kernel_wait(tid, &self.pipes), state, ran),
+                _ => (Wait::OnTheRun, state, ran),
+            });
+            match probed {
+                Some((Wait::RealClock, state, ran)) => {
+                    debug_why(tid, state);
                     out.real_clock_wait = true;
                     out.cpu.push((tid, ran));
                 }
-                Some(('S' | 'Z' | 'X', ran)) => out.cpu.push((tid, ran)),
-                Some((state, ran)) => {
+                Some((Wait::OnTheRun, 'S' | 'Z' | 'X', ran)) => out.cpu.push((tid, ran)),
+                Some((_, state, ran)) => {
                     debug_why(tid, state);
                     out.idle = false;
                     out.cpu.push((tid, ran));
@@ -293,5 +328,47 @@ impl Tracer {
         self.shared.request_stop(reason.clone());
         self.begin_teardown(Some(reason));
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::File;
+    use std::process::{Command, Stdio};
+
+    /// `yes` writing into a pipe nobody reads, until it blocks in write(2).
+    fn blocked_writer(into: std::os::fd::OwnedFd) -> std::process::Child {
+        let child = Command::new("yes")
+            .stdout(Stdio::from(into))
+            .spawn()
+            .unwrap();
+        let tid = Pid::from_raw(child.id() as i32);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !matches!(probe(tid), Some(('S', _))) {
+            assert!(std::time::Instant::now() < deadline, "yes never blocked");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child
+    }
+
+    #[test]
+    fn a_writer_blocked_on_the_graders_pipe_waits_on_the_grader_not_the_run() {
+        // The read ends stay open (and unread) for the whole test.
+        let (out_r, out_w) = nix::unistd::pipe().unwrap();
+        let (err_r, err_w) = nix::unistd::pipe().unwrap();
+        let (out_r, err_r) = (File::from(out_r), File::from(err_r));
+        let pipes = OurPipes::of(&out_r, &err_r, [&out_w, &err_w]).unwrap();
+        let mut ours = blocked_writer(out_w.try_clone().unwrap());
+        let (other_r, other_w) = nix::unistd::pipe().unwrap();
+        let mut theirs = blocked_writer(other_w);
+        let wait = |c: &std::process::Child| kernel_wait(Pid::from_raw(c.id() as i32), &pipes);
+        let seen = (wait(&ours), wait(&theirs));
+        for child in [&mut ours, &mut theirs] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        drop((out_r, err_r, other_r));
+        assert_eq!(seen, (Wait::OnTheGrader, Wait::OnTheRun));
     }
 }
