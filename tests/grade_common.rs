@@ -252,3 +252,13 @@ pub fn parallel<T: Sync, R: Send>(
         .map(|r| r.expect("every item ran"))
         .collect()
 }
+
+/// The `--time-limit` for grading a hostile fixture: short for those the time limit
+/// stops, generous for those another cap must stop first.
+pub fn time_limit_for(f: &Fixture) -> &'static str {
+    if f.limit.as_deref() == Some("time") {
+        "3s"
+    } else {
+        "60s"
+    }
+}

@@ -263,6 +263,7 @@ fn trace(
     });
 
     let mut tracer = Tracer {
+        stops: Default::default(),
         rec,
         shared: Arc::clone(&shared),
         tasks: HashMap::new(),

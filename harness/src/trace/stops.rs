@@ -27,23 +27,89 @@ pub(crate) enum Stop {
     Syscall(Pid),
 }
 
-/// Block until one of this thread's tracees (or its child) changes state.
-/// `Ok(None)`: no tracees and no children left (ECHILD).
-pub(crate) fn next() -> Result<Option<Stop>, Errno> {
-    loop {
-        let mut status = 0;
-        // SAFETY: plain syscall with a valid out-pointer.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::__WNOTHREAD) };
-        if pid < 0 {
-            match Errno::last() {
-                Errno::EINTR => continue,
-                Errno::ECHILD => return Ok(None),
-                e => return Err(e),
+/// The statuses of this thread's tracees, handed out in turn.
+///
+/// One waitpid per stop is unfair: the kernel reports the tracees earliest in its list
+/// first, so a few tracees that stop again as soon as they are resumed (a server's
+/// children spinning on a recv() that returns b'' for ever) starved a new one for
+/// seconds, and its client timed out. So each blocking wait is followed by a sweep with
+/// WNOHANG that takes every status already waiting, and the next statuses are handed out
+/// from that batch first. A stopped tracee is reported once until it is resumed, so a
+/// batch holds each tracee at most once: every tracee stopped now is handled before any
+/// of them is seen again.
+#[derive(Debug, Default)]
+pub(crate) struct Stops {
+    batch: std::collections::VecDeque<(Pid, i32)>,
+}
+
+/// waitpid(-1) on this thread's tracees and children, with `flags` added.
+fn wait_any(flags: libc::c_int) -> Result<Option<(Pid, i32)>, Errno> {
+    let mut status = 0;
+    // SAFETY: plain syscall with a valid out-pointer.
+    let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::__WNOTHREAD | flags) };
+    match pid {
+        0 => Ok(None),
+        p if p < 0 => Err(Errno::last()),
+        p => Ok(Some((Pid::from_raw(p), status))),
+    }
+}
+
+impl Stops {
+    /// The next status: from the batch, else block for one and sweep the rest in.
+    fn next_status(&mut self) -> Result<(Pid, i32), Errno> {
+        if let Some(status) = self.batch.pop_front() {
+            return Ok(status);
+        }
+        let first = wait_any(0)?.ok_or(Errno::EAGAIN)?;
+        while let Ok(Some(more)) = wait_any(libc::WNOHANG) {
+            self.batch.push_back(more);
+        }
+        Ok(first)
+    }
+
+    /// Block until one of this thread's tracees (or its child) changes state.
+    /// `Ok(None)`: no tracees and no children left (ECHILD).
+    pub(crate) fn next(&mut self) -> Result<Option<Stop>, Errno> {
+        loop {
+            match self.next_status() {
+                Ok((pid, status)) => {
+                    if let Some(stop) = decode(pid, status) {
+                        return Ok(Some(stop));
+                    }
+                }
+                Err(Errno::EINTR | Errno::EAGAIN) => continue,
+                Err(Errno::ECHILD) => return Ok(None),
+                Err(e) => return Err(e),
             }
         }
-        if let Some(stop) = decode(Pid::from_raw(pid), status) {
-            return Ok(Some(stop));
+    }
+
+    /// [`next`](Self::next), but an interrupted wait returns [`Wake::Tick`].
+    pub(crate) fn next_or_tick(&mut self) -> Result<Wake, Errno> {
+        match self.next_status() {
+            Ok((pid, status)) => Ok(decode(pid, status).map_or(Wake::Tick, Wake::Stop)),
+            Err(Errno::EINTR | Errno::EAGAIN) => Ok(Wake::Tick),
+            Err(Errno::ECHILD) => Ok(Wake::Done),
+            Err(e) => Err(e),
         }
+    }
+
+    /// Is a stop or an exit of a tracee waiting to be handled: in the batch, or not yet
+    /// collected (waitid(2) with WNOWAIT leaves it in place)? A task whose exit is not
+    /// collected yet still shows as asleep or a zombie, and its parent sleeps in `wait`
+    /// until the tracer collects it.
+    pub(crate) fn pending(&self) -> bool {
+        use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+        if !self.batch.is_empty() {
+            return true;
+        }
+        let flags = WaitPidFlag::WEXITED
+            | WaitPidFlag::WSTOPPED
+            | WaitPidFlag::WNOHANG
+            | WaitPidFlag::WNOWAIT
+            | WaitPidFlag::__WALL
+            | WaitPidFlag::__WNOTHREAD;
+        !matches!(waitid(Id::All, flags), Ok(WaitStatus::StillAlive) | Err(_))
     }
 }
 
@@ -55,35 +121,6 @@ pub(crate) enum Wake {
     Tick,
     /// No tracees left.
     Done,
-}
-
-/// [`next`], but an interrupted wait returns [`Wake::Tick`].
-pub(crate) fn next_or_tick() -> Result<Wake, Errno> {
-    let mut status = 0;
-    // SAFETY: plain syscall with a valid out-pointer.
-    let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::__WNOTHREAD) };
-    if pid < 0 {
-        return match Errno::last() {
-            Errno::EINTR => Ok(Wake::Tick),
-            Errno::ECHILD => Ok(Wake::Done),
-            e => Err(e),
-        };
-    }
-    Ok(decode(Pid::from_raw(pid), status).map_or(Wake::Tick, Wake::Stop))
-}
-
-/// Is a stop or an exit of a tracee waiting for this thread to collect it? (waitid(2)
-/// with WNOWAIT leaves it in place.) A task whose exit is not collected yet still shows
-/// as asleep or a zombie, and its parent sleeps in `wait` until the tracer collects it.
-pub(crate) fn pending() -> bool {
-    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
-    let flags = WaitPidFlag::WEXITED
-        | WaitPidFlag::WSTOPPED
-        | WaitPidFlag::WNOHANG
-        | WaitPidFlag::WNOWAIT
-        | WaitPidFlag::__WALL
-        | WaitPidFlag::__WNOTHREAD;
-    !matches!(waitid(Id::All, flags), Ok(WaitStatus::StillAlive) | Err(_))
 }
 
 fn decode(pid: Pid, status: i32) -> Option<Stop> {

@@ -42,6 +42,8 @@ pub(crate) struct Task {
 /// The tracer thread's state for one run.
 pub(crate) struct Tracer {
     pub rec: Recorder,
+    /// Where the stops come from, handed out in turn (`stops.rs`).
+    pub stops: stops::Stops,
     pub shared: Arc<Shared>,
     pub tasks: HashMap<Pid, Task>,
     /// Children announced by their parent's event, whose first stop has not come yet.
@@ -92,7 +94,7 @@ impl Tracer {
             return self.run_virtual();
         }
         loop {
-            let stop = match stops::next() {
+            let stop = match self.stops.next() {
                 Ok(Some(stop)) => stop,
                 Ok(None) => return Ok(()),
                 Err(errno) => {

@@ -148,10 +148,13 @@ impl Tracer {
     /// a tick also runs between stops when stops keep coming.
     pub(crate) fn run_virtual(&mut self) -> Result<(), TraceError> {
         loop {
-            let wake = stops::next_or_tick().map_err(|errno| TraceError::Ptrace {
-                what: "waitpid",
-                errno,
-            })?;
+            let wake = self
+                .stops
+                .next_or_tick()
+                .map_err(|errno| TraceError::Ptrace {
+                    what: "waitpid",
+                    errno,
+                })?;
             if !self.stopping && self.shared.stop_requested() {
                 let reason = self.shared.lock().stop.clone();
                 self.begin_teardown(reason);
@@ -245,10 +248,10 @@ impl Tracer {
         // between (woken from outside the run, or at a stop not yet handled, `t`) shows.
         // No stop or exit waiting to be collected either (a task whose exit is not
         // collected looks asleep, and so does the parent waiting for it).
-        let idle = survey.idle && !stops::pending() && {
+        let idle = survey.idle && !self.stops.pending() && {
             std::thread::sleep(CONFIRM);
             let again = self.survey(gated || due);
-            again.idle && again.cpu == survey.cpu && !stops::pending()
+            again.idle && again.cpu == survey.cpu && !self.stops.pending()
         };
         let Some(vc) = self.vclock.as_mut() else {
             return;
