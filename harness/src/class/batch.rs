@@ -201,7 +201,7 @@ pub fn run(
         }
         JobResult::Interrupted { .. } => summary.interrupted += 1,
     };
-    let grade = |(sub, key): (Submission, String)| job::run(&sub, &key, &ctx);
+    let grade = |slot, (sub, key): (Submission, String)| job::run(&sub, &key, slot, &ctx);
     let mut skipped = super::pool::run(parallel, options.jobs, stop, grade, &mut on_result);
     skipped += super::pool::run(serial, 1, stop, grade, &mut on_result);
     summary.interrupted += skipped;

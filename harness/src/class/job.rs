@@ -44,6 +44,11 @@ pub struct WorkerJob {
     /// Grade on the virtual clock (`--clock virtual`).
     #[serde(default)]
     pub virtual_clock: bool,
+    /// The pool slot that runs it: the run is pinned to the allowed CPUs in slot order,
+    /// so parallel workers spread evenly (by pid, as a lone grader does, they doubled up
+    /// on one CPU as often as not and left the other idle).
+    #[serde(default)]
+    pub cpu_turn: Option<usize>,
 }
 
 /// Shared, read-only context of every job.
@@ -68,7 +73,7 @@ pub enum JobResult {
 }
 
 /// Build (if needed) and grade one submission whose content key is `key`.
-pub fn run(sub: &Submission, key: &str, ctx: &JobContext<'_>) -> JobResult {
+pub fn run(sub: &Submission, key: &str, slot: usize, ctx: &JobContext<'_>) -> JobResult {
     let started = Instant::now();
     let interrupted = || JobResult::Interrupted {
         student: sub.student.clone(),
@@ -126,14 +131,14 @@ pub fn run(sub: &Submission, key: &str, ctx: &JobContext<'_>) -> JobResult {
             }
         }
     };
-    let first = match attempt(sub, key, command.clone(), ctx, started) {
+    let first = match attempt(sub, key, command.clone(), slot, ctx, started) {
         JobResult::Done(outcome) if outcome.status == Status::Error => outcome,
         other => return other,
     };
     // Could not grade: a fault of the grader's side (a port held for a moment, a
     // resource exhausted under load) may be gone a moment later; try once more before
     // recording an error, never a fail.
-    match attempt(sub, key, command, ctx, started) {
+    match attempt(sub, key, command, slot, ctx, started) {
         JobResult::Done(mut second) => {
             second.attempts = 2;
             if second.status == Status::Error && second.detail != first.detail {
@@ -150,6 +155,7 @@ fn attempt(
     sub: &Submission,
     key: &str,
     command: Vec<String>,
+    slot: usize,
     ctx: &JobContext<'_>,
     started: Instant,
 ) -> JobResult {
@@ -171,6 +177,7 @@ fn attempt(
         hide,
         expose,
         virtual_clock: ctx.clock == crate::trace::ClockMode::Virtual,
+        cpu_turn: Some(slot),
     };
     let job_path = jobs_dir.join(format!("{stem}.job.json"));
     let written = serde_json::to_vec(&job)

@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
 
 /// Run `work` over `jobs` on `threads` threads, calling `done` on this thread with each
-/// result as it arrives. Returns how many jobs were never started because of `stop`.
+/// result as it arrives. `work` is also told its thread's slot (0..threads), which a job
+/// can use to spread over the CPUs. Returns how many jobs were never started because of `stop`.
 pub fn run<J, R>(
     jobs: Vec<J>,
     threads: usize,
     stop: &AtomicBool,
-    work: impl Fn(J) -> R + Sync,
+    work: impl Fn(usize, J) -> R + Sync,
     mut done: impl FnMut(R),
 ) -> usize
 where
@@ -31,7 +32,7 @@ where
     let (result_tx, result_rx) = mpsc::channel::<R>();
     let mut finished = 0;
     std::thread::scope(|scope| {
-        for _ in 0..threads {
+        for slot in 0..threads {
             let result_tx = result_tx.clone();
             let job_rx = &job_rx;
             let work = &work;
@@ -46,7 +47,7 @@ where
                         Err(_) => break,
                     };
                     let Ok(job) = next else { break };
-                    if result_tx.send(work(job)).is_err() {
+                    if result_tx.send(work(slot, job)).is_err() {
                         break;
                     }
                 }
@@ -75,7 +76,7 @@ mod tests {
             (0..8).collect(),
             4,
             &stop,
-            |i: u32| {
+            |_, i: u32| {
                 std::thread::sleep(Duration::from_millis(100));
                 i * 2
             },
@@ -92,6 +93,29 @@ mod tests {
     }
 
     #[test]
+    fn each_thread_has_its_own_slot() {
+        let stop = AtomicBool::new(false);
+        let mut slots = std::collections::HashSet::new();
+        run(
+            (0..12).collect(),
+            3,
+            &stop,
+            |slot, _: u32| {
+                // Long enough that every thread takes a job.
+                std::thread::sleep(Duration::from_millis(20));
+                (slot, std::thread::current().id())
+            },
+            |r| {
+                slots.insert(r);
+            },
+        );
+        // Three threads, each always with the same slot, and the slots 0, 1, 2.
+        let by_slot: std::collections::BTreeSet<usize> = slots.iter().map(|r| r.0).collect();
+        assert_eq!(by_slot, (0..3).collect());
+        assert_eq!(slots.len(), 3, "{slots:?}");
+    }
+
+    #[test]
     fn stop_leaves_remaining_jobs_unstarted() {
         let stop = AtomicBool::new(false);
         let mut seen = 0;
@@ -99,7 +123,7 @@ mod tests {
             (0..10).collect(),
             1,
             &stop,
-            |i: u32| {
+            |_, i: u32| {
                 if i == 2 {
                     stop.store(true, Ordering::SeqCst);
                 }

@@ -122,6 +122,7 @@ fn grade(job: &WorkerJob) -> Result<Option<Graded>, String> {
     let mut opts = crate::grade::trace_options(&spec, job.command.clone());
     opts.hide = job.hide.clone();
     opts.expose = job.expose.clone();
+    opts.cpu_turn = job.cpu_turn;
     if job.virtual_clock {
         opts.clock = crate::trace::ClockMode::Virtual;
     }

@@ -63,6 +63,9 @@ pub struct TraceOptions {
     /// halt, every cross-CPU ptrace stop is slow; measured 1.7x faster on a write-heavy
     /// run). Successive runs take the allowed CPUs in turn.
     pub pin_cpu: bool,
+    /// Which of the allowed CPUs to pin to, counted in turn (a class worker's pool slot);
+    /// `None`: this process's pid picks, so separate graders spread.
+    pub cpu_turn: Option<usize>,
     /// Extra environment for the command (after `PYTHONUNBUFFERED=1`, so it can override).
     pub extra_env: Vec<(String, String)>,
     /// How long the run may go on after the root process exited, for the processes left
@@ -118,6 +121,7 @@ impl TraceOptions {
             cgroup: CgroupMode::Auto,
             userns: true,
             pin_cpu: true,
+            cpu_turn: None,
             extra_env: Vec::new(),
             linger: DEFAULT_LINGER,
             max_events: 500_000,

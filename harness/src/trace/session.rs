@@ -48,11 +48,12 @@ pub(crate) struct Outcome {
     pub wall_ns: u64,
 }
 
-/// Pin this thread (and so the child it forks) to one CPU it may run on. Runs started
-/// one after another take the allowed CPUs in turn, so parallel runs of one grader
-/// spread over the machine instead of sharing a CPU. Returns the CPU and the affinity
-/// to restore once the tree is gone.
-fn pin_cpu() -> Result<(usize, nix::sched::CpuSet), nix::errno::Errno> {
+/// Pin this thread (and so the child it forks) to one CPU it may run on: the `turn`-th
+/// allowed one (modulo their number) when given. Otherwise runs started one after
+/// another take the allowed CPUs in turn, so parallel runs of one grader spread over the
+/// machine instead of sharing a CPU. Returns the CPU and the affinity to restore once
+/// the tree is gone.
+fn pin_cpu(turn: Option<usize>) -> Result<(usize, nix::sched::CpuSet), nix::errno::Errno> {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let allowed = nix::sched::sched_getaffinity(Pid::from_raw(0))?;
     let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
@@ -63,7 +64,8 @@ fn pin_cpu() -> Result<(usize, nix::sched::CpuSet), nix::errno::Errno> {
     }
     // Start from the pid, so that separate graders (grade-class workers) spread over the
     // CPUs instead of all taking the first; successive runs in one process take turns.
-    let turn = std::process::id() as usize + NEXT.fetch_add(1, Ordering::Relaxed);
+    let turn =
+        turn.unwrap_or_else(|| std::process::id() as usize + NEXT.fetch_add(1, Ordering::Relaxed));
     let cpu = cpus[turn % cpus.len()];
     let mut set = nix::sched::CpuSet::new();
     set.set(cpu)?;
@@ -124,7 +126,7 @@ fn trace(
     // The child inherits this thread's affinity.
     let mut unpin = None;
     if opts.pin_cpu {
-        p.layers.push(match pin_cpu() {
+        p.layers.push(match pin_cpu(opts.cpu_turn) {
             Ok((cpu, allowed)) => {
                 unpin = Some(allowed);
                 layer("pin-cpu", true, format!("tracer and tree on CPU {cpu}"))
