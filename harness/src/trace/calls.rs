@@ -30,6 +30,8 @@ pub(crate) enum ExitWait {
     },
     Reap {
         waitid_info: Option<u64>,
+        /// Sleeps until a child exits (see `Call::Wait`).
+        blocking: bool,
     },
     Bind {
         addr: String,
@@ -121,7 +123,21 @@ impl Tracer {
                     stops::resume(tid, 0);
                 }
             }
-            Call::Wait { waitid_info } => self.wait_exit(tid, ExitWait::Reap { waitid_info }),
+            Call::Wait {
+                waitid_info,
+                blocking,
+            } => {
+                self.wait_exit(
+                    tid,
+                    ExitWait::Reap {
+                        waitid_info,
+                        blocking,
+                    },
+                );
+                if blocking {
+                    self.on_blocking_wait(tid);
+                }
+            }
             Call::Bind { addr, len } => {
                 let bytes = memory::read_bytes(tid, addr, (len as usize).min(128));
                 match syscalls::inet_sockaddr(&bytes) {
@@ -231,7 +247,7 @@ impl Tracer {
                     });
                 }
             }
-            Some(ExitWait::Reap { waitid_info }) => {
+            Some(ExitWait::Reap { waitid_info, .. }) => {
                 let reaped = match waitid_info {
                     None => ret,
                     Some(info) if ret == 0 => {

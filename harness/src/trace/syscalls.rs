@@ -36,6 +36,9 @@ pub(crate) enum Call {
     /// wait4 (reaped pid is the return value) or waitid (in `siginfo.si_pid`).
     Wait {
         waitid_info: Option<u64>,
+        /// It sleeps until a child exits: no WNOHANG, and no stopped or continued
+        /// child can end it either.
+        blocking: bool,
     },
     /// waitid with WNOWAIT: looks, does not reap.
     Peek,
@@ -108,10 +111,14 @@ pub(crate) fn decode(nr: u64, args: [u64; 6]) -> Call {
             target: SignalTarget::Pidfd(a0),
             signal: a1 as i32,
         },
-        libc::SYS_wait4 => Call::Wait { waitid_info: None },
+        libc::SYS_wait4 => Call::Wait {
+            waitid_info: None,
+            blocking: a2 as i32 & (libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED) == 0,
+        },
         libc::SYS_waitid if a3 as i32 & libc::WNOWAIT != 0 => Call::Peek,
         libc::SYS_waitid => Call::Wait {
             waitid_info: Some(a2),
+            blocking: a3 as i32 & (libc::WNOHANG | libc::WSTOPPED | libc::WCONTINUED) == 0,
         },
         libc::SYS_bind => Call::Bind { addr: a1, len: a2 },
         libc::SYS_listen => Call::Listen { fd: a0 },
@@ -183,7 +190,18 @@ mod tests {
         assert_eq!(peek, Call::Peek);
         assert_eq!(
             decode(libc::SYS_wait4 as u64, [0; 6]),
-            Call::Wait { waitid_info: None }
+            Call::Wait {
+                waitid_info: None,
+                blocking: true
+            }
+        );
+        let polled = [0, 0, libc::WNOHANG as u64, 0, 0, 0];
+        assert_eq!(
+            decode(libc::SYS_wait4 as u64, polled),
+            Call::Wait {
+                waitid_info: None,
+                blocking: false
+            }
         );
     }
 

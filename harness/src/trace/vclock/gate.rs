@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
+use crate::trace::calls::ExitWait;
 use crate::trace::stops;
 use crate::trace::tracer_loop::Tracer;
 
@@ -40,6 +41,10 @@ pub(crate) const START_BACKSTOP: Duration = Duration::from_secs(1);
 /// real clock's). Far above the few milliseconds a released child needs to print and
 /// exit, even on a loaded machine, so a tie of deadlines still starts one at a time.
 pub(crate) const DUE_BACKSTOP: Duration = Duration::from_millis(100);
+
+/// How often a busy run's tasks' CPU times are sampled for the backstops: far below
+/// what they wait for (150 ms of CPU, 100 ms real), far above the 200 µs tick.
+const BACKSTOP_SAMPLE: Duration = Duration::from_millis(5);
 
 /// Since when something waits to start: the real time, and each free task's CPU time.
 #[derive(Debug)]
@@ -77,6 +82,10 @@ pub(crate) struct Gate {
     /// Since when a task waits at the gate, and since when a sleep or wait is due.
     start_window: Option<Window>,
     due_window: Option<Window>,
+    /// When the backstops last sampled every task's CPU time.
+    sampled: Option<Instant>,
+    /// When a busy run's held tasks were last looked at for waiting signals.
+    signals_checked: Option<Instant>,
 }
 
 impl Gate {
@@ -88,6 +97,10 @@ impl Gate {
         self.queue.is_empty()
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len()
+    }
+
     /// A task is gone: forget it.
     pub(crate) fn forget(&mut self, tid: Pid) {
         self.queue.retain(|t| *t != tid);
@@ -97,6 +110,18 @@ impl Gate {
 
     /// The run was idle (and one thing started): what waits next gets backstop windows
     /// of its own.
+    /// Is it time to sample every task's CPU time for the backstops (every
+    /// `BACKSTOP_SAMPLE`)? Marks the sample taken.
+    pub(crate) fn sample_due(&mut self) -> bool {
+        every(&mut self.sampled, BACKSTOP_SAMPLE)
+    }
+
+    /// Is it time to look for signals waiting for held tasks while the run is busy
+    /// (every `BACKSTOP_SAMPLE`)? Marks the look taken.
+    pub(crate) fn signal_check_due(&mut self) -> bool {
+        every(&mut self.signals_checked, BACKSTOP_SAMPLE)
+    }
+
     pub(crate) fn clear_windows(&mut self) {
         self.start_window = None;
         self.due_window = None;
@@ -191,7 +216,7 @@ impl Tracer {
     pub(crate) fn after_signal_sent(&mut self, sender: Pid) {
         let waiting = |vc: &super::VClock| vc.held.len() + vc.gate.queue.len();
         let before = self.vclock.as_ref().map_or(0, waiting);
-        self.release_signalled();
+        let _ = self.release_signalled();
         let Some(vc) = self.vclock.as_mut() else {
             return stops::resume(sender, 0);
         };
@@ -200,6 +225,37 @@ impl Tracer {
         }
         vc.gate.queue.push_front(sender);
         vc.pace(true);
+    }
+
+    /// `tid` entered a wait that sleeps until a child exits. If every task of the run is
+    /// now held by the tracer (a sleep, the gate) or in such a wait, and none of them has
+    /// a child to reap, nothing can run once `tid` is in the kernel: the run is idle by
+    /// construction, and the first gated task starts at once. The tick would find the
+    /// same, a tick and two /proc sweeps later, for every started child: that was the
+    /// tracer's whole extra cost on a process tree that never sleeps.
+    pub(crate) fn on_blocking_wait(&mut self, tid: Pid) {
+        let Some(vc) = self.vclock.as_ref() else {
+            return;
+        };
+        if self.stopping || vc.gate.is_empty() || !self.early.is_empty() || self.stops.pending() {
+            return;
+        }
+        let idle = self.tasks.iter().all(|(&t, task)| {
+            let waits = matches!(task.exit_wait, Some(ExitWait::Reap { blocking: true, .. }));
+            vc.held.contains_key(&t)
+                || vc.gate.is_gated(t)
+                || (waits && !has_child_to_reap(task.tgid, &self.tasks))
+        });
+        if std::env::var_os("PROCLAB_VCLOCK_DEBUG").is_some() {
+            eprintln!("vclock: {tid} waits for a child; idle by construction: {idle}");
+        }
+        // A signal waiting for a held task wakes it: then the run is not idle.
+        if idle && self.tasks.contains_key(&tid) && !self.release_signalled() {
+            if let Some(vc) = self.vclock.as_mut() {
+                vc.gate.clear_windows();
+            }
+            self.open_gate_once();
+        }
     }
 
     /// Start the first gated task. False if none waits.
@@ -230,4 +286,37 @@ impl Tracer {
             stops::resume(tid, 0);
         }
     }
+}
+
+/// True (and `last` set to now) if `period` has passed since `last`, or never set.
+fn every(last: &mut Option<Instant>, period: Duration) -> bool {
+    let due = last.is_none_or(|at| at.elapsed() >= period);
+    if due {
+        *last = Some(Instant::now());
+    }
+    due
+}
+
+/// Has the process `tgid` a child that exited and is not reaped, which its wait would
+/// return at once? Called with no stop waiting to be collected, so a child the tracer
+/// still traces has not exited; one it no longer traces (its exit collected) and that
+/// is still listed among the children is a zombie. Any thread's children count (wait(2)
+/// without __WNOTHREAD); true when /proc cannot tell.
+fn has_child_to_reap(tgid: Pid, traced: &HashMap<Pid, crate::trace::tracer_loop::Task>) -> bool {
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{tgid}/task")) else {
+        return true;
+    };
+    for thread in threads.flatten() {
+        let Ok(children) = std::fs::read_to_string(thread.path().join("children")) else {
+            return true;
+        };
+        let untraced = children.split_whitespace().any(|c| {
+            c.parse()
+                .map_or(true, |c| !traced.contains_key(&Pid::from_raw(c)))
+        });
+        if untraced {
+            return true;
+        }
+    }
+    false
 }

@@ -235,7 +235,6 @@ impl Tracer {
         if self.stopping {
             return;
         }
-        self.release_signalled();
         if self.check_virtual_limits() {
             return;
         }
@@ -243,22 +242,43 @@ impl Tracer {
         if let Some(vc) = self.vclock.as_mut() {
             vc.pace(gated || due);
         }
-        let survey = self.survey(gated || due);
+        // Stop at the first task that can run: a tick that finds the run busy then costs
+        // one or two /proc reads, not a sweep of every task (the tracer shares its CPU
+        // with the tree, and fast ticks come every 200 µs while something is gated).
+        let survey = self.survey(false);
         // Idle twice, `CONFIRM` apart, with the same CPU times: a task that ran in
         // between (woken from outside the run, or at a stop not yet handled, `t`) shows.
         // No stop or exit waiting to be collected either (a task whose exit is not
         // collected looks asleep, and so does the parent waiting for it).
         let idle = survey.idle && !self.stops.pending() && {
             std::thread::sleep(CONFIRM);
-            let again = self.survey(gated || due);
+            let again = self.survey(false);
             again.idle && again.cpu == survey.cpu && !self.stops.pending()
         };
         let Some(vc) = self.vclock.as_mut() else {
             return;
         };
         if !idle {
+            if vc.gate.signal_check_due() {
+                let _ = self.release_signalled();
+            }
+            let Some(vc) = self.vclock.as_mut() else {
+                return;
+            };
             // The run computes (or waits on the real clock): what waited too long starts.
-            let (start, release) = vc.gate.backstops(&survey.cpu, due);
+            // The backstops need every task's CPU time: sampled every few ms only.
+            if !(gated || due) {
+                vc.gate.backstops(&[], false); // nothing waits: the windows close
+                return;
+            }
+            if !vc.gate.sample_due() {
+                return;
+            }
+            let full = self.survey(true);
+            let Some(vc) = self.vclock.as_mut() else {
+                return;
+            };
+            let (start, release) = vc.gate.backstops(&full.cpu, due);
             if start {
                 self.open_gate_all(|_| true);
             }
@@ -267,6 +287,13 @@ impl Tracer {
             }
             return;
         }
+        // Idle, unless a held task has a signal waiting: it is released and runs.
+        if self.release_signalled() {
+            return;
+        }
+        let Some(vc) = self.vclock.as_mut() else {
+            return;
+        };
         vc.gate.clear_windows();
         if self.open_gate_once() {
             return;

@@ -82,20 +82,26 @@ impl Tracer {
 
     /// Release with EINTR the held sleeps of tasks that have a signal waiting that they
     /// would act on (a handler, or a default action that is not to ignore), and start
-    /// such tasks if they are gated.
-    pub(crate) fn release_signalled(&mut self) {
+    /// such tasks if they are gated. True if it released or started one. (It reads each
+    /// waiting task's `/proc/<tid>/status`: the tick calls it when the run is idle, and
+    /// every few ms while it is busy, not at every tick.)
+    pub(crate) fn release_signalled(&mut self) -> bool {
+        let gated = self.vclock.as_ref().map_or(0, |vc| vc.gate.len());
         self.open_gate_all(super::quiescence::signal_waiting);
         let Some(vc) = self.vclock.as_ref() else {
-            return;
+            return false;
         };
+        let started = vc.gate.len() != gated;
         let signalled: Vec<Pid> = vc
             .held
             .keys()
             .copied()
             .filter(|&tid| super::quiescence::signal_waiting(tid))
             .collect();
+        let released = !signalled.is_empty();
         for tid in signalled {
             self.release_sleep(tid, true);
         }
+        started || released
     }
 }
