@@ -108,8 +108,6 @@ impl Gate {
         self.at_exec.remove(&tid);
     }
 
-    /// The run was idle (and one thing started): what waits next gets backstop windows
-    /// of its own.
     /// Is it time to sample every task's CPU time for the backstops (every
     /// `BACKSTOP_SAMPLE`)? Marks the sample taken.
     pub(crate) fn sample_due(&mut self) -> bool {
@@ -122,6 +120,8 @@ impl Gate {
         every(&mut self.signals_checked, BACKSTOP_SAMPLE)
     }
 
+    /// The run was idle (and one thing started): what waits next gets backstop windows
+    /// of its own.
     pub(crate) fn clear_windows(&mut self) {
         self.start_window = None;
         self.due_window = None;
