@@ -108,6 +108,26 @@ fn the_programs_clocks_show_the_virtual_time_it_slept() {
     );
 }
 
+/// The vDSO reads the clock unseen until the first jump and is rewritten into system
+/// calls at it: every reader agrees after it, however it reads and whenever it started.
+#[test]
+fn every_clock_read_agrees_after_the_first_jump() {
+    let py = python();
+    let script = program("clock_reads.py");
+    let (ledger, took) = trace("virtual", &[], &[&py, &script]);
+    assert_eq!(
+        lines(&ledger),
+        [
+            "parent 10 10 10 agrees",
+            "forked-before 20 20 20 agrees",
+            "parent-after-wait 20 20 20 agrees",
+            "exec-after-skew 0",
+        ],
+        "monotonic, time.time and gettimeofday moved by, time(2): {ledger:?}"
+    );
+    assert!(took < Duration::from_secs(5), "20 s of sleep took {took:?}");
+}
+
 #[test]
 fn sleeps_of_distinct_lengths_end_in_the_same_order_on_both_clocks() {
     let py = python();

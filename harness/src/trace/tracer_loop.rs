@@ -167,6 +167,7 @@ impl Tracer {
             self.sigchld.fork(parent, child);
             if let Some(vc) = self.vclock.as_mut() {
                 vc.dice.born(child);
+                vc.vdso.born(parent, child);
             }
         }
         if self.stopping {
@@ -274,8 +275,9 @@ impl Tracer {
             argv,
         });
         self.sigchld.exec(tgid);
-        if self.vclock.is_some() {
-            super::vclock::hide_vdso(tid);
+        if let Some(vc) = self.vclock.as_mut() {
+            let jumped = vc.offset() > 0;
+            vc.vdso.exec(tgid, jumped);
         }
         if !self.stopping && self.gate_at_exec(tid) {
             return; // a vfork child: it starts when the run is idle
@@ -301,6 +303,7 @@ impl Tracer {
             vc.timed.remove(&tid);
             vc.gate.forget(tid);
             vc.dice.gone(tid);
+            vc.vdso.gone(tid);
         }
         let Some(task) = self.tasks.remove(&tid) else {
             return;

@@ -1,4 +1,5 @@
-//! Hiding the vDSO from a new program image, so its clock reads become system calls.
+//! Finding, or hiding, the vDSO of a new program image (hidden, its clock reads become
+//! system calls).
 //!
 //! At the PTRACE_EVENT_EXEC stop the new image has not run a single instruction and its
 //! stack pointer is at `argc`, followed by argv[], NULL, envp[], NULL and the auxiliary
@@ -50,12 +51,10 @@ fn find_vdso_entry(words: &[u64]) -> Option<usize> {
     }
 }
 
-/// Hide the vDSO from the image `tid` just exec'd. False if it could not be done (the
-/// program then reads the real clock without the tracer seeing it).
-pub(crate) fn hide_vdso(tid: Pid) -> bool {
-    let Some(sp) = stack_pointer(tid) else {
-        return false;
-    };
+/// The image `tid` just exec'd: the address of its AT_SYSINFO_EHDR entry and the vDSO's
+/// base it holds (`Ok(None)`: the image has no vDSO; `Err`: the auxv could not be read).
+fn vdso_entry(tid: Pid) -> Result<Option<(u64, u64)>, ()> {
+    let sp = stack_pointer(tid).ok_or(())?;
     let mut len = 4096;
     while len <= MAX_WORDS * 8 {
         let raw = memory::read_bytes(tid, sp, len);
@@ -63,16 +62,36 @@ pub(crate) fn hide_vdso(tid: Pid) -> bool {
             .chunks_exact(8)
             .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
             .collect();
-        if let Some(i) = find_vdso_entry(&words) {
-            return memory::write_bytes(tid, sp + 8 * i as u64, &AT_IGNORE.to_ne_bytes());
+        if let Some(i) = find_vdso_entry(&words)
+            && let Some(&base) = words.get(i + 1)
+        {
+            return Ok(Some((sp + 8 * i as u64, base)));
         }
         // Not found: either no vDSO at all, or the read stopped short of the auxv.
-        if raw.len() < len || auxv_complete(&words) {
-            return auxv_complete(&words);
+        if auxv_complete(&words) {
+            return Ok(None);
+        }
+        if raw.len() < len {
+            return Err(());
         }
         len *= 4;
     }
-    false
+    Err(())
+}
+
+/// Hide the vDSO from the image `tid` just exec'd. False if it could not be done (the
+/// program then reads the real clock without the tracer seeing it).
+pub(crate) fn hide_vdso(tid: Pid) -> bool {
+    match vdso_entry(tid) {
+        Ok(Some((entry, _))) => memory::write_bytes(tid, entry, &AT_IGNORE.to_ne_bytes()),
+        Ok(None) => true,
+        Err(()) => false,
+    }
+}
+
+/// Where the vDSO of the image `tid` just exec'd is mapped, if it has one.
+pub(crate) fn vdso_base(tid: Pid) -> Option<u64> {
+    vdso_entry(tid).ok().flatten().map(|(_, base)| base)
 }
 
 /// Does `words` hold the whole auxv (up to AT_NULL)? Then there is no vDSO entry.

@@ -7,8 +7,10 @@
 //! Computing never jumps the clock, so a program that computes while another sleeps
 //! sees the sleeper wake on the real clock (`on_tick` releases due sleeps).
 //!
-//! - `auxv.rs`: the vDSO is hidden from each new image, so the program's clock reads
-//!   are system calls the tracer sees; `clock_calls.rs` adds the offset to their result.
+//! - `vdso.rs`: the program's clock reads reach the tracer from the first jump on (until
+//!   then virtual time is real time): the vDSO's clock entries are rewritten into system
+//!   calls at that jump, and hidden from images exec'd after it (`auxv.rs`);
+//!   `clock_calls.rs` adds the offset to their result.
 //! - `sleeps.rs`: nanosleep and clock_nanosleep are held at their seccomp stop and
 //!   completed (skipped, returning 0) when their virtual deadline comes.
 //! - `tick.rs`: a per-thread timer interrupts the tracer's waitpid every millisecond, so
@@ -32,6 +34,7 @@ mod quiescence;
 mod sleeps;
 mod tick;
 mod timed_waits;
+mod vdso;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,7 +43,6 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
-pub(crate) use auxv::hide_vdso;
 pub(crate) use clock_calls::ClockFix;
 use timed_waits::TimedWait;
 pub(crate) use timed_waits::is_timed_wait;
@@ -90,6 +92,8 @@ pub(crate) struct VClock {
     pub dice: dice::Dice,
     /// New tasks waiting to start, one at a time (`gate.rs`).
     pub gate: gate::Gate,
+    /// The processes whose vDSO reads the clock unseen until the first jump (`vdso.rs`).
+    pub vdso: vdso::Vdsos,
     next_seq: u64,
     last_tick: Instant,
     /// The ticker runs at `FAST_TICK`.
@@ -118,6 +122,7 @@ impl VClock {
             timed: BTreeMap::new(),
             gate: gate::Gate::default(),
             dice: dice::Dice::default(),
+            vdso: vdso::Vdsos::default(),
             next_seq: 0,
             last_tick: Instant::now(),
             fast: false,
@@ -148,6 +153,7 @@ impl VClock {
     fn advance_to(&mut self, to: u64) {
         let now = self.now();
         if to > now {
+            self.vdso.trap_all();
             self.offset_ns += to - now;
             self.shared
                 .clock_offset_ns
