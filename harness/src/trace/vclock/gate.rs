@@ -176,7 +176,7 @@ impl Tracer {
         }
         if first_stop_seen {
             vc.gate.queue.push_back(child);
-            vc.pace(true);
+            vc.pace(super::Pace::Fast);
         } else {
             vc.gate.at_first_stop.insert(child);
         }
@@ -201,7 +201,7 @@ impl Tracer {
         let gated = which(&mut vc.gate).remove(&tid);
         if gated {
             vc.gate.queue.push_back(tid);
-            vc.pace(true);
+            vc.pace(super::Pace::Fast);
         }
         gated
     }
@@ -224,7 +224,7 @@ impl Tracer {
             return stops::resume(sender, 0);
         }
         vc.gate.queue.push_front(sender);
-        vc.pace(true);
+        vc.pace(super::Pace::Fast);
     }
 
     /// `tid` entered a wait that sleeps until a child exits. If every task of the run is

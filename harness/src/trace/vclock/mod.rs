@@ -96,8 +96,8 @@ pub(crate) struct VClock {
     pub vdso: vdso::Vdsos,
     next_seq: u64,
     last_tick: Instant,
-    /// The ticker runs at `FAST_TICK`.
-    fast: bool,
+    /// How often the ticker runs.
+    pace: Pace,
     /// Virtual time the root exited at.
     pub root_exit: Option<u64>,
     linger_ns: u64,
@@ -110,6 +110,31 @@ pub(crate) const TICK: Duration = Duration::from_millis(1);
 /// How often while something waits to start (`gate.rs`): that wait is the run's latency
 /// (a tree that forks without sleeping waited ~1.5 ms per new process at `TICK`).
 pub(crate) const FAST_TICK: Duration = Duration::from_micros(200);
+/// How often while nothing is held, gated or timed.
+pub(crate) const CALM_TICK: Duration = Duration::from_millis(10);
+
+/// How often the loop looks for quiescence, by what there is to start or jump to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Pace {
+    /// Nothing held, gated or timed: the only jump left is a deadlocked run's to its time
+    /// limit or linger's end, and a tick costs a program that computes ~50 µs of its CPU
+    /// (the tracer shares it): 5 % of a CPU loop at `TICK`.
+    Calm,
+    /// A sleep is held or a wait timed: at `TICK`.
+    Normal,
+    /// Something waits to start: at `FAST_TICK`.
+    Fast,
+}
+
+impl Pace {
+    fn period(self) -> Duration {
+        match self {
+            Pace::Calm => CALM_TICK,
+            Pace::Normal => TICK,
+            Pace::Fast => FAST_TICK,
+        }
+    }
+}
 
 impl VClock {
     /// The clock of a run started at `start`; arms this thread's ticker.
@@ -125,7 +150,7 @@ impl VClock {
             vdso: vdso::Vdsos::default(),
             next_seq: 0,
             last_tick: Instant::now(),
-            fast: false,
+            pace: Pace::Normal,
             root_exit: None,
             linger_ns: u64::try_from(linger.as_nanos()).unwrap_or(u64::MAX),
             time_limit_ns: time_ms.saturating_mul(1_000_000),
@@ -169,6 +194,7 @@ impl VClock {
     fn hold(&mut self, tid: Pid, deadline: u64, rem: u64) {
         let seq = self.next_seq();
         self.held.insert(tid, Held { deadline, seq, rem });
+        self.quicken(Pace::Normal);
     }
 
     /// What comes first: a held sleep's or a timed wait's deadline (then the earlier
@@ -202,16 +228,34 @@ impl VClock {
 
     /// Is a tick due (the loop also runs one between stops while stops keep coming)?
     pub(crate) fn tick_due(&self) -> bool {
-        self.last_tick.elapsed() >= if self.fast { FAST_TICK } else { TICK }
+        self.last_tick.elapsed() >= self.pace.period()
     }
 
-    /// Tick at `FAST_TICK` while something waits to start, at `TICK` otherwise.
-    pub(crate) fn pace(&mut self, fast: bool) {
-        if self.fast != fast
+    /// Tick at `pace` from now on.
+    pub(crate) fn pace(&mut self, pace: Pace) {
+        if self.pace != pace
             && let Some(ticker) = self._tick.as_mut()
-            && ticker.every(if fast { FAST_TICK } else { TICK })
+            && ticker.every(pace.period())
         {
-            self.fast = fast;
+            self.pace = pace;
+        }
+    }
+
+    /// Tick at least as often as `pace` (a sleep held or a wait timed while calm).
+    pub(crate) fn quicken(&mut self, pace: Pace) {
+        if self.pace < pace {
+            self.pace(pace);
+        }
+    }
+
+    /// The pace for what there is now: something to start, a deadline, or neither.
+    pub(crate) fn pace_for(&self, ready: bool) -> Pace {
+        if ready {
+            Pace::Fast
+        } else if self.held.is_empty() && self.timed.is_empty() {
+            Pace::Calm
+        } else {
+            Pace::Normal
         }
     }
 }

@@ -240,7 +240,7 @@ impl Tracer {
         }
         let (gated, due) = self.ready();
         if let Some(vc) = self.vclock.as_mut() {
-            vc.pace(gated || due);
+            vc.pace(vc.pace_for(gated || due));
         }
         // Stop at the first task that can run: a tick that finds the run busy then costs
         // one or two /proc reads, not a sweep of every task (the tracer shares its CPU

@@ -177,6 +177,7 @@ impl Tracer {
                 expired: false,
             },
         );
+        vc.quicken(super::Pace::Normal);
         stops::resume_to_exit(tid);
     }
 
