@@ -2,7 +2,8 @@
 //! in interleaved rounds (one run, same conditions), as ratios real / virtual:
 //! - grading the lesson's start program (`start-target`, children sleep 1–4 s at random);
 //! - a class of 60 `start-target` submissions (`grade-class --force`, default jobs), the
-//!   class of `tests/class_speed.rs` (children sleep 1–4 s);
+//!   class of `tests/class_speed.rs` (children sleep 1–4 s), with the machine's `python3`
+//!   and again with a venv of it (no site-packages of the machine's);
 //! - the tracer's cost on programs that never sleep (`trace`: a process tree without
 //!   sleeps, a CPU loop): virtual / real, target ≤ 1.05.
 //!
@@ -51,8 +52,15 @@ fn main() -> Result<()> {
     )?);
 
     let out = class.join("grades");
-    let grade_class = |clock: &str| -> Vec<String> {
-        vec![
+    // `path`: a PATH to run with (the class's `python3` is the first one on it).
+    let grade_class = |clock: &str, path: Option<&Path>| -> Vec<String> {
+        let mut argv = Vec::new();
+        if let Some(dir) = path {
+            let inherited = std::env::var("PATH").unwrap_or_default();
+            argv.push("env".to_string());
+            argv.push(format!("PATH={}:{inherited}", dir.display()));
+        }
+        argv.extend([
             proclab.clone(),
             "grade-class".into(),
             class.join("class").display().to_string(),
@@ -64,14 +72,38 @@ fn main() -> Result<()> {
             out.display().to_string(),
             "--clock".into(),
             clock.into(),
-        ]
+        ]);
+        argv
     };
     records.push(speedup(
         "grade a class of 60 start-target submissions",
         5.0,
         &[
-            ("real", grade_class("real")),
-            ("virtual", grade_class("virtual")),
+            ("real", grade_class("real", None)),
+            ("virtual", grade_class("virtual", None)),
+        ],
+        pick(3, 1),
+        Duration::from_secs(600),
+    )?);
+    // The same class with a virtual environment of the same interpreter: only the
+    // site-packages differ. The CPU a grading needs is mostly the interpreter's start,
+    // and a machine's site-packages can make that start dear (a `.pth` file that imports
+    // a package at every start: this VM's sandbox adds one importing certifi, ~33 ms of
+    // CPU per start, which a grading machine need not have).
+    let venv = class.join("venv");
+    let made = std::process::Command::new(proclab_benches::env::python()?)
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .context("python3 -m venv")?;
+    anyhow::ensure!(made.success(), "python3 -m venv failed: {made}");
+    let venv_bin = venv.join("bin");
+    records.push(speedup(
+        "grade a class of 60 start-target submissions, interpreter in a venv",
+        5.0,
+        &[
+            ("real", grade_class("real", Some(&venv_bin))),
+            ("virtual", grade_class("virtual", Some(&venv_bin))),
         ],
         pick(3, 1),
         Duration::from_secs(600),

@@ -46,7 +46,7 @@ pub(crate) fn signal_all(shared: &Shared, signal: Signal) {
 /// (proc(5): `SigCgt`, `SigIgn`, `SigBlk` of `/proc/PID/status`)? A process whose
 /// status cannot be read is treated as handling it (signalled last, at once).
 fn default_fatal(pid: i32, signal: Signal) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+    let Some(status) = super::procfs::read_small(format!("/proc/{pid}/status")) else {
         return false;
     };
     let bit = 1u64 << (signal as i32 - 1);
@@ -55,7 +55,7 @@ fn default_fatal(pid: i32, signal: Signal) -> bool {
 }
 
 fn parent_of(pid: i32) -> Option<i32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let status = super::procfs::read_small(format!("/proc/{pid}/status"))?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("PPid:"))

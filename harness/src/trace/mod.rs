@@ -68,6 +68,7 @@ mod options;
 mod pidns;
 mod prepare;
 mod privileges;
+mod procfs;
 mod rawsys;
 mod recorder;
 mod seccomp;

@@ -163,7 +163,7 @@ impl PidNs {
 
     /// Note a new task's inner id (its `NSpid`'s last field).
     pub(crate) fn learn(&mut self, tid: Pid) {
-        let Ok(status) = std::fs::read_to_string(format!("/proc/{tid}/status")) else {
+        let Some(status) = super::procfs::read_small(format!("/proc/{tid}/status")) else {
             return;
         };
         if let Some(inner) = status

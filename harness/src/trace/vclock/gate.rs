@@ -307,7 +307,8 @@ fn has_child_to_reap(tgid: Pid, traced: &HashMap<Pid, crate::trace::tracer_loop:
         return true;
     };
     for thread in threads.flatten() {
-        let Ok(children) = std::fs::read_to_string(thread.path().join("children")) else {
+        let Some(children) = crate::trace::procfs::read_small(thread.path().join("children"))
+        else {
             return true;
         };
         let untraced = children.split_whitespace().any(|c| {

@@ -18,6 +18,7 @@ use nix::unistd::Pid;
 use crate::ledger::LimitKind;
 use crate::trace::error::TraceError;
 use crate::trace::fds::OurPipes;
+use crate::trace::procfs::read_small;
 use crate::trace::recorder::StopReason;
 use crate::trace::stops;
 use crate::trace::tracer_loop::Tracer;
@@ -41,9 +42,9 @@ struct Survey {
 
 /// A task's state letter and CPU time in ns, or None if it is gone.
 fn probe(tid: Pid) -> Option<(char, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{tid}/stat")).ok()?;
+    let stat = read_small(format!("/proc/{tid}/stat"))?;
     let state = stat.get(stat.rfind(')')? + 2..)?.chars().next()?;
-    let sched = std::fs::read_to_string(format!("/proc/{tid}/schedstat")).ok()?;
+    let sched = read_small(format!("/proc/{tid}/schedstat"))?;
     let ran = sched.split_whitespace().next()?.parse().ok()?;
     Some((state, ran))
 }
@@ -51,7 +52,7 @@ fn probe(tid: Pid) -> Option<(char, u64)> {
 /// Does `tid` have a signal waiting that it would act on (proc(5): SigPnd, ShdPnd,
 /// SigBlk, SigIgn, SigCgt)? A traced task is queued even the signals it ignores.
 pub(crate) fn signal_waiting(tid: Pid) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{tid}/status")) else {
+    let Some(status) = read_small(format!("/proc/{tid}/status")) else {
         return false;
     };
     let mask = |key: &str| crate::trace::caps::status_mask(&status, key);
@@ -82,7 +83,7 @@ enum Wait {
 }
 
 fn kernel_wait(tid: Pid, pipes: &OurPipes) -> Wait {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{tid}/syscall")) else {
+    let Some(text) = read_small(format!("/proc/{tid}/syscall")) else {
         return Wait::OnTheRun;
     };
     let mut fields = text.split_whitespace();
