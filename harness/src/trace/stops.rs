@@ -27,6 +27,19 @@ pub(crate) enum Stop {
     Syscall(Pid),
 }
 
+impl Stop {
+    /// The task the status is about.
+    pub(crate) fn tid(self) -> Pid {
+        match self {
+            Stop::Exited(tid, _)
+            | Stop::Signaled(tid, ..)
+            | Stop::Signal(tid, _)
+            | Stop::Event(tid, ..)
+            | Stop::Syscall(tid) => tid,
+        }
+    }
+}
+
 /// The statuses of this thread's tracees, handed out in turn.
 ///
 /// One waitpid per stop is unfair: the kernel reports the tracees earliest in its list

@@ -304,6 +304,7 @@ impl Tracer {
             vc.gate.forget(tid);
             vc.dice.gone(tid);
             vc.vdso.gone(tid);
+            vc.gate.ended();
         }
         let Some(task) = self.tasks.remove(&tid) else {
             return;

@@ -86,6 +86,16 @@ pub(crate) struct Gate {
     sampled: Option<Instant>,
     /// When a busy run's held tasks were last looked at for waiting signals.
     signals_checked: Option<Instant>,
+    /// A task ended since the last look for waiting signals (`signals_may_wait`).
+    task_ended: bool,
+}
+
+/// Where a signal the tracer did not see sent may be waiting (`Gate::signals_may_wait`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Look {
+    Nothing,
+    Held,
+    HeldAndGated,
 }
 
 impl Gate {
@@ -118,6 +128,30 @@ impl Gate {
     /// (every `BACKSTOP_SAMPLE`)? Marks the look taken.
     pub(crate) fn signal_check_due(&mut self) -> bool {
         every(&mut self.signals_checked, BACKSTOP_SAMPLE)
+    }
+
+    /// Which held or gated tasks could have a signal waiting that the tracer did not see
+    /// sent? A signal the run sends is looked for at its kill's exit
+    /// (`after_signal_sent`). A task's end can signal a sleeper (SIGCHLD to its parent,
+    /// a parent-death signal to its children) but not a task at the gate, which has never
+    /// run (no children, no parent-death signal: fork clears it). Timers and senders
+    /// outside the run are looked for every `BACKSTOP_SAMPLE`. (Reading every held and
+    /// gated task's `/proc/<tid>/status` at each child's start was most of the tracer's
+    /// extra cost on a tree that never sleeps.)
+    pub(crate) fn signals_may_wait(&mut self) -> Look {
+        let ended = std::mem::take(&mut self.task_ended);
+        if self.signal_check_due() {
+            Look::HeldAndGated
+        } else if ended {
+            Look::Held
+        } else {
+            Look::Nothing
+        }
+    }
+
+    /// A task of the run ended: its parent or children may have a signal waiting.
+    pub(crate) fn ended(&mut self) {
+        self.task_ended = true;
     }
 
     /// The run was idle (and one thing started): what waits next gets backstop windows
@@ -216,7 +250,7 @@ impl Tracer {
     pub(crate) fn after_signal_sent(&mut self, sender: Pid) {
         let waiting = |vc: &super::VClock| vc.held.len() + vc.gate.queue.len();
         let before = self.vclock.as_ref().map_or(0, waiting);
-        let _ = self.release_signalled();
+        let _ = self.release_signalled(true);
         let Some(vc) = self.vclock.as_mut() else {
             return stops::resume(sender, 0);
         };
@@ -250,7 +284,16 @@ impl Tracer {
             eprintln!("vclock: {tid} waits for a child; idle by construction: {idle}");
         }
         // A signal waiting for a held task wakes it: then the run is not idle.
-        if idle && self.tasks.contains_key(&tid) && !self.release_signalled() {
+        let look = self
+            .vclock
+            .as_mut()
+            .map_or(Look::Nothing, |vc| vc.gate.signals_may_wait());
+        let woken = match look {
+            Look::Nothing => false,
+            Look::Held => self.release_signalled(false),
+            Look::HeldAndGated => self.release_signalled(true),
+        };
+        if idle && self.tasks.contains_key(&tid) && !woken {
             if let Some(vc) = self.vclock.as_mut() {
                 vc.gate.clear_windows();
             }

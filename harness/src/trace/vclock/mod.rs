@@ -98,6 +98,9 @@ pub(crate) struct VClock {
     last_tick: Instant,
     /// How often the ticker runs.
     pace: Pace,
+    /// The task of the last stop handled (probed first when looking for idleness), and
+    /// when it was resumed.
+    pub last_stopped: Option<(Pid, Instant)>,
     /// Virtual time the root exited at.
     pub root_exit: Option<u64>,
     linger_ns: u64,
@@ -151,6 +154,7 @@ impl VClock {
             next_seq: 0,
             last_tick: Instant::now(),
             pace: Pace::Normal,
+            last_stopped: None,
             root_exit: None,
             linger_ns: u64::try_from(linger.as_nanos()).unwrap_or(u64::MAX),
             time_limit_ns: time_ms.saturating_mul(1_000_000),

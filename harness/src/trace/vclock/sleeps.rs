@@ -82,12 +82,14 @@ impl Tracer {
 
     /// Release with EINTR the held sleeps of tasks that have a signal waiting that they
     /// would act on (a handler, or a default action that is not to ignore), and start
-    /// such tasks if they are gated. True if it released or started one. (It reads each
-    /// waiting task's `/proc/<tid>/status`: the tick calls it when the run is idle, and
-    /// every few ms while it is busy, not at every tick.)
-    pub(crate) fn release_signalled(&mut self) -> bool {
+    /// such tasks if they are gated (`gated_too`). True if it released or started one.
+    /// (It reads each waiting task's `/proc/<tid>/status`: the tick calls it when the run
+    /// is idle, and every few ms while it is busy, not at every tick.)
+    pub(crate) fn release_signalled(&mut self, gated_too: bool) -> bool {
         let gated = self.vclock.as_ref().map_or(0, |vc| vc.gate.len());
-        self.open_gate_all(super::quiescence::signal_waiting);
+        if gated_too {
+            self.open_gate_all(super::quiescence::signal_waiting);
+        }
         let Some(vc) = self.vclock.as_ref() else {
             return false;
         };
