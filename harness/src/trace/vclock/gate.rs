@@ -344,23 +344,20 @@ fn every(last: &mut Option<Instant>, period: Duration) -> bool {
 /// return at once? Called with no stop waiting to be collected, so a child the tracer
 /// still traces has not exited; one it no longer traces (its exit collected) and that
 /// is still listed among the children is a zombie. Any thread's children count (wait(2)
-/// without __WNOTHREAD); true when /proc cannot tell.
+/// without __WNOTHREAD): the tracer knows every thread of the run, so no directory of
+/// `/proc/<tgid>/task` is listed. True when /proc cannot tell.
 fn has_child_to_reap(tgid: Pid, traced: &HashMap<Pid, crate::trace::tracer_loop::Task>) -> bool {
-    let Ok(threads) = std::fs::read_dir(format!("/proc/{tgid}/task")) else {
-        return true;
-    };
-    for thread in threads.flatten() {
-        let Some(children) = crate::trace::procfs::read_small(thread.path().join("children"))
-        else {
-            return true;
-        };
-        let untraced = children.split_whitespace().any(|c| {
-            c.parse()
-                .map_or(true, |c| !traced.contains_key(&Pid::from_raw(c)))
-        });
-        if untraced {
-            return true;
-        }
-    }
-    false
+    traced
+        .iter()
+        .filter(|(_, task)| task.tgid == tgid)
+        .any(|(tid, _)| {
+            let path = format!("/proc/{tgid}/task/{tid}/children");
+            let Some(children) = crate::trace::procfs::read_small(path) else {
+                return true;
+            };
+            children.split_whitespace().any(|c| {
+                c.parse()
+                    .map_or(true, |c| !traced.contains_key(&Pid::from_raw(c)))
+            })
+        })
 }

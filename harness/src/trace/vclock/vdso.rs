@@ -67,20 +67,24 @@ fn read_own_image() -> Option<Image> {
     if !cfg!(target_arch = "x86_64") {
         return None;
     }
-    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-    let range = maps
-        .lines()
-        .find(|l| l.ends_with("[vdso]"))?
-        .split(' ')
-        .next()?;
-    let (start, end) = range.split_once('-')?;
-    let start = u64::from_str_radix(start, 16).ok()?;
-    let end = u64::from_str_radix(end, 16).ok()?;
-    let mut bytes = vec![0u8; usize::try_from(end.checked_sub(start)?).ok()?];
-    File::open("/proc/self/mem")
-        .ok()?
-        .read_exact_at(&mut bytes, start)
-        .ok()?;
+    let start = own_vdso_base()?;
+    let mem = File::open("/proc/self/mem").ok()?;
+    // The image ends with its section header table (ELF64: e_shoff at 40, e_shentsize
+    // and e_shnum at 58 and 60).
+    let mut header = [0u8; 64];
+    mem.read_exact_at(&mut header, start).ok()?;
+    if !header.starts_with(b"\x7fELF") {
+        return None;
+    }
+    let shoff = u64::from_le_bytes(header[40..48].try_into().ok()?);
+    let shentsize = u64::from(u16::from_le_bytes(header[58..60].try_into().ok()?));
+    let shnum = u64::from(u16::from_le_bytes(header[60..62].try_into().ok()?));
+    let len = shoff.checked_add(shentsize.checked_mul(shnum)?)?;
+    if len > 1 << 20 {
+        return None;
+    }
+    let mut bytes = vec![0u8; usize::try_from(len).ok()?];
+    mem.read_exact_at(&mut bytes, start).ok()?;
     let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(&*bytes).ok()?;
     // Symbol values are link addresses; the first loadable segment maps file offset
     // `p_offset` at `p_vaddr` (as the kernel's own tools/testing/selftests parse_vdso.c).
@@ -98,6 +102,18 @@ fn read_own_image() -> Option<Image> {
         stubs.push((offset, code));
     }
     Some(Image { bytes, stubs })
+}
+
+/// Where this process's vDSO is mapped: its auxv's AT_SYSINFO_EHDR (`/proc/self/auxv`,
+/// pairs of native words).
+fn own_vdso_base() -> Option<u64> {
+    const AT_SYSINFO_EHDR: u64 = 33;
+    let auxv = std::fs::read("/proc/self/auxv").ok()?;
+    auxv.chunks_exact(16).find_map(|pair| {
+        let kind = u64::from_ne_bytes(pair[..8].try_into().ok()?);
+        (kind == AT_SYSINFO_EHDR)
+            .then(|| u64::from_ne_bytes(pair[8..].try_into().unwrap_or_default()))
+    })
 }
 
 /// Write `code` at each of `at` in `tgid`'s memory through `/proc/<tgid>/mem`, which
