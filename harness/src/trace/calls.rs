@@ -258,6 +258,12 @@ impl Tracer {
                 };
                 if reaped > 0 {
                     let reaped = self.outer_pid(reaped as i32);
+                    // wait4 reaps; a waitid may have been WNOHANG-less WNOWAIT: left in.
+                    if waitid_info.is_none()
+                        && let Some(vc) = self.vclock.as_mut()
+                    {
+                        vc.gate.zombies.remove(&Pid::from_raw(reaped));
+                    }
                     self.rec.push(EventKind::Reap {
                         reaper: tgid.as_raw(),
                         reaped,

@@ -333,6 +333,8 @@ impl Tracer {
                 parent: parent.as_raw(),
                 reaped: tid.as_raw(),
             });
+        } else if let Some(vc) = self.vclock.as_mut() {
+            vc.gate.zombies.insert(tid);
         }
         self.live_procs = self.live_procs.saturating_sub(1);
         if tid == self.root {

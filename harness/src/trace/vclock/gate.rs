@@ -88,6 +88,11 @@ pub(crate) struct Gate {
     signals_checked: Option<Instant>,
     /// A task ended since the last look for waiting signals (`signals_may_wait`).
     task_ended: bool,
+    /// Processes whose exit the tracer collected and no wait4 of the run has reaped
+    /// since (a kernel reap never enters; a waitid's reap, or an orphan reaped by the
+    /// pid namespace's init, is not seen leaving): while empty, no process of the run
+    /// has a child to reap, and a blocking wait needs no `/proc` look.
+    pub zombies: HashSet<Pid>,
 }
 
 /// Where a signal the tracer did not see sent may be waiting (`Gate::signals_may_wait`).
@@ -278,7 +283,8 @@ impl Tracer {
             let waits = matches!(task.exit_wait, Some(ExitWait::Reap { blocking: true, .. }));
             vc.held.contains_key(&t)
                 || vc.gate.is_gated(t)
-                || (waits && !has_child_to_reap(task.tgid, &self.tasks))
+                || (waits
+                    && (vc.gate.zombies.is_empty() || !has_child_to_reap(task.tgid, &self.tasks)))
         });
         if std::env::var_os("PROCLAB_VCLOCK_DEBUG").is_some() {
             eprintln!("vclock: {tid} waits for a child; idle by construction: {idle}");

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::unistd::Pid;
 use object::{Object, ObjectSegment, ObjectSymbol};
@@ -148,12 +149,19 @@ impl Vdsos {
             && let Some(base) = auxv::vdso_base(tgid)
             && memory::read_bytes(tgid, base, image.bytes.len()) == image.bytes
         {
-            // Rewriting the first entry with itself proves the jump's write will work.
+            // Rewriting the first entry with itself proves the jump's write will work
+            // (once per grader: whether /proc/<pid>/mem may write a tracee's read-only
+            // pages is the kernel's setting, proc_mem.force_override).
+            static PROVEN: AtomicBool = AtomicBool::new(false);
             let (offset, code) = &image.stubs[0];
             let at = usize::try_from(*offset).unwrap_or(usize::MAX);
-            if let Some(original) = image.bytes.get(at..at + code.len())
-                && write_code(tgid, &[(base + offset, original)])
-            {
+            let writable = PROVEN.load(Ordering::Relaxed)
+                || image
+                    .bytes
+                    .get(at..at + code.len())
+                    .is_some_and(|original| write_code(tgid, &[(base + offset, original)]));
+            if writable {
+                PROVEN.store(true, Ordering::Relaxed);
                 self.untrapped.insert(tgid, base);
                 return;
             }
