@@ -1,6 +1,9 @@
 //! Every fixture of `fixtures/manifest.toml` graded through the real `proclab` binary:
 //! the verdict (exit status) and the checks that must fail. Hostile trace-only programs
 //! are graded too, with a short time limit: the limit that fires is reported as such.
+//! All on the real clock (`--clock real`): `grade_virtual_clock.rs` grades the same on
+//! the virtual clock, the default, and the two together are the proof that both clocks
+//! give every fixture the same verdict and failing checks.
 
 mod grade_common;
 
@@ -13,7 +16,8 @@ fn every_fixture_gets_its_verdict_and_failing_checks() {
     assert!(fixtures.len() >= 40, "the manifest lists the fixtures");
     // Two at a time: two cores; each grading is mostly sleeping children.
     let results = parallel(&fixtures, 2, |f| {
-        let extra: Vec<&str> = f.grade_args.iter().map(String::as_str).collect();
+        let mut extra: Vec<&str> = vec!["--clock", "real"];
+        extra.extend(f.grade_args.iter().map(String::as_str));
         let graded = grade_json(&f.exercise, &extra, &f.command());
         f.judge(&graded)
     });
@@ -40,7 +44,8 @@ fn hostile_programs_hit_their_limit_and_say_so() {
         // must hit another cap first (an 8 MiB writer takes 1.5 s quietly, over 3 s on a
         // loaded CI machine, where a 3 s limit then fired first).
         let limit = time_limit_for(f);
-        let graded = grade_json("start-target", &["--time-limit", limit], &f.command());
+        let args = ["--clock", "real", "--time-limit", limit];
+        let graded = grade_json("start-target", &args, &f.command());
         let json = graded.json();
         let expected = match f.limit.as_deref() {
             Some("time") => "time limit",
@@ -79,11 +84,22 @@ fn orphans_are_killed_when_the_grace_runs_out_and_only_no_leftovers_says_so() {
     let sleeper = fixture("py-start-target-fork-sleeps-past-grace").command();
     let cases: [(&[&str], &[String], u64); 3] = [
         // A 1 s grace: the hour-long setsid grandchild is killed after about 1 s.
-        (&["--time-limit", "20s", "--orphan-grace", "1s"], &setsid, 8),
+        (
+            &[
+                "--clock",
+                "real",
+                "--time-limit",
+                "20s",
+                "--orphan-grace",
+                "1s",
+            ],
+            &setsid,
+            8,
+        ),
         // The default 5 s grace, cut at a 2 s time limit: no time limit reported.
-        (&["--time-limit", "2s"], &setsid, 8),
+        (&["--clock", "real", "--time-limit", "2s"], &setsid, 8),
         // A child sleeping 30 s, 1 s grace: about 1 s, not 30.
-        (&["--orphan-grace", "1s"], &sleeper, 8),
+        (&["--clock", "real", "--orphan-grace", "1s"], &sleeper, 8),
     ];
     let results = parallel(&cases, 2, |(args, command, most)| {
         let started = std::time::Instant::now();

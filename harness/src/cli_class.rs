@@ -52,9 +52,9 @@ pub struct GradeClassArgs {
     /// No progress bar and no summary line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// The clock the program runs on: `real`, or `virtual` (time jumps over sleeps while
-    /// nothing of the run can run; servers always run on the real clock).
-    #[arg(long, value_enum, default_value_t)]
+    /// The clock the program runs on: `virtual` (time jumps over sleeps while nothing of
+    /// the run can run; servers always run on the real clock), or `real`.
+    #[arg(long, value_enum, default_value_t = crate::trace::ClockMode::Virtual)]
     pub clock: crate::trace::ClockMode,
     /// Run `python3` as PATH gives it, even when it is a version manager's shim (by
     /// default the shim is asked once which interpreter it runs, and that one runs).

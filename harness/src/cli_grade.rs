@@ -75,9 +75,9 @@ pub struct GradeArgs {
     /// Also write the report in FORMAT to FILE (repeatable), e.g. `--report junit=r.xml`.
     #[arg(long, value_name = "FORMAT=FILE", value_parser = parse_report)]
     pub report: Vec<(Format, PathBuf)>,
-    /// The clock the program runs on: `real`, or `virtual` (time jumps over sleeps while
-    /// nothing of the run can run; servers always run on the real clock).
-    #[arg(long, value_enum, default_value_t)]
+    /// The clock the program runs on: `virtual` (time jumps over sleeps while nothing of
+    /// the run can run; servers always run on the real clock), or `real`.
+    #[arg(long, value_enum, default_value_t = crate::trace::ClockMode::Virtual)]
     pub clock: crate::trace::ClockMode,
     /// The submission's command and its arguments.
     #[arg(last = true, required = true, num_args = 1..)]
