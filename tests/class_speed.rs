@@ -3,6 +3,7 @@
 //! 1–4 s, graded with `--jobs 1` and with the default jobs; prints both wall times and the
 //! speed-up, and asserts identical verdicts. Run it with
 //! `PROCLAB_CLASS_SPEED=1 cargo test -p proclab-tests --release --test class_speed -- --nocapture`.
+//! On the real clock (the sleeps take their time), unless `CLASS_SPEED_CLOCK=virtual`.
 
 #[path = "class_common.rs"]
 mod common;
@@ -37,6 +38,8 @@ fn timed(root: &Path, out: &str, jobs: Option<&str>) -> f64 {
         .arg("--out")
         .arg(root.join(out))
         .args(["--exercises", "start-target"]);
+    let clock = std::env::var("CLASS_SPEED_CLOCK").unwrap_or_else(|_| "real".into());
+    cmd.args(["--clock", &clock]);
     if let Some(jobs) = jobs {
         cmd.args(["--jobs", jobs]);
     }
