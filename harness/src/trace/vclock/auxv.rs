@@ -89,6 +89,17 @@ pub(crate) fn hide_vdso(tid: Pid) -> bool {
     }
 }
 
+/// Where this process's own vDSO is mapped: its AT_SYSINFO_EHDR in `/proc/self/auxv`
+/// (pairs of native words).
+pub(crate) fn own_vdso_base() -> Option<u64> {
+    let auxv = std::fs::read("/proc/self/auxv").ok()?;
+    auxv.chunks_exact(16).find_map(|pair| {
+        let kind = u64::from_ne_bytes(pair[..8].try_into().ok()?);
+        let value = u64::from_ne_bytes(pair[8..].try_into().ok()?);
+        (kind == AT_SYSINFO_EHDR).then_some(value)
+    })
+}
+
 /// Where the vDSO of the image `tid` just exec'd is mapped, if it has one.
 pub(crate) fn vdso_base(tid: Pid) -> Option<u64> {
     vdso_entry(tid).ok().flatten().map(|(_, base)| base)

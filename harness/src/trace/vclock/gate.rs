@@ -289,6 +289,9 @@ impl Tracer {
         if std::env::var_os("PROCLAB_VCLOCK_DEBUG").is_some() {
             eprintln!("vclock: {tid} waits for a child; idle by construction: {idle}");
         }
+        if !idle || !self.tasks.contains_key(&tid) {
+            return;
+        }
         // A signal waiting for a held task wakes it: then the run is not idle.
         let look = self
             .vclock
@@ -299,7 +302,7 @@ impl Tracer {
             Look::Held => self.release_signalled(false),
             Look::HeldAndGated => self.release_signalled(true),
         };
-        if idle && self.tasks.contains_key(&tid) && !woken {
+        if !woken {
             if let Some(vc) = self.vclock.as_mut() {
                 vc.gate.clear_windows();
             }

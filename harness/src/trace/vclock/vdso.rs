@@ -68,7 +68,7 @@ fn read_own_image() -> Option<Image> {
     if !cfg!(target_arch = "x86_64") {
         return None;
     }
-    let start = own_vdso_base()?;
+    let start = auxv::own_vdso_base()?;
     let mem = File::open("/proc/self/mem").ok()?;
     // The image ends with its section header table (ELF64: e_shoff at 40, e_shentsize
     // and e_shnum at 58 and 60).
@@ -103,18 +103,6 @@ fn read_own_image() -> Option<Image> {
         stubs.push((offset, code));
     }
     Some(Image { bytes, stubs })
-}
-
-/// Where this process's vDSO is mapped: its auxv's AT_SYSINFO_EHDR (`/proc/self/auxv`,
-/// pairs of native words).
-fn own_vdso_base() -> Option<u64> {
-    const AT_SYSINFO_EHDR: u64 = 33;
-    let auxv = std::fs::read("/proc/self/auxv").ok()?;
-    auxv.chunks_exact(16).find_map(|pair| {
-        let kind = u64::from_ne_bytes(pair[..8].try_into().ok()?);
-        (kind == AT_SYSINFO_EHDR)
-            .then(|| u64::from_ne_bytes(pair[8..].try_into().unwrap_or_default()))
-    })
 }
 
 /// Write `code` at each of `at` in `tgid`'s memory through `/proc/<tgid>/mem`, which
