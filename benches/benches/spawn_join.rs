@@ -30,6 +30,9 @@ fn main() {
     if filter_allows("spawn_join/paired") {
         check(paired());
     }
+    if filter_allows("spawn_join/fork_pairs") {
+        check(fork_pairs());
+    }
     if filter_allows("spawn_join/whole_paired") {
         check(whole());
     }
@@ -62,6 +65,20 @@ fn whole() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The fork target's op-by-op pairs (see `proclab_benches::paired::fork_pairs`).
+fn fork_pairs() -> anyhow::Result<()> {
+    let f = proclab_benches::paired::fork_pairs(pick(6000, 1500))?;
+    println!(
+        "spawn_join/fork_pairs mp_fork / raw_nix_fork: {:.3}x (medians), {:.3}x (median of pair ratios), {} pairs",
+        f.ratio_of_medians(),
+        f.median_pair_ratio(),
+        f.pairs
+    );
+    let path = proclab_benches::results::write("fork_pairs_spawn_join", &f)?;
+    println!("spawn_join: fork pairs in {}", path.display());
+    Ok(())
+}
+
 /// The ratio targets' measurement: Rust and Python interleaved round by round.
 fn paired() -> anyhow::Result<()> {
     let p = proclab_benches::paired::run(pick(7, 3), pick(1, 4))?;
@@ -76,6 +93,7 @@ fn paired() -> anyhow::Result<()> {
     }
     let path = proclab_benches::results::write("paired_spawn_join", &p)?;
     println!("spawn_join: paired figures in {}", path.display());
+
     Ok(())
 }
 

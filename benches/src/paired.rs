@@ -102,3 +102,59 @@ pub fn run(rounds: usize, scale: u64) -> Result<Paired> {
     }
     Ok(out)
 }
+
+/// The fork target's pairs: raw fork and the library's fork start+join alternate op by
+/// op (in ABBA order), so the two sides of every pair run within a few hundred
+/// microseconds of each other and any drift of the machine hits both alike.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForkPairs {
+    /// Pairs measured.
+    pub pairs: usize,
+    /// ns of each raw fork + `_exit` + waitpid.
+    pub raw_ns: Vec<f64>,
+    /// ns of each library start+join (fork start method), in the same order.
+    pub mp_ns: Vec<f64>,
+}
+
+impl ForkPairs {
+    /// Median of the library's times over median of raw fork's.
+    pub fn ratio_of_medians(&self) -> f64 {
+        median(&self.mp_ns).unwrap_or(f64::NAN) / median(&self.raw_ns).unwrap_or(f64::NAN)
+    }
+
+    /// Median over pairs of the library's time over raw fork's in the same pair.
+    pub fn median_pair_ratio(&self) -> f64 {
+        let r: Vec<f64> = self
+            .mp_ns
+            .iter()
+            .zip(&self.raw_ns)
+            .map(|(a, b)| a / b)
+            .collect();
+        median(&r).unwrap_or(f64::NAN)
+    }
+}
+
+/// Measures `pairs` pairs (see [`ForkPairs`]).
+pub fn fork_pairs(pairs: usize) -> Result<ForkPairs> {
+    let mut out = ForkPairs {
+        pairs,
+        raw_ns: Vec::with_capacity(pairs),
+        mp_ns: Vec::with_capacity(pairs),
+    };
+    for i in 0..pairs {
+        let time = |op: &dyn Fn() -> Result<()>| -> Result<f64> {
+            let t0 = Instant::now();
+            op()?;
+            Ok(t0.elapsed().as_nanos() as f64)
+        };
+        let mp = || mp_start_join(StartMethod::Fork);
+        if i % 2 == 0 {
+            out.raw_ns.push(time(&raw_fork_join)?);
+            out.mp_ns.push(time(&mp)?);
+        } else {
+            out.mp_ns.push(time(&mp)?);
+            out.raw_ns.push(time(&raw_fork_join)?);
+        }
+    }
+    Ok(out)
+}

@@ -68,6 +68,7 @@ pub enum Error {
     #[error("the child process panicked: {0}")]
     Panicked(PanicReport),
     /// The child ended without returning a value (`exit()`, a signal, or `std::process::exit`).
+    /// A target of `()` sends nothing when it returns: for it, exit code 0 is `Ok(())`.
     #[error("the child returned no value (exit code {exitcode})")]
     NoResult {
         /// How the child ended.

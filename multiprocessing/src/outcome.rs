@@ -63,7 +63,9 @@ impl<K: Kind> Process<K> {
             .flatten()
     }
 
-    /// The target's return value, once the child has been joined.
+    /// The target's return value, once the child has been joined. A target of `()` sends
+    /// no value (a fork child then touches no shared page to report): its exit code 0 is
+    /// its result.
     ///
     /// ```
     /// use multiprocessing::Process;
@@ -91,6 +93,10 @@ impl<K: Kind> Process<K> {
                 None => Err(Error::Child("undecodable panic report".into())),
             },
             Some((report::FAILED, why)) => Err(Error::Child(String::from_utf8_lossy(why).into())),
+            // A target of `()` that returns sends no frame: exit code 0 is its result.
+            None if self.unit_result && exitcode == 0 => {
+                serde_json::from_slice(b"null").map_err(|e| Error::Decode(e.to_string()))
+            }
             _ => Err(Error::NoResult { exitcode }),
         }
     }

@@ -35,6 +35,10 @@ pub fn cases() -> Vec<Case> {
             "own_daemons_end_with_their_parent",
             own_daemons_end_with_their_parent,
         ),
+        case(
+            "own_unit_result_is_exit_code_zero",
+            own_unit_result_is_exit_code_zero,
+        ),
     ]
 }
 
@@ -44,6 +48,16 @@ fn exit_after((ms, code): (u64, i32)) -> i32 {
         multiprocessing::exit(code);
     }
     42
+}
+
+/// A target of `()` that ends its child: 0 returns, `n > 0` is `multiprocessing::exit(n - 1)`,
+/// `n < 0` is `std::process::exit(-n - 1)`.
+fn unit_end(how: i32) {
+    match how {
+        0 => {}
+        h if h > 0 => multiprocessing::exit(h - 1),
+        h => std::process::exit(-h - 1),
+    }
 }
 
 /// Children of this process that are zombies (ended, not reaped).
@@ -193,4 +207,39 @@ fn own_daemons_end_with_their_parent(_: StartMethod) {
         "daemon {daemon} still runs"
     );
     assert!(gone(normal), "the normal child {normal} was not joined");
+}
+
+/// A target of `()` sends no value when it returns (a fork child then touches no report
+/// page): its result is exit code 0. Every other ending is still told apart.
+fn own_unit_result_is_exit_code_zero(_: StartMethod) {
+    use multiprocessing::Error;
+    let run = |how: i32| {
+        let mut p = Process::with_args(unit_end, how);
+        p.start().unwrap();
+        let code = p.join().unwrap();
+        (code, p.result::<()>())
+    };
+    let (code, result) = run(0);
+    assert_eq!(code, 0);
+    assert!(result.is_ok(), "{result:?}");
+    let (code, result) = run(4);
+    assert_eq!(code, 3);
+    assert!(
+        matches!(result, Err(Error::NoResult { exitcode: 3 })),
+        "{result:?}"
+    );
+    // multiprocessing::exit(0) is an exit, not a return: it says so in its frame.
+    let (code, result) = run(1);
+    assert_eq!(code, 0);
+    assert!(
+        matches!(result, Err(Error::NoResult { exitcode: 0 })),
+        "{result:?}"
+    );
+    // std::process::exit(4) bypasses the library: no frame, and not 0.
+    let (code, result) = run(-5);
+    assert_eq!(code, 4);
+    assert!(
+        matches!(result, Err(Error::NoResult { exitcode: 4 })),
+        "{result:?}"
+    );
 }
