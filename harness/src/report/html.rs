@@ -9,6 +9,7 @@
 
 mod draw;
 mod escape;
+mod labels;
 mod timeline;
 mod tree;
 

@@ -12,7 +12,8 @@ fn seconds(ns: u64) -> String {
     format!("{:.3}s", ns as f64 / 1e9)
 }
 
-fn status_text(status: ExitStatus) -> String {
+/// `exit 0`, `killed by SIGTERM (core dumped)`, `killed by containment`.
+pub fn status_text(status: ExitStatus) -> String {
     match status {
         ExitStatus::Code { code } => format!("exit {code}"),
         ExitStatus::Signal { signal, core } => {

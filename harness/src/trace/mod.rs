@@ -66,6 +66,7 @@ mod memory;
 mod netns;
 mod options;
 mod pidns;
+mod pin;
 mod prepare;
 mod privileges;
 mod procfs;

@@ -1,5 +1,6 @@
-//! Ending a run: kill every process the command created, however it tried to escape
-//! (double fork, setsid, ignoring SIGTERM, reparenting), reap, and check nothing is left.
+//! Ending a run (a limit, the event cap, or the program's end): kill every process the
+//! command created, however it tried to escape (double fork, setsid, ignoring SIGTERM,
+//! reparenting), reap, and check nothing is left.
 //!
 //! Layers, each enough on its own for traced processes:
 //! - `cgroup.kill` (cgroup v2): SIGKILL to every member in one write, race-free
@@ -12,15 +13,48 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::cgroup::kill_through;
 use super::recorder::{Shared, StopReason};
 use super::tracer_loop::Tracer;
-use crate::ledger::EventKind;
+use crate::ledger::{EventKind, LimitKind};
 
 impl Tracer {
+    /// Send SIGKILL to a task we trace (its pid cannot be reused before we consume its
+    /// exit, so this cannot hit another process).
+    pub(crate) fn kill_task(&mut self, tid: Pid) {
+        if let Some(task) = self.tasks.get_mut(&tid) {
+            task.killed = true;
+        }
+        match kill(tid, Signal::SIGKILL) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(_) => {}
+        }
+    }
+
+    /// A limit fired: record it and end the run.
+    pub(crate) fn limit(&mut self, kind: LimitKind, detail: String) {
+        self.shared
+            .request_stop(StopReason::Limit(kind, detail.clone()));
+        if !self.stopping {
+            self.begin_teardown(Some(StopReason::Limit(kind, detail)));
+        }
+    }
+
+    /// Bound the tracer's memory under a flood of tiny events.
+    pub(crate) fn check_event_cap(&mut self) {
+        if !self.stopping && self.rec.count() as usize >= self.max_events {
+            self.output_truncated = true;
+            self.limit(
+                LimitKind::Output,
+                format!("more than {} events", self.max_events),
+            );
+        }
+    }
+
     /// Start killing everything. Stops that follow are answered with SIGKILL.
     pub(crate) fn begin_teardown(&mut self, reason: Option<StopReason>) {
         if self.stopping {

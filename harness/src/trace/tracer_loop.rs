@@ -11,8 +11,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use nix::errno::Errno;
-use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::calls::ExitWait;
@@ -20,7 +18,7 @@ use super::cgroup::Cgroups;
 use super::error::TraceError;
 use super::fds::{OurPipes, Pidfds};
 use super::pidns::PidNs;
-use super::recorder::{Recorder, Shared, StopReason};
+use super::recorder::{Recorder, Shared};
 use super::sigchld::Dispositions;
 use super::sockets::SocketTable;
 use super::stops::{self, Stop};
@@ -370,38 +368,6 @@ impl Tracer {
     pub(crate) fn release_gates(&mut self, tid: Pid) {
         for (stream, waiting) in self.gates.forget(tid) {
             self.start_write(waiting.tid, stream, waiting.call);
-        }
-    }
-
-    /// Send SIGKILL to a task we trace (its pid cannot be reused before we consume its
-    /// exit, so this cannot hit another process).
-    pub(crate) fn kill_task(&mut self, tid: Pid) {
-        if let Some(task) = self.tasks.get_mut(&tid) {
-            task.killed = true;
-        }
-        match kill(tid, Signal::SIGKILL) {
-            Ok(()) | Err(Errno::ESRCH) => {}
-            Err(_) => {}
-        }
-    }
-
-    /// A limit fired: record it and end the run.
-    pub(crate) fn limit(&mut self, kind: LimitKind, detail: String) {
-        self.shared
-            .request_stop(StopReason::Limit(kind, detail.clone()));
-        if !self.stopping {
-            self.begin_teardown(Some(StopReason::Limit(kind, detail)));
-        }
-    }
-
-    /// Bound the tracer's memory under a flood of tiny events.
-    pub(crate) fn check_event_cap(&mut self) {
-        if !self.stopping && self.rec.count() as usize >= self.max_events {
-            self.output_truncated = true;
-            self.limit(
-                LimitKind::Output,
-                format!("more than {} events", self.max_events),
-            );
         }
     }
 }

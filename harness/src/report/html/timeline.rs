@@ -10,8 +10,9 @@ use std::fmt::Write as _;
 
 use super::draw::{DEFS, mark};
 use super::escape::{escape, fit};
-use crate::ledger::{EventKind, ExitStatus, Ledger, ProcId, ProcessTree, Role, Stream, lines};
-use crate::report::trace_text::sigchld_text;
+use super::labels::{exit_text, port, short_addr, short_argv};
+use crate::ledger::{EventKind, Ledger, ProcId, ProcessTree, Role, Stream, lines};
+use crate::report::trace_text::{sigchld_text, signal_name};
 
 pub(super) const TIME_W: f64 = 70.0;
 const HEADER_H: f64 = 62.0;
@@ -98,53 +99,6 @@ fn lane_order(tree: &ProcessTree) -> (Vec<ProcId>, usize) {
     order.retain(|&id| drawn(id));
     let hidden = all - order.len();
     (order, hidden)
-}
-
-/// argv with paths cut to their last component (`python3.11 start_target.py`): a lane
-/// is narrow; the full argv is in the lane's tooltip and the process tree.
-fn short_argv(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            if a.contains('/') && !a.contains(' ') {
-                a.rsplit('/').find(|s| !s.is_empty()).unwrap_or(a)
-            } else {
-                a
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `:8080` for a loopback address (every address of a graded run is), else as is.
-fn short_addr(addr: &str) -> &str {
-    addr.strip_prefix("127.0.0.1").unwrap_or(addr)
-}
-
-/// The port of `host:port`: a client is told apart by its port (all clients are local).
-fn port(addr: &str) -> &str {
-    addr.rsplit(':').next().unwrap_or(addr)
-}
-
-/// A signal's name (`SIGTERM`), or its number.
-pub(super) fn signal_name(signal: i32) -> String {
-    nix::sys::signal::Signal::try_from(signal)
-        .map_or_else(|_| format!("signal {signal}"), |s| s.as_str().to_string())
-}
-
-/// `exit 0`, `killed by SIGTERM`, `killed at the end`.
-pub(super) fn exit_text(status: ExitStatus) -> (String, bool) {
-    match status {
-        ExitStatus::Code { code } => (format!("exit {code}"), code == 0),
-        ExitStatus::Signal { signal, core } => (
-            format!(
-                "killed by {}{}",
-                signal_name(signal),
-                if core { " (core)" } else { "" }
-            ),
-            false,
-        ),
-        ExitStatus::Killed => ("killed by containment".into(), false),
-    }
 }
 
 fn rows(ledger: &Ledger, tree: &ProcessTree, lane_of: &[Option<usize>]) -> Vec<Row> {

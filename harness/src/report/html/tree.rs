@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::escape::escape;
-use super::timeline::exit_text;
+use super::labels::exit_text;
 use crate::ledger::{Ledger, ProcId, ProcessTree, Role};
 
 /// Nested `<ul>` of the run's processes, threads counted per process.

@@ -32,6 +32,7 @@ mod dice;
 mod gate;
 mod quiescence;
 mod sleeps;
+mod task_probe;
 mod tick;
 mod timed_waits;
 mod vdso;

@@ -88,7 +88,7 @@ impl Tracer {
     pub(crate) fn release_signalled(&mut self, gated_too: bool) -> bool {
         let gated = self.vclock.as_ref().map_or(0, |vc| vc.gate.len());
         if gated_too {
-            self.open_gate_all(super::quiescence::signal_waiting);
+            self.open_gate_all(super::task_probe::signal_waiting);
         }
         let Some(vc) = self.vclock.as_ref() else {
             return false;
@@ -98,7 +98,7 @@ impl Tracer {
             .held
             .keys()
             .copied()
-            .filter(|&tid| super::quiescence::signal_waiting(tid))
+            .filter(|&tid| super::task_probe::signal_waiting(tid))
             .collect();
         let released = !signalled.is_empty();
         for tid in signalled {
