@@ -52,8 +52,9 @@
 //!   `exit()` call) for the parent and exits with `_exit`: it never returns into the
 //!   parent's `main`. A target that returns `()` has a bounded frame: it goes into a slot of
 //!   a shared anonymous mapping, and `join` reaps the child first, then reads the slot (one
-//!   wake-up, no pipe). A target that returns a value sends its frame on a close-on-exec
-//!   pipe, which `join` reads before it reaps.
+//!   wake-up, no pipe); when such a target simply returns, it writes no frame at all (exit
+//!   code 0 says it, and the child touches no shared page). A target that returns a value
+//!   sends its frame on a close-on-exec pipe, which `join` reads before it reaps.
 //! * **spawn**: this program is executed again with one end of a socket pair inherited;
 //!   [`init`] in the new process finds it, reads the target (a `fn`, sent as its offset from
 //!   a known function, since ASLR moves the whole image) and its serialized arguments, runs
