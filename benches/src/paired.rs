@@ -5,7 +5,7 @@
 //! same operations are measured one after the other and are kept for the record.
 
 use crate::peers::{mp_start_join, python_start_join_warm, raw_fork_join};
-use crate::stats::median;
+use crate::stats::{median, median_ratio};
 use anyhow::Result;
 use multiprocessing::StartMethod;
 use serde::{Deserialize, Serialize};
@@ -34,13 +34,7 @@ impl Paired {
     pub fn ratio(&self, a: &str, b: &str) -> Option<f64> {
         let wa = self.ways.iter().find(|w| w.name == a)?;
         let wb = self.ways.iter().find(|w| w.name == b)?;
-        let r: Vec<f64> = wa
-            .rounds_ns
-            .iter()
-            .zip(&wb.rounds_ns)
-            .map(|(x, y)| x / y)
-            .collect();
-        median(&r)
+        median_ratio(&wa.rounds_ns, &wb.rounds_ns)
     }
 
     /// The median over rounds of `name`'s per-round median, in ns.
@@ -124,13 +118,7 @@ impl ForkPairs {
 
     /// Median over pairs of the library's time over raw fork's in the same pair.
     pub fn median_pair_ratio(&self) -> f64 {
-        let r: Vec<f64> = self
-            .mp_ns
-            .iter()
-            .zip(&self.raw_ns)
-            .map(|(a, b)| a / b)
-            .collect();
-        median(&r).unwrap_or(f64::NAN)
+        median_ratio(&self.mp_ns, &self.raw_ns).unwrap_or(f64::NAN)
     }
 }
 

@@ -56,8 +56,7 @@ impl ServerRecord {
             Some(reports.iter().map(|x| x.conns_per_s).collect())
         };
         let (a, b) = (rates(self)?, rates(other)?);
-        let per_round: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x / y).collect();
-        crate::stats::median(&per_round)
+        crate::stats::median_ratio(&a, &b)
     }
 
     /// Median p99 latency (µs) at concurrency `c`, if measured.

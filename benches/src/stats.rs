@@ -26,9 +26,22 @@ pub fn median(values: &[f64]) -> Option<f64> {
     })
 }
 
+/// The median of `a[i] / b[i]` over the pairs (the shorter slice decides how many).
+pub fn median_ratio(a: &[f64], b: &[f64]) -> Option<f64> {
+    let r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+    median(&r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn median_ratio_pairs_by_position() {
+        assert_eq!(median_ratio(&[2.0, 9.0, 4.0], &[1.0, 3.0, 4.0]), Some(2.0));
+        assert_eq!(median_ratio(&[2.0, 9.0], &[1.0]), Some(2.0));
+        assert_eq!(median_ratio(&[], &[1.0]), None);
+    }
 
     #[test]
     fn median_odd_and_even() {

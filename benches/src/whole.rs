@@ -12,7 +12,7 @@
 //! before the next program starts: no run shares the machine with the previous one's
 //! leftovers.
 
-use crate::stats::median;
+use crate::stats::{median, median_ratio};
 use anyhow::{Context, Result, bail};
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -174,8 +174,7 @@ impl Whole {
     pub fn ratio(&self, a: &str, b: &str) -> Option<f64> {
         let wa = self.ways.iter().find(|w| w.name == a)?;
         let wb = self.ways.iter().find(|w| w.name == b)?;
-        let r: Vec<f64> = wa.secs.iter().zip(&wb.secs).map(|(x, y)| x / y).collect();
-        median(&r)
+        median_ratio(&wa.secs, &wb.secs)
     }
 
     /// The median wall time of `name`, in seconds.
