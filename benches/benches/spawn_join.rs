@@ -93,7 +93,6 @@ fn paired() -> anyhow::Result<()> {
     }
     let path = proclab_benches::results::write("paired_spawn_join", &p)?;
     println!("spawn_join: paired figures in {}", path.display());
-
     Ok(())
 }
 

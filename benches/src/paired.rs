@@ -129,13 +129,13 @@ pub fn fork_pairs(pairs: usize) -> Result<ForkPairs> {
         raw_ns: Vec::with_capacity(pairs),
         mp_ns: Vec::with_capacity(pairs),
     };
+    let time = |op: &dyn Fn() -> Result<()>| -> Result<f64> {
+        let t0 = Instant::now();
+        op()?;
+        Ok(t0.elapsed().as_nanos() as f64)
+    };
+    let mp = || mp_start_join(StartMethod::Fork);
     for i in 0..pairs {
-        let time = |op: &dyn Fn() -> Result<()>| -> Result<f64> {
-            let t0 = Instant::now();
-            op()?;
-            Ok(t0.elapsed().as_nanos() as f64)
-        };
-        let mp = || mp_start_join(StartMethod::Fork);
         if i % 2 == 0 {
             out.raw_ns.push(time(&raw_fork_join)?);
             out.mp_ns.push(time(&mp)?);

@@ -82,7 +82,11 @@ impl<K: Kind> Process<K> {
             return Err(Error::Closed);
         }
         let exitcode = self.exitcode.ok_or(Error::NotFinished)?;
-        let outcome = self.inbox.as_ref().and_then(Inbox::outcome);
+        let outcome = match self.inbox.as_ref().and_then(Inbox::outcome) {
+            // A target of `()` that returns sends no frame: exit code 0 is its result.
+            None if self.unit_result && exitcode == 0 => Some((report::RETURNED, &[][..])),
+            other => other,
+        };
         match outcome {
             Some((report::RETURNED, data)) => {
                 let data = if data.is_empty() { &b"null"[..] } else { data };
@@ -93,10 +97,6 @@ impl<K: Kind> Process<K> {
                 None => Err(Error::Child("undecodable panic report".into())),
             },
             Some((report::FAILED, why)) => Err(Error::Child(String::from_utf8_lossy(why).into())),
-            // A target of `()` that returns sends no frame: exit code 0 is its result.
-            None if self.unit_result && exitcode == 0 => {
-                serde_json::from_slice(b"null").map_err(|e| Error::Decode(e.to_string()))
-            }
             _ => Err(Error::NoResult { exitcode }),
         }
     }

@@ -1,8 +1,9 @@
 //! The child→parent channel: a pipe or socket carrying frames (`tag`, `u32` length, bytes).
 //!
 //! The child writes one final frame (returned value, panic, `exit()` call, or failure) just
-//! before `_exit`, except a target of `()` that returns: its exit code 0 says it; under the forkserver the zygote appends a `STATUS` frame (the child is its
-//! child, not ours, so it reports the wait status). The parent reads into a small inline
+//! before `_exit`, except a target of `()` that returns: its exit code 0 says it. Under the
+//! forkserver the zygote appends a `STATUS` frame (the child is its child, not ours, so it
+//! reports the wait status). The parent reads into a small inline
 //! buffer, so a unit-returning child costs no allocation.
 
 use std::os::fd::{AsFd, OwnedFd};
