@@ -163,6 +163,7 @@ impl Body {
     ///
     /// # Safety
     /// As [`Portable::call_in_place`]: once, and `self` is never used nor dropped after.
+    #[inline] // into the fork child's code (see `start_method::fork::start`)
     pub(crate) unsafe fn run_in_place(&mut self) -> Produced {
         // SAFETY: forwarded from the caller.
         unsafe {

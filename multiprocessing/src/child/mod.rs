@@ -26,8 +26,10 @@ static PANIC_AT: Mutex<Option<String>> = Mutex::new(None);
 static PANIC_HOOK: Once = Once::new();
 
 /// Installs, once per process, the panic hook that records where a child panicked (then
-/// runs the hook that was there before). Called before forking, so the fork child does
-/// not swap hooks (a lock and an allocation) before its target runs.
+/// runs the hook that was there before). Called before forking (by a fork parent, and once
+/// by the forkserver's zygote) and first thing in a spawned child: a fork child neither
+/// swaps hooks (a lock and an allocation) nor calls this (its code may lie in a 64 KiB
+/// stretch the child would otherwise not touch: a page fault).
 pub(crate) fn ensure_panic_hook() {
     if std::thread::panicking() {
         return; // set_hook would panic; the child then reports no location
@@ -174,7 +176,6 @@ fn panic_json(mut panic: PanicReport, max: usize) -> Vec<u8> {
 /// a fork does not copy the page tables of the program's code.
 #[inline(always)]
 pub(crate) fn execute(body: impl FnOnce() -> Produced) -> ! {
-    ensure_panic_hook(); // a no-op in a fork child: the parent installed it
     let max = if STATE.report_bounded.load(Ordering::Relaxed) {
         BOUNDED_BODY
     } else {

@@ -15,6 +15,12 @@ use crate::{slots, sys};
 ///
 /// Refused in a multi-threaded process unless allowed: the child would hold copies of locks
 /// (the allocator's, stdout's) that other threads may have held at the fork.
+///
+/// `#[inline]`, so that this code is emitted in the crate that calls `Process::start` (a
+/// generic), next to the target's: a fork copies no page tables of the program's code, so
+/// each 64 KiB stretch of code the child runs costs it a page fault, and the child's part
+/// of this function and the target then tend to share one.
+#[inline]
 pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started> {
     if !spec.allow_threads
         && let Some(count) = sys::other_threads()?

@@ -41,6 +41,8 @@ pub(crate) fn start(portable: &dyn Portable, spec: &Spec<'_>) -> Result<Started>
 
 pub(crate) fn run_if_spawned() {
     if let Some((fd, parent)) = take_env(ENV) {
+        // A fresh program: no hook yet (a fork child's came from its parent).
+        child::ensure_panic_hook();
         run_child(fd, parent)
     }
 }
