@@ -84,6 +84,7 @@ fn arena() -> &'static Arena {
 /// In a fork child made by this library, before anything else: forget the parent's
 /// fork-local values when the kernel has not (no `MADV_WIPEONFORK`). The child is
 /// single-threaded here. A no-op (no write) when the kernel wiped them.
+#[inline] // into the fork child's code (see `start_method::fork::start`)
 pub(crate) fn forget_in_child() {
     let Some(a) = A.get() else {
         return; // no arena yet: nothing to forget

@@ -22,6 +22,7 @@ pub(crate) const HEADER: usize = 5;
 const INLINE: usize = 48;
 
 /// The header of a frame of `len` bytes (sent with the bytes in one vectored write).
+#[inline]
 pub(crate) fn header(tag: u8, len: usize) -> [u8; HEADER] {
     let mut out = [0u8; HEADER];
     out[0] = tag;

@@ -152,6 +152,7 @@ pub(crate) fn release(slot: Slot) {
 ///
 /// # Safety
 /// `ptr` is the slot this child's parent gave it, and only this child writes it.
+#[inline]
 pub(crate) unsafe fn write(ptr: *mut u8, header: &[u8], data: &[u8]) {
     let data = &data[..data.len().min(FRAME_MAX.saturating_sub(header.len()))];
     // SAFETY: header + data fit the slot after its length (cut just above).

@@ -94,6 +94,7 @@ static STDOUT: std::sync::OnceLock<std::io::Stdout> = std::sync::OnceLock::new()
 
 /// Flushes Rust's stdout so no buffered line is printed twice (by parent and child).
 /// (Rust's stderr is unbuffered: nothing to flush.)
+#[inline] // into the fork child's code (see `start_method::fork::start`)
 pub(crate) fn flush_stdio() {
     let mut stdout: &std::io::Stdout = STDOUT.get_or_init(std::io::stdout);
     let _ = stdout.flush();
@@ -291,6 +292,7 @@ pub(crate) unsafe fn fork_sibling() -> nix::Result<nix::unistd::ForkResult> {
 
 /// `_exit(2)`: leaves at once, without atexit handlers or destructors (which, after a
 /// fork, belong to the parent's state). nix 0.31 has no wrapper.
+#[inline]
 pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: _exit is always safe to call; it does not return.
     unsafe { libc::_exit(code) }

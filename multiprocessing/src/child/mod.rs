@@ -201,6 +201,7 @@ pub(crate) fn execute(body: impl FnOnce() -> Produced) -> ! {
 
 /// Terminates our daemons, joins our other children and stops our zygote (if we started
 /// any: a child that started none touches no more pages).
+#[inline]
 fn end_children() {
     if started_children() {
         children::shutdown();

@@ -95,6 +95,7 @@ pub(crate) fn note_started() {
 }
 
 /// Whether this process started children (see `State::started`).
+#[inline]
 pub(crate) fn started_children() -> bool {
     STATE.started.load(Ordering::Relaxed)
 }
