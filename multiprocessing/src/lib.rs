@@ -54,7 +54,10 @@
 //!   a shared anonymous mapping, and `join` reaps the child first, then reads the slot (one
 //!   wake-up, no pipe); when such a target simply returns, it writes no frame at all (exit
 //!   code 0 says it, and the child touches no shared page). A target that returns a value
-//!   sends its frame on a close-on-exec pipe, which `join` reads before it reaps.
+//!   sends its frame on a close-on-exec pipe, which `join` reads before it reaps. The
+//!   child's side is inlined into `Process::start`, a generic, so it is compiled into the
+//!   calling crate beside the target: a fork copies no page tables of program code, and each
+//!   64 KiB stretch of code a child runs costs it a page fault.
 //! * **spawn**: this program is executed again with one end of a socket pair inherited;
 //!   [`init`] in the new process finds it, reads the target (a `fn`, sent as its offset from
 //!   a known function, since ASLR moves the whole image) and its serialized arguments, runs
