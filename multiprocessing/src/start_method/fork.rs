@@ -70,10 +70,12 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
                 socket: false,
                 bounded: spec.bounded,
             });
-            // Never dropped: the child `_exit`s, and a free would dirty shared heap pages.
-            let mut body = std::mem::ManuallyDrop::new(body.take());
-            child::execute(move || match &mut *body {
-                // SAFETY: run once, and `body` is never dropped (ManuallyDrop, then _exit).
+            // Run where it lies, in the forking `Process` (the caller's frame, or the heap),
+            // never taken out of it nor dropped: the child `_exit`s, and taking it would
+            // write `None` into that `Process`, a page the child has not touched otherwise.
+            child::execute(move || match body {
+                // SAFETY: run once; the child never returns to the `Process`, so the body
+                // is neither used nor dropped afterwards.
                 Some(b) => unsafe { b.run_in_place() },
                 None => Err("the process has no target".to_string()),
             })
