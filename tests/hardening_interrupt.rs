@@ -11,14 +11,17 @@
 
 #[path = "hardening_common.rs"]
 mod common;
+#[path = "hardening_scratch.rs"]
+mod scratch;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use scratch::Scratch;
 
 /// Ignores SIGTERM and SIGINT everywhere; main, two children, a setsid grandchild; all
 /// sleep an hour. Each appends `PID TAG` (its pid on the host) to $HARDENING_PIDS, else to
@@ -60,90 +63,6 @@ if __name__ == '__main__':
         Process(target=roam, args=(name,)).start()
     print('主')
 "#;
-
-/// A temp dir every user can enter, with the pids file every user can append to.
-struct Scratch {
-    dir: tempfile::TempDir,
-    /// A FIFO the submission appends its pids to: the run's file system is read-only but
-    /// for its working directory, and a FIFO (like a device) stays writable there.
-    pids: PathBuf,
-    /// What came through the FIFO so far.
-    noted: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let pids = dir.path().join("pids");
-        let noted = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let scratch = Scratch { dir, pids, noted };
-        scratch.listen(&scratch.pids);
-        scratch
-    }
-
-    /// A FIFO at `path` whose lines are noted with the others.
-    fn listen(&self, path: &Path) {
-        use std::io::Read;
-        use std::os::unix::fs::PermissionsExt;
-        nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).unwrap();
-        // Read and write: the reader never sees end-of-file between writers, and a
-        // writer's open never blocks for want of a reader.
-        let mut fifo = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .unwrap();
-        let sink = std::sync::Arc::clone(&self.noted);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            // A note is one write shorter than PIPE_BUF: each read holds whole lines.
-            while let Ok(n) = fifo.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// The pids written so far, with their tags.
-    fn noted(&self) -> Vec<(i32, String)> {
-        self.noted
-            .lock()
-            .unwrap()
-            .lines()
-            .filter_map(|l| {
-                let (pid, tag) = l.split_once(' ')?;
-                Some((pid.parse().ok()?, tag.to_string()))
-            })
-            .collect()
-    }
-
-    /// Wait until `n` pids were noted (the submission is fully up).
-    fn wait_for(&self, n: usize, child: &mut Child) -> Vec<i32> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let noted = self.noted();
-            if noted.len() >= n {
-                return noted.into_iter().map(|(p, _)| p).collect();
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("proclab ended before the submission was up: {status}");
-            }
-            assert!(Instant::now() < deadline, "only {noted:?} after 60 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
 
 fn assert_all_gone(what: &str, pids: &[i32], net: &proclab_tests::SafetyNet) {
     let alive = survivors_after(pids, Duration::from_secs(5));

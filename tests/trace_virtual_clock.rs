@@ -3,6 +3,8 @@
 //! Slow (`PROCLAB_SLOW_TESTS=1`): the order of events is identical across 20 runs with
 //! both cores loaded.
 
+#[path = "trace_ledger_shape.rs"]
+mod shapes;
 mod trace_common;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use proclab::ledger::{EventKind, Ledger, LimitKind, Pid};
 use proclab_tests::hogs::Hogs;
+use shapes::{first_difference, ledger_shape};
 use trace_common::*;
 
 fn python() -> String {
@@ -286,62 +289,6 @@ fn rust_sleeps_and_instants_are_virtual() {
     assert!(took < Duration::from_millis(800), "took {took:?}");
     let sorted = |l: &Ledger| lines(l).into_iter().collect::<BTreeSet<_>>();
     assert_eq!(sorted(&real), sorted(&virt));
-}
-
-/// The whole ledger but its times: every event in order, pids renamed by first
-/// appearance (P0 is the root), `seq` and `t_ns` dropped.
-fn ledger_shape(ledger: &Ledger) -> Vec<String> {
-    const PID_FIELDS: &[&str] = &[
-        "pid",
-        "tid",
-        "parent",
-        "child",
-        "creator_tid",
-        "reaper",
-        "reaped",
-        "from",
-        "to",
-    ];
-    let mut names: BTreeMap<i64, String> = BTreeMap::new();
-    let mut name = |pid: i64| {
-        let next = names.len();
-        names
-            .entry(pid)
-            .or_insert_with(|| format!("P{next}"))
-            .clone()
-    };
-    name(i64::from(ledger.root));
-    ledger
-        .events
-        .iter()
-        .map(|e| {
-            let mut v = serde_json::to_value(e).expect("an event serialises");
-            let map = v.as_object_mut().expect("an event is an object");
-            map.remove("seq");
-            map.remove("t_ns");
-            for field in PID_FIELDS {
-                if let Some(pid) = map.get(*field).and_then(serde_json::Value::as_i64) {
-                    map.insert(field.to_string(), name(pid).into());
-                }
-            }
-            v.to_string()
-        })
-        .collect()
-}
-
-/// Where the first two of several ledgers part: the events around it, with counts.
-fn first_difference(seen: &BTreeMap<Vec<String>, usize>) -> String {
-    let mut ledgers = seen.iter();
-    let (Some((a, na)), Some((b, nb))) = (ledgers.next(), ledgers.next()) else {
-        return String::new();
-    };
-    let at = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let window = |l: &[String]| l[at.saturating_sub(2)..(at + 4).min(l.len())].join("\n  ");
-    format!(
-        "event {at}; {na} run(s):\n  {}\n{nb} run(s):\n  {}",
-        window(a),
-        window(b)
-    )
 }
 
 /// How many different ledgers (`ledger_shape`) 20 runs of `command` give on `clock`.

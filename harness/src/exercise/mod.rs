@@ -29,6 +29,8 @@ mod tests_lifecycle;
 #[cfg(test)]
 mod tests_names;
 #[cfg(test)]
+mod tests_pool;
+#[cfg(test)]
 mod tests_servers;
 #[cfg(test)]
 mod tests_simple;
