@@ -93,7 +93,9 @@ fn sigkill_to_proclab_grade_leaves_no_submission_process() {
     let mut cmd = grade_command(
         Some(&net),
         "start-target",
-        &["--time-limit", "120s"],
+        // The real clock: on the virtual clock the endless sleeps would hit the time
+        // limit at once, and the run could end before the signal arrives.
+        &["--time-limit", "120s", "--clock", "real"],
         &["python3", &program],
     );
     let mut child = cmd
@@ -126,7 +128,7 @@ fn sigint_and_sigterm_to_proclab_grade_tear_everything_down() {
         let mut child = grade_command(
             Some(&net),
             "start-target",
-            &["--time-limit", "120s"],
+            &["--time-limit", "120s", "--clock", "real"], // as above
             &["python3", &program],
         )
         .env("HARDENING_PIDS", &scratch.pids)
