@@ -7,6 +7,22 @@ use super::session::{Marks, Reply, ServerSession, Wave};
 use super::tests_common::*;
 use super::tests_servers::{client, io, last};
 
+/// Client `c` of `wave` served by one of the pool's `workers` (pids 2..), or with
+/// `per_client` by a process forked for it (pid 50 + 10 × wave + c) that exits after.
+fn serve(b: &mut LedgerBuilder, workers: i32, per_client: bool, wave: u32, c: u32) {
+    let server = if per_client {
+        let pid = 50 + 10 * wave as i32 + c as i32;
+        b.fork(1, pid);
+        pid
+    } else {
+        2 + (c as i32 - 1) % workers
+    };
+    io(b, server, wave, c);
+    if per_client {
+        b.exit(server, 0);
+    }
+}
+
 /// A pool of `workers` (pids 2..) forked before the clients; with `per_client`, a
 /// process spawned for each client instead.
 fn pool_run(workers: i32, per_client: bool) -> (crate::ledger::Ledger, ServerSession) {
@@ -31,17 +47,7 @@ fn pool_run(workers: i32, per_client: bool) -> (crate::ledger::Ledger, ServerSes
         clients: Vec::new(),
     };
     for c in 1..=2u32 {
-        let server = if per_client {
-            let pid = 50 + c as i32;
-            b.fork(1, pid);
-            pid
-        } else {
-            2 + (c as i32 - 1) % workers
-        };
-        io(&mut b, server, 0, c);
-        if per_client {
-            b.exit(server, 0);
-        }
+        serve(&mut b, workers, per_client, 0, c);
         let reply = if workers == 1 && c == 2 {
             Reply::Timeout { got: String::new() }
         } else {
@@ -56,17 +62,7 @@ fn pool_run(workers: i32, per_client: bool) -> (crate::ledger::Ledger, ServerSes
         clients: Vec::new(),
     };
     for c in 1..=6u32 {
-        let server = if per_client {
-            let pid = 60 + c as i32;
-            b.fork(1, pid);
-            pid
-        } else {
-            2 + (c as i32 - 1) % workers
-        };
-        io(&mut b, server, 1, c);
-        if per_client {
-            b.exit(server, 0);
-        }
+        serve(&mut b, workers, per_client, 1, c);
         wave.clients.push(client(1, c, Reply::Correct));
     }
     session.waves.push(wave);
