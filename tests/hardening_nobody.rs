@@ -25,7 +25,7 @@ pub fn world_readable_copies() -> (tempfile::TempDir, PathBuf, PathBuf) {
     (dir, proclab, good)
 }
 
-/// `cmd args…` as `nobody` (setpriv, else su), or None when neither works here.
+/// `cmd args…` as `nobody` through `setpriv`, or None where there is no `setpriv`.
 pub fn as_nobody(program: &Path, args: &[&str], cwd: &Path) -> Option<Command> {
     if Path::new("/usr/bin/setpriv").exists() || Path::new("/bin/setpriv").exists() {
         let mut cmd = Command::new("setpriv");

@@ -81,8 +81,7 @@ pub(crate) fn start(body: &mut Option<Body>, spec: &Spec<'_>) -> Result<Started>
             })
         }
         ForkResult::Parent { child } => {
-            drop(write_end);
-            *body = None;
+            drop(write_end); // `Process::start` drops the body
             Ok(Started {
                 pid: child,
                 channel: read_end,
