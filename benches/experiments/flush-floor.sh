@@ -11,8 +11,8 @@
 # round by round, first unpinned, then with everything on one CPU.
 #
 # Last, it measures what one page fault of each kind adds to a bare fork + `_exit` +
-# `waitpid` on this machine (`fault-cost`, pinned): a copy, a fault in code, and a write
-# to a page the fork write-protected.
+# `waitpid` on this machine (`fault-cost`, pinned, the four ways interleaved): a copy, a
+# fault in code, and a write to a page the fork write-protected.
 #
 # The two edited builds break Python's semantics (a `print!` without a newline is lost,
 # or written twice): they exist only to measure what the flush costs, never to ship.
@@ -90,16 +90,12 @@ compare("unpinned")
 os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
 compare(f"pinned to CPU {max(os.sched_getaffinity(0))}")
 
-k, ways = 8, ["none", "cow", "code", "wp"]
-us = {w: [] for w in ways}
-for _ in range(15):
-    for w in random.sample(ways, len(ways)):
-        out = subprocess.run([probe, "2000", w, str(k)], capture_output=True, text=True, check=True)
-        us[w].append(float(out.stdout))
-base = statistics.median(us["none"])
-print(f"\nfault-cost, pinned: µs a fork + _exit + waitpid (median of 15 runs of 2000), K = {k}")
-print(f"  none {base:.1f}")
-for w in ways[1:]:
-    m = statistics.median(us[w])
-    print(f"  {w:4s} {m:.1f}: {(m - base) / k:.2f} µs a fault, {(m - base) / k / base * 100:.1f} % of a fork")
+out = subprocess.run([probe, "4000", "8"], capture_output=True, text=True, check=True).stdout
+print("\nfault-cost 4000 8, pinned: median µs a fork + _exit + waitpid, and what one fault adds")
+for line in out.splitlines():
+    way, us, *per = line.split()
+    extra = f"  {float(per[0]):.2f} µs a fault, {float(per[0]) / base * 100:.1f} % of a fork" if per else ""
+    if not per:
+        base = float(us)
+    print(f"  {way:4s} {float(us):6.1f}{extra}")
 PY

@@ -1,14 +1,15 @@
-//! What one page fault adds to a fork + `_exit` + `waitpid`, by kind of fault:
-//! `fault-cost N WAY K` times N of them in which
-//! - `none`: nothing else happens (K is ignored);
+//! What one page fault adds to a fork + `_exit` + `waitpid`, by kind of fault.
+//! `fault-cost N K` runs N rounds of four forks, one of each way, in an order that rotates
+//! from round to round (so that drift in the machine's speed hits all four alike):
+//! - `none`: nothing else happens;
 //! - `cow`: the child writes K private pages the parent wrote before (K copies);
 //! - `code`: the child reads K 64 KiB stretches of a read-only private mapping of this
 //!   program's own file, the way it runs code (K faults, each mapping its stretch);
-//! - `wp`: the parent writes K private pages after each `waitpid` (K faults on pages the
-//!   fork write-protected, which the parent then owns alone: no copy);
+//! - `wp`: the parent writes K private pages after `waitpid` (K faults on pages the fork
+//!   write-protected, which the parent then owns alone: no copy).
 //!
-//! and prints the mean µs per fork. Run by `benches/experiments/flush-floor.sh`, which
-//! subtracts `none` and divides by K.
+//! It prints each way's median µs, and for the last three the µs one fault adds (the
+//! median less `none`'s, over K). Run by `benches/experiments/flush-floor.sh`.
 
 use anyhow::{Context, Result, bail};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap};
@@ -26,22 +27,34 @@ const MAX_K: usize = 64;
 /// after the fork).
 static mut DATA: [u8; MAX_K * PAGE] = [1; MAX_K * PAGE];
 
+#[derive(Clone, Copy, PartialEq)]
+enum Way {
+    None,
+    Cow,
+    Code,
+    Wp,
+}
+
+const WAYS: [(Way, &str); 4] = [
+    (Way::None, "none"),
+    (Way::Cow, "cow"),
+    (Way::Code, "code"),
+    (Way::Wp, "wp"),
+];
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [n, way, k] = args.as_slice() else {
-        bail!("usage: fault-cost N none|cow|code|wp K");
+    let [n, k] = args.as_slice() else {
+        bail!("usage: fault-cost N K");
     };
     let n: usize = n.parse().context("N")?;
     let k: usize = k.parse().context("K")?;
-    if !["none", "cow", "code", "wp"].contains(&way.as_str()) {
-        bail!("unknown way {way:?}: none, cow, code or wp");
-    }
-    if k > MAX_K {
-        bail!("K is at most {MAX_K}");
+    if k == 0 || k > MAX_K {
+        bail!("K is from 1 to {MAX_K}");
     }
     let exe = std::fs::File::open("/proc/self/exe").context("open /proc/self/exe")?;
     let len = (exe.metadata()?.len() as usize / STRETCH).min(MAX_K) * STRETCH;
-    if way == "code" && len < k * STRETCH {
+    if len < k * STRETCH {
         bail!("this program's file is too small for K = {k}");
     }
     // SAFETY: a fresh read-only mapping of a file nobody writes while we run.
@@ -69,40 +82,59 @@ fn main() -> Result<()> {
         // SAFETY: inside DATA; single-threaded.
         unsafe { data.add(i * PAGE).write_volatile(2) };
     }
-    let start = Instant::now();
-    for _ in 0..n {
-        // SAFETY: the child touches memory and calls _exit, both async-signal-safe.
-        match unsafe { fork() }.context("fork")? {
-            ForkResult::Child => {
-                for i in 0..k {
-                    // SAFETY: inside DATA and the mapping.
-                    unsafe {
-                        match way.as_str() {
-                            "cow" => data.add(i * PAGE).write_volatile(3),
-                            "code" => _ = code.add(i * STRETCH).read_volatile(),
-                            _ => {}
-                        }
-                    }
-                }
-                // SAFETY: ends the child at once; nix has no wrapper.
-                unsafe { libc::_exit(0) }
-            }
-            ForkResult::Parent { child } => {
-                let status = waitpid(child, None).context("waitpid")?;
-                if status != WaitStatus::Exited(child, 0) {
-                    bail!("child ended with {status:?}");
-                }
-                if way == "wp" {
-                    for i in 0..k {
-                        // SAFETY: inside DATA; single-threaded.
-                        unsafe { data.add(i * PAGE).write_volatile(4) };
-                    }
-                }
-            }
+    let mut us: Vec<Vec<f64>> = vec![Vec::with_capacity(n); WAYS.len()];
+    for round in 0..n {
+        for j in 0..WAYS.len() {
+            let w = (round + j) % WAYS.len();
+            let start = Instant::now();
+            fork_once(WAYS[w].0, k, data, code)?;
+            us[w].push(start.elapsed().as_secs_f64() * 1e6);
         }
     }
-    let us = start.elapsed().as_secs_f64() * 1e6 / n as f64;
-    println!("{us:.2}");
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let base = median(&mut us[0]);
+    println!("none {base:.2}");
+    for (w, (_, name)) in WAYS.iter().enumerate().skip(1) {
+        let m = median(&mut us[w]);
+        println!("{name} {m:.2} {:.2}", (m - base) / k as f64);
+    }
     eprintln!("(checksum {sum})");
     Ok(())
+}
+
+/// One fork + `_exit` + `waitpid`, touching memory as `way` says.
+fn fork_once(way: Way, k: usize, data: *mut u8, code: *const u8) -> Result<()> {
+    // SAFETY: the child touches memory and calls _exit, both async-signal-safe.
+    match unsafe { fork() }.context("fork")? {
+        ForkResult::Child => {
+            for i in 0..k {
+                // SAFETY: inside DATA and the mapping (K checked against both).
+                unsafe {
+                    match way {
+                        Way::Cow => data.add(i * PAGE).write_volatile(3),
+                        Way::Code => _ = code.add(i * STRETCH).read_volatile(),
+                        _ => {}
+                    }
+                }
+            }
+            // SAFETY: ends the child at once; nix has no wrapper.
+            unsafe { libc::_exit(0) }
+        }
+        ForkResult::Parent { child } => {
+            let status = waitpid(child, None).context("waitpid")?;
+            if status != WaitStatus::Exited(child, 0) {
+                bail!("child ended with {status:?}");
+            }
+            if way == Way::Wp {
+                for i in 0..k {
+                    // SAFETY: inside DATA; single-threaded.
+                    unsafe { data.add(i * PAGE).write_volatile(4) };
+                }
+            }
+            Ok(())
+        }
+    }
 }
