@@ -30,10 +30,10 @@ cleanup() {
 trap cleanup EXIT
 git -C "$repo" worktree add --quiet --detach "$work/src" HEAD
 
-build() {
+build() { # binary, name of the copy
     (cd "$work/src" && cargo build --quiet --release --target-dir "$repo/target/flush-floor" \
-        -p proclab-benches --bin mp-start-join)
-    cp "$repo/target/flush-floor/release/mp-start-join" "$work/$1"
+        -p proclab-benches --bin "$1")
+    cp "$repo/target/flush-floor/release/$1" "$work/$2"
 }
 
 # Comments out the one `sys::flush_stdio();` matched by the sed address, or fails.
@@ -42,14 +42,12 @@ drop_flush() { # file, sed address, label
     grep -q "flush-floor: $3" "$work/src/$1" || { echo "flush-floor: no flush found in $1" >&2; exit 1; }
 }
 
-build as-is
-(cd "$work/src" && cargo build --quiet --release --target-dir "$repo/target/flush-floor" \
-    -p proclab-benches --bin fault-cost)
-cp "$repo/target/flush-floor/release/fault-cost" "$work/fault-cost"
+build fault-cost fault-cost
+build mp-start-join as-is
 drop_flush multiprocessing/src/child/mod.rs '/^fn finish/,/^}/' "no flush at the child's exit"
-build no-child-flush
+build mp-start-join no-child-flush
 drop_flush multiprocessing/src/start_method/fork.rs '' "no flush before the fork"
-build no-flush
+build mp-start-join no-flush
 
 python3 - "$rounds" "$n" "$work/fault-cost" "$work/as-is" "$work/no-child-flush" "$work/no-flush" <<'PY'
 import os, random, resource, statistics, subprocess, sys, time

@@ -13,8 +13,9 @@
 
 use anyhow::{Context, Result, bail};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap};
-use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
+use proclab_benches::peers::wait_ok;
+use proclab_benches::stats::median;
 use std::num::NonZeroUsize;
 use std::time::Instant;
 
@@ -73,10 +74,9 @@ fn main() -> Result<()> {
     .cast::<u8>();
     let data = (&raw mut DATA).cast::<u8>();
     // Page cache and page tables filled, in the parent, before the first fork.
-    let mut sum = 0u64;
     for i in (0..len).step_by(PAGE) {
         // SAFETY: inside the mapping.
-        sum += u64::from(unsafe { code.add(i).read_volatile() });
+        unsafe { code.add(i).read_volatile() };
     }
     for i in 0..MAX_K {
         // SAFETY: inside DATA; single-threaded.
@@ -91,17 +91,11 @@ fn main() -> Result<()> {
             us[w].push(start.elapsed().as_secs_f64() * 1e6);
         }
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let base = median(&mut us[0]);
-    println!("none {base:.2}");
-    for (w, (_, name)) in WAYS.iter().enumerate().skip(1) {
-        let m = median(&mut us[w]);
-        println!("{name} {m:.2} {:.2}", (m - base) / k as f64);
+    let medians: Vec<f64> = us.iter().map(|v| median(v).unwrap_or(f64::NAN)).collect();
+    println!("none {:.2}", medians[0]);
+    for ((_, name), m) in WAYS.iter().zip(&medians).skip(1) {
+        println!("{name} {m:.2} {:.2}", (m - medians[0]) / k as f64);
     }
-    eprintln!("(checksum {sum})");
     Ok(())
 }
 
@@ -124,10 +118,7 @@ fn fork_once(way: Way, k: usize, data: *mut u8, code: *const u8) -> Result<()> {
             unsafe { libc::_exit(0) }
         }
         ForkResult::Parent { child } => {
-            let status = waitpid(child, None).context("waitpid")?;
-            if status != WaitStatus::Exited(child, 0) {
-                bail!("child ended with {status:?}");
-            }
+            wait_ok(child)?;
             if way == Way::Wp {
                 for i in 0..k {
                     // SAFETY: inside DATA; single-threaded.
